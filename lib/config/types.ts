@@ -1,0 +1,109 @@
+/**
+ * The validated, fully defaulted configuration. Field names are those of Scalyr's agent.json so
+ * existing files work unchanged; `lib/config/` turns files into this shape (see its schema for
+ * every option, default and description).
+ */
+
+export interface LineGrouperConfig {
+  start: string;
+  continueThrough?: string;
+  continuePast?: string;
+  haltBefore?: string;
+  haltWith?: string;
+}
+
+export interface SamplingRuleConfig {
+  match_expression: string;
+  sampling_rate: number;
+}
+
+export interface RedactionRuleConfig {
+  match_expression: string;
+  replacement: string;
+  hash_salt: string;
+}
+
+export interface LogEntryConfig {
+  /** Absolute path or glob (relative paths are joined to `agent_log_path`). */
+  path: string;
+  attributes: Record<string, string>;
+  exclude: string[];
+  lineGroupers: LineGrouperConfig[];
+  sampling_rules: SamplingRuleConfig[];
+  redaction_rules: RedactionRuleConfig[];
+  copy_from_start: boolean;
+  rename_logfile?: string | { match: string; replacement: string };
+  parse_format: 'raw' | 'json' | 'cri' | string;
+  json_message_field: string;
+  json_timestamp_field: string;
+  ignore_stale_files: boolean;
+  staleness_threshold_secs: number;
+  /** Set for entries the agent adds itself (its own log). */
+  implicit?: boolean;
+  /** Anything else the entry carried (kept for plugins). */
+  [extra: string]: unknown;
+}
+
+export interface MonitorConfig {
+  /** Full module name as in Scalyr (`scalyr_agent.builtin_monitors.shell_monitor`), a short name, or a plugin path. */
+  module: string;
+  id?: string;
+  sample_interval?: number;
+  [option: string]: unknown;
+}
+
+export interface ApmConfig {
+  enabled: boolean;
+  socket_path: string;
+  tcp?: string;
+  ingest_url?: string;
+  key?: string;
+  max_frame_bytes: number;
+  request_timeout_secs: number;
+  [option: string]: unknown;
+}
+
+export interface AgentConfig {
+  api_key: string;
+  scalyr_server: string;
+  server_attributes: Record<string, string>;
+  logs: LogEntryConfig[];
+  monitors: MonitorConfig[];
+  implicit_metric_monitor: boolean;
+  implicit_agent_process_metrics_monitor: boolean;
+  implicit_agent_log_collection: boolean;
+  agent_data_path: string;
+  agent_log_path: string;
+  compression_type: 'deflate' | 'none' | string;
+  compression_level: number;
+  https_proxy?: string;
+  http_proxy?: string;
+  ca_cert_path?: string;
+  verify_server_certificate: boolean;
+  allow_http: boolean;
+  max_line_size: number;
+  line_completion_wait_time: number;
+  read_page_size: number;
+  max_allowed_request_size: number;
+  request_deadline: number;
+  debug_level: number;
+  config_directory: string;
+  global_monitor_sample_interval: number;
+  global_monitor_sample_interval_enable_jitter: boolean;
+  log_deletion_delay: number;
+  max_new_log_detection_time: number;
+  max_allowed_checkpoint_age: number;
+  /** Byte budget between reading and acknowledgement (sluice option). */
+  max_pending_bytes: number;
+  /** APM intake (sluice option; the `core-agent` command builds one from its flags). */
+  apm?: ApmConfig;
+  /** Optional HTTP endpoint for /health and /metrics (sluice option). */
+  http_endpoint?: { enabled: boolean; host: string; port: number };
+  /** Where the embedded default sink writes (sluice option). */
+  embedded_output?: string;
+  /** Plugin modules to load (sluice option). */
+  plugins: string[];
+  /** Config unit tests (`sluice test`). */
+  tests?: unknown[];
+  [extra: string]: unknown;
+}

@@ -1,0 +1,26 @@
+import { Credits } from './credits.js';
+
+describe('Credits', () => {
+  it('hands out bytes until the budget is spent, then waits for releases in FIFO order', async () => {
+    const c = new Credits(100);
+    expect(c.tryAcquire(60)).toBe(true);
+    const order: string[] = [];
+    const a = c.acquire(50).then(() => order.push('a'));
+    const b = c.acquire(10).then(() => order.push('b'));
+    expect(c.free).toBe(40);
+    await Promise.resolve();
+    expect(order).toEqual([]); // b fits but waits behind a (no starvation)
+    c.release(60);
+    await Promise.all([a, b]);
+    expect(order).toEqual(['a', 'b']);
+    expect(c.inUse).toBe(60);
+  });
+
+  it('clamps a request larger than the budget so it cannot wait forever', async () => {
+    const c = new Credits(10);
+    await expect(c.acquire(1000)).resolves.toBe(10);
+    expect(c.free).toBe(0);
+    c.release(1000);
+    expect(c.free).toBe(10);
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * A byte budget shared by everything between reading and acknowledgement.
+ *
+ * A source takes credits before it reads (`acquire`) and gives them back when the sink
+ * acknowledged the bytes (`release`). When the sink is slow or down no credits come back, so
+ * reading pauses and the file is the buffer: memory stays flat whatever the backlog.
+ *
+ * Waiters are served in FIFO order so one busy file cannot starve the others. A request larger
+ * than the whole budget is clamped to the budget, so it can never wait forever.
+ */
+export class Credits {
+  private available: number;
+  private readonly waiters: { n: number; resolve: () => void }[] = [];
+
+  constructor(readonly total: number) {
+    this.available = total;
+  }
+
+  /** Bytes currently handed out (read but not yet acknowledged). */
+  get inUse(): number {
+    return this.total - this.available;
+  }
+
+  /** Free bytes right now. */
+  get free(): number {
+    return this.available;
+  }
+
+  /** Takes `n` bytes (clamped to the total) now if possible. */
+  tryAcquire(n: number): boolean {
+    n = Math.min(n, this.total);
+    if (this.waiters.length === 0 && this.available >= n) {
+      this.available -= n;
+      return true;
+    }
+    return false;
+  }
+
+  /** Resolves once `n` bytes (clamped to the total) are taken. Returns the amount taken. */
+  acquire(n: number): Promise<number> {
+    n = Math.min(Math.max(0, n), this.total);
+    if (this.tryAcquire(n)) return Promise.resolve(n);
+    return new Promise<number>((resolve) => {
+      this.waiters.push({ n, resolve: () => resolve(n) });
+    });
+  }
+
+  /** Gives back `n` bytes and wakes waiters that now fit. */
+  release(n: number): void {
+    if (n <= 0) return;
+    this.available = Math.min(this.total, this.available + n);
+    while (this.waiters.length > 0 && this.waiters[0].n <= this.available) {
+      const w = this.waiters.shift()!;
+      this.available -= w.n;
+      w.resolve();
+    }
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * The exact `addEvents` request body of Scalyr's agent (scalyr-agent-behavior.md §4.2).
+ *
+ * Promises:
+ * - The body is byte-for-byte what Scalyr's `AddEventsRequest` writes: the base body as compact
+ *   JSON with its closing brace removed, then `, events: [`, the events (unquoted keys, the message
+ *   as a length-prefixed string `` `s `` + 4-byte big-endian length + raw bytes), then
+ *   `], logs: [...], threads: [...], client_time: <secs> }`.
+ * - Messages given as Buffers are copied straight into the body; they are never decoded.
+ * - Bytes are assembled in one growing preallocated Buffer (doubling, capped by the size limit),
+ *   never by string concatenation of messages.
+ * - Size accounting counts the postfix (logs/threads arrays and a 10-digit `client_time`), so a
+ *   finished body never exceeds `maxSize`. `addEvent`/`addLog` refuse (return false) rather than
+ *   overflow, and leave the body unchanged when they refuse.
+ * - Sequence fields follow Scalyr's `EventSequencer`: the first event of a sequence id in a
+ *   request carries `si` + `sn`, later ones `sd` (delta); `si` or `sn` alone adds nothing.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+
+/** One event as the encoder sees it. */
+export interface EncodeEvent {
+  /** Thread/log id (`log_<n>`); absent for bare events (tests). */
+  threadId?: string;
+  /** The stream's (file's) attributes. */
+  baseAttrs?: Record<string, unknown>;
+  /** The event's own attributes (json/cri fields…); only those differing from `baseAttrs` are sent. */
+  lineAttrs?: Record<string, unknown>;
+  message: Buffer | string;
+  /** Nanoseconds since the epoch. */
+  ts: bigint | number | string;
+  si?: string;
+  sn?: number;
+  /** Sent as `sample_rate` inside attrs when set. */
+  sampleRate?: number;
+}
+
+/** A saved state of an encoder (see {@link RequestEncoder.position}). */
+export interface EncoderPosition {
+  pos: number;
+  events: number;
+  logs: number;
+  logsLen: number;
+  threadsLen: number;
+}
+
+const CLIENT_TIME_RESERVE = 10;
+const POSTFIX_FIXED = '], logs: '.length + ', threads: '.length + ', client_time: '.length + ' }'.length;
+const ASCII = 'latin1';
+
+/** JSON text of a value; bigints become strings so encoding never throws. */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) ?? 'null';
+}
+
+/** A byte buffer that grows by doubling up to what is needed. */
+class ByteWriter {
+  buf: Buffer;
+  pos = 0;
+  constructor(initial: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(256, initial));
+  }
+  ensure(extra: number): void {
+    const need = this.pos + extra;
+    if (need <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+  /** Writes text as UTF-8. */
+  text(s: string): void {
+    this.ensure(Buffer.byteLength(s));
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+  bytes(b: Buffer): void {
+    this.ensure(b.length);
+    b.copy(this.buf, this.pos);
+    this.pos += b.length;
+  }
+}
+
+/** Serialized per-event pieces, measured before anything is written. */
+interface PreparedEvent {
+  head: Buffer; // `{thread:..., attrs:{...,message:` + "`s" + length
+  message: Buffer | string;
+  messageLen: number;
+  tail: string; // [,sample_rate:x] } fields }
+  seq: { id?: string; sn?: number };
+}
+
+/**
+ * Builds one request body. Not reusable after {@link finish}.
+ */
+export class RequestEncoder {
+  private readonly w: ByteWriter;
+  private events = 0;
+  private readonly logs: string[] = [];
+  private readonly threads: string[] = [];
+  private logsLen = 2;
+  private threadsLen = 2;
+  private seqId: string | undefined;
+  private seqNum = 0;
+  private readonly baseCache = new Map<string, Buffer>();
+
+  /**
+   * @param baseBody the leading JSON object (`{token, session, threads: [], sessionInfo}`)
+   * @param maxSize the request size limit in bytes (null = unlimited)
+   */
+  constructor(
+    baseBody: Record<string, unknown>,
+    readonly maxSize: number | null,
+  ) {
+    const head = jsonText(baseBody);
+    this.w = new ByteWriter(Math.min(maxSize ?? 65536, 65536));
+    this.w.text(head.slice(0, -1));
+    this.w.text(', events: [');
+  }
+
+  /** Bytes the finished body would take now (with a 10-digit client_time). */
+  get size(): number {
+    return this.w.pos + this.postfixLen();
+  }
+
+  /** Events added so far. */
+  get eventCount(): number {
+    return this.events;
+  }
+
+  /** Bytes still free below the limit (Infinity when unlimited). */
+  get room(): number {
+    return this.maxSize === null ? Infinity : this.maxSize - this.size;
+  }
+
+  private postfixLen(): number {
+    return POSTFIX_FIXED + this.logsLen + this.threadsLen + CLIENT_TIME_RESERVE;
+  }
+
+  /** A state to come back to with {@link setPosition} (undoes later events and logs). */
+  position(): EncoderPosition {
+    return { pos: this.w.pos, events: this.events, logs: this.logs.length, logsLen: this.logsLen, threadsLen: this.threadsLen };
+  }
+
+  /** Reverts to `p`; resets the sequencer like Scalyr's `set_position`. */
+  setPosition(p: EncoderPosition): void {
+    this.w.pos = p.pos;
+    this.events = p.events;
+    this.logs.length = p.logs;
+    this.threads.length = p.logs;
+    this.logsLen = p.logsLen;
+    this.threadsLen = p.threadsLen;
+    this.seqId = undefined;
+    this.seqNum = 0;
+  }
+
+  /** Bytes a log+thread entry would add to the postfix now. */
+  logCost(id: string, name: string, attrs: Record<string, unknown>): number {
+    const sep = this.logs.length > 0 ? 1 : 0;
+    return jsonText({ id, attrs }).length + jsonText({ id, name }).length + 2 * sep;
+  }
+
+  /** Registers a log (`logs` + `threads` entries). False (and nothing added) if it would not fit. */
+  addLog(id: string, name: string, attrs: Record<string, unknown>): boolean {
+    const log = jsonText({ id, attrs });
+    const thread = jsonText({ id, name });
+    const sep = this.logs.length > 0 ? 1 : 0;
+    const logBytes = Buffer.byteLength(log) + sep;
+    const threadBytes = Buffer.byteLength(thread) + sep;
+    if (this.maxSize !== null && this.size + logBytes + threadBytes > this.maxSize) return false;
+    this.logs.push(log);
+    this.threads.push(thread);
+    this.logsLen += logBytes;
+    this.threadsLen += threadBytes;
+    return true;
+  }
+
+  /** Bytes the event would add now (comma included), without adding it. */
+  measure(ev: EncodeEvent): number {
+    const p = this.prepare(ev, false);
+    return (this.events > 0 ? 1 : 0) + p.head.length + p.messageLen + Buffer.byteLength(p.tail);
+  }
+
+  /** Adds an event. False (and nothing added) if it would pass the size limit. */
+  addEvent(ev: EncodeEvent): boolean {
+    const p = this.prepare(ev, false);
+    const total = (this.events > 0 ? 1 : 0) + p.head.length + p.messageLen + Buffer.byteLength(p.tail);
+    if (this.maxSize !== null && this.size + total > this.maxSize) return false;
+    this.prepare(ev, true); // commits the sequencer state
+    if (this.events > 0) this.w.text(',');
+    this.w.bytes(p.head);
+    if (typeof p.message === 'string') this.w.text(p.message);
+    else this.w.bytes(p.message);
+    this.w.text(p.tail);
+    this.events++;
+    return true;
+  }
+
+  /** The finished body with `client_time` (seconds). The encoder must not be used afterwards. */
+  finish(clientTimeSecs: number): Buffer {
+    this.w.text(`], logs: [${this.logs.join(',')}], threads: [${this.threads.join(',')}], client_time: ${Math.floor(clientTimeSecs)} }`);
+    return this.w.buf.subarray(0, this.w.pos);
+  }
+
+  private base(ev: EncodeEvent): Buffer {
+    const own = ev.lineAttrs && Object.keys(ev.lineAttrs).length > 0 ? ev.lineAttrs : undefined;
+    const cacheKey = own ? undefined : `${ev.threadId ?? ''}\u0000${ev.baseAttrs ? jsonText(ev.baseAttrs) : ''}`;
+    if (cacheKey !== undefined) {
+      const hit = this.baseCache.get(cacheKey);
+      if (hit) return hit;
+    }
+    let attrs: Record<string, unknown> = ev.baseAttrs ?? {};
+    if (own) {
+      attrs = {};
+      const base = ev.baseAttrs ?? {};
+      for (const [k, v] of Object.entries(own)) {
+        if (!(k in base) || base[k] !== v) attrs[k] = v;
+      }
+    }
+    let s = '{';
+    if (ev.threadId !== undefined) {
+      const t = jsonText(ev.threadId);
+      s += `thread:${t}, log:${t}, `;
+    }
+    const a = jsonText(attrs);
+    s += a === '{}' ? 'attrs:{' : `attrs:${a.slice(0, -1)},`;
+    s += 'message:';
+    const out = Buffer.from(s, 'utf8');
+    if (cacheKey !== undefined) this.baseCache.set(cacheKey, out);
+    return out;
+  }
+
+  private prepare(ev: EncodeEvent, commit: boolean): PreparedEvent {
+    const base = this.base(ev);
+    const messageLen = typeof ev.message === 'string' ? Buffer.byteLength(ev.message) : ev.message.length;
+    const head = Buffer.allocUnsafe(base.length + 6);
+    base.copy(head, 0);
+    head.write('`s', base.length, ASCII);
+    head.writeInt32BE(messageLen, base.length + 2);
+
+    // Sequencer (EventSequencer): both si and sn are needed.
+    let si: string | undefined;
+    let sn: number | undefined;
+    let sd: number | undefined;
+    if (ev.si !== undefined && ev.sn !== undefined) {
+      if (ev.si !== this.seqId) {
+        si = ev.si;
+        sn = ev.sn;
+      } else {
+        sd = ev.sn - this.seqNum;
+      }
+      if (commit) {
+        this.seqId = ev.si;
+        this.seqNum = ev.sn;
+      }
+    }
+    const ts = typeof ev.ts === 'string' ? ev.ts : ev.ts.toString();
+    let tail: string;
+    if (ev.sampleRate === undefined && si === undefined && sn === undefined && sd !== undefined) {
+      tail = `},sd:${sd},ts:"${ts}"}`;
+    } else {
+      tail = ev.sampleRate !== undefined ? `,sample_rate:${String(ev.sampleRate)}}` : '}';
+      tail += `,ts:"${ts}"`;
+      if (si !== undefined) tail += `,si:${jsonText(si)}`;
+      if (sn !== undefined) tail += `,sn:${sn}`;
+      if (sd !== undefined) tail += `,sd:${sd}`;
+      tail += '}';
+    }
+    return { head, message: ev.message, messageLen, tail, seq: { id: si, sn } };
+  }
+}
+
+/** URL-safe base64 (with padding) of SHA-1 over random bytes: Scalyr's 28-char session id form. */
+export function newSessionId(): string {
+  return createHash('sha1').update(randomUUID()).digest('base64url').padEnd(28, '=');
+}

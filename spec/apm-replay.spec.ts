@@ -1,0 +1,80 @@
+/**
+ * Replays the frames real Scout Node agents sent (vectors/scout/node-agent-capture.jsonl) over a
+ * real Unix socket (and TCP for the TCP runs) and compares every reply with the capture.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createSpanIntake } from '../sources/spanSocket/index.js';
+import { silentLogger } from '../lib/logger.js';
+import type { CompletedRequest, AppEvent } from '../lib/apm/types.js';
+import { FrameClient, waitFor } from './apmHelpers.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const capturePath = path.resolve(repoRoot, '../shared/vectors/scout/node-agent-capture.jsonl');
+
+interface Line {
+  run: string;
+  event: string;
+  conn: number;
+  seq?: number;
+  transport: string;
+  frame?: unknown;
+  response?: unknown;
+}
+const lines: Line[] = fs.readFileSync(capturePath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const runs = [...new Set(lines.map((l) => l.run))];
+
+/** Replace version strings so replies compare modulo version. */
+const normalise = (v: unknown) => JSON.parse(JSON.stringify(v).replace(/"version":"[^"]*"/g, '"version":"X"'));
+
+describe('replay of real Node agent frames', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-replay-'));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  for (const run of runs) {
+    for (const transport of ['unix', 'tcp'] as const) {
+      test(`${run} over ${transport}`, async () => {
+        const sock = path.join(dir, `${run}-${transport}.sock`);
+        const intake = createSpanIntake(
+          { enabled: true, socket_path: sock, tcp: transport === 'tcp' ? '127.0.0.1:0' : undefined, max_frame_bytes: 1 << 24, request_timeout_secs: 60 },
+          { logger: silentLogger },
+        );
+        const completed: CompletedRequest[] = [];
+        const events: AppEvent[] = [];
+        intake.completed$.subscribe((b) => completed.push(...b));
+        intake.appEvents$.subscribe((b) => events.push(...b));
+        await intake.listen();
+        const tcpAddr = (intake.status().listening as { port?: number }[]).find((a) => a && typeof a === 'object' && 'port' in a);
+        const target = transport === 'tcp' ? tcpAddr!.port! : sock;
+        const clients = new Map<number, FrameClient>();
+        const runLines = lines.filter((l) => l.run === run);
+        let frames = 0;
+        for (const l of runLines) {
+          if (l.event === 'connect') clients.set(l.conn, await FrameClient.connect(target));
+          else if (l.event === 'close') await clients.get(l.conn)!.close();
+          else if (l.event === 'frame') {
+            const reply = await clients.get(l.conn)!.request(l.frame);
+            expect(normalise(reply)).toEqual(normalise(l.response));
+            frames++;
+          }
+        }
+        expect(frames).toBe(runLines.filter((l) => l.event === 'frame').length);
+        for (const c of clients.values()) await c.close();
+        const expectedFinished = runLines.reduce((n, l) => n + JSON.stringify(l.frame ?? '').split('"FinishRequest"').length - 1, 0);
+        await waitFor(() => completed.length === expectedFinished, 5000, 'completed requests');
+        const ops = new Set(completed.flatMap((r) => r.spans.map((s) => s.operation)).filter((o) => /^(Controller|Job)\//.test(o)));
+        expect([...ops].sort()).toEqual(['Controller/GET /hello', 'Controller/GET /slow', 'Controller/GET /users/:id', 'Job/nightly_report']);
+        expect(completed.every((r) => r.appName === 'capture-node' && r.appKey === 'FakeKey0123456789abc')).toBe(true);
+        expect(events.some((e) => e.eventType === 'scout.metadata')).toBe(true);
+        expect(intake.counters.dropped).toEqual({});
+        await intake.stop();
+        expect(fs.existsSync(sock)).toBe(false);
+      });
+    }
+  }
+});

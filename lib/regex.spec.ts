@@ -1,0 +1,138 @@
+import { compilePythonRegex, parsePythonReplacement, pythonSub, translatePythonRegex } from './regex.js';
+
+const search = (p: string, s: string, f = ''): boolean => compilePythonRegex(p, f).test(s);
+
+describe('compilePythonRegex', () => {
+  test('named groups and named back-references', () => {
+    const re = compilePythonRegex('(?P<word>ab)-(?P=word)');
+    expect(re.exec('xx ab-ab')?.groups?.word).toBe('ab');
+    expect(re.test('ab-ac')).toBe(false);
+  });
+
+  test('$ matches at the end or just before a final newline only', () => {
+    expect(search('ERROR$', 'ERROR\n')).toBe(true);
+    expect(search('ERROR$', 'ERROR')).toBe(true);
+    expect(search('ERROR$', 'ERROR\nmore\n')).toBe(false);
+    expect(search('ERROR$', 'ERROR\r\n')).toBe(false);
+    expect(search('\\\\$', 'a line\\\n')).toBe(true);
+    expect(search('^$', '\n')).toBe(true);
+  });
+
+  test('^\\s matches an empty line with its newline', () => {
+    expect(search('^\\s', '\n')).toBe(true);
+  });
+
+  test('\\A and \\Z anchor at the input ends', () => {
+    expect(search('\\Afoo', 'foo bar')).toBe(true);
+    expect(search('\\Afoo', 'x\nfoo')).toBe(false);
+    expect(search('bar\\Z', 'foo bar')).toBe(true);
+    expect(search('bar\\Z', 'foo bar\n')).toBe(false);
+  });
+
+  test('. does not match \\n but matches \\r; (?s) makes it match \\n', () => {
+    expect(search('a.b', 'a\nb')).toBe(false);
+    expect(search('a.b', 'a\rb')).toBe(true);
+    expect(search('(?s)a.b', 'a\nb')).toBe(true);
+    expect(search('a.b', 'a\nb', 's')).toBe(true);
+    expect(search('(?s:a.)b', 'a\nb')).toBe(true);
+  });
+
+  test('(?m) follows Python line semantics (only \\n ends a line)', () => {
+    expect(search('(?m)^two$', 'one\ntwo\nthree')).toBe(true);
+    expect(search('(?m)^two$', 'one\rtwo\rthree')).toBe(false);
+    expect(search('^two$', 'one\ntwo\nthree')).toBe(false);
+  });
+
+  test('(?i) and (?x) leading flags', () => {
+    expect(search('(?i)error', 'an ERROR')).toBe(true);
+    expect(compilePythonRegex('(?i)x').flags).toContain('i');
+    expect(search('(?x) a b  # comment\n c', 'abc')).toBe(true);
+    expect(search('(?x)[ ]', 'a b')).toBe(true);
+  });
+
+  test('escapes: \\a, \\x, \\u, octal, \\0, numbered back-references', () => {
+    expect(search('\\x41\\u0042', 'AB')).toBe(true);
+    expect(search('\\a', '\x07')).toBe(true);
+    expect(search('\\101', 'A')).toBe(true);
+    expect(search('\\0', '\0')).toBe(true);
+    expect(search('(a)(b)\\2\\1', 'abba')).toBe(true);
+    expect(search('\\U0001F600', '😀')).toBe(true);
+  });
+
+  test('character classes: leading ] is literal, [ inside, escapes', () => {
+    expect(search('[]a]', ']')).toBe(true);
+    expect(search('[^]a]', ']')).toBe(false);
+    expect(search('[[]', '[')).toBe(true);
+    expect(search('[\\s]+at', '    at x')).toBe(true);
+    expect(search('[$.]', '$')).toBe(true);
+  });
+
+  test('{,n} means {0,n}; a lone { is literal', () => {
+    expect(compilePythonRegex('a{,2}b').source).toBe('a{0,2}b');
+    expect(search('x{', 'x{')).toBe(true);
+    expect(search('a{2}', 'aa')).toBe(true);
+  });
+
+  test('comments are dropped, lookarounds kept', () => {
+    expect(search('a(?#note)b', 'ab')).toBe(true);
+    expect(search('(?<=a)b', 'ab')).toBe(true);
+    expect(search('(?<!a)b', 'ab')).toBe(false);
+  });
+
+  test.each([
+    ['(', /unterminated subpattern|missing \)/],
+    ['a)', /unbalanced parenthesis/],
+    ['[abc', /unterminated character set/],
+    ['\\q', /bad escape \\q/],
+    ['abc\\', /bad escape \(end of pattern\)/],
+    ['(?P<n>a)(?P=m)', /unknown group name/],
+    ['(a)\\2', /invalid group reference 2/],
+    ['a++', /possessive/],
+    ['(?>a)', /atomic/],
+    ['(?(1)a|b)', /conditional/],
+    ['a(?i)b', /global flags not at the start/],
+    ['(?i:a)b', /scoped/],
+    ['*a', /Nothing to repeat/],
+    ['(?<n>a)', /Python names groups/],
+    ['\\N{DIGIT ONE}', /not supported/],
+  ])('rejects %s with a clear message', (pattern, msg) => {
+    expect(() => compilePythonRegex(pattern)).toThrow(msg);
+    expect(() => compilePythonRegex(pattern)).toThrow(/invalid regular expression/);
+  });
+
+  test('rejects unknown flags', () => {
+    expect(() => compilePythonRegex('a', 'q')).toThrow(/unsupported flag/);
+  });
+
+  test('caches: same object without g, fresh lastIndex with g', () => {
+    expect(compilePythonRegex('cache-me')).toBe(compilePythonRegex('cache-me'));
+    const g1 = compilePythonRegex('x', 'g');
+    const g2 = compilePythonRegex('x', 'g');
+    expect(g1).not.toBe(g2);
+    expect(g1.source).toBe(g2.source);
+  });
+
+  test('translation reports groups', () => {
+    const t = translatePythonRegex('(a)(?P<b>c)(?:d)');
+    expect(t.groupCount).toBe(2);
+    expect(t.groupNames).toEqual({ b: 2 });
+  });
+});
+
+describe('Python replacement templates', () => {
+  test('\\1, \\g<name>, \\g<1>, escapes', () => {
+    expect(pythonSub('secret(.*)=.*', 'secret\\1=fake', 'foo secretoption=czerwin').text).toBe('foo secretoption=fake');
+    expect(pythonSub('(?P<k>a)', '[\\g<k>]\\n', 'abc').text).toBe('[a]\nbc');
+    expect(pythonSub('(a)', '<\\g<1>>', 'bab').text).toBe('b<a>b');
+    expect(pythonSub('a', '$1', 'a').text).toBe('$1');
+  });
+  test('unmatched groups become empty, counts substitutions', () => {
+    expect(pythonSub('(x)?b', '[\\1]', 'ab bb')).toEqual({ text: 'a[] [][]', count: 3 });
+  });
+  test('non-letter escapes stay literal, letter escapes are errors', () => {
+    expect(parsePythonReplacement('\\.', 0)).toEqual(['\\.']);
+    expect(() => parsePythonReplacement('\\q', 0)).toThrow(/bad escape/);
+    expect(() => parsePythonReplacement('\\2', 1)).toThrow(/invalid group reference/);
+    expect(() => parsePythonReplacement('\\g<zz>', 1)).toThrow(/unknown group name/);
+  });
+});

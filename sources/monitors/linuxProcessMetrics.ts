@@ -1,0 +1,253 @@
+/**
+ * `linux_process_metrics` (behavior §6.4): metrics of one process (or an aggregated set),
+ * found by a `commandline` regex (Python syntax, *searched* in `/proc/<pid>/cmdline` joined by
+ * spaces) or by `pid` (a comma list; `$$` is the agent itself), read from `/proc`.
+ *
+ * Emits with field `app=<id>` (and `type` where listed): `app.cpu` user|system (1/100 s),
+ * `app.uptime` (ms), `app.nice` (float), `app.threads`, `app.mem.bytes`
+ * vmsize|resident|peak_vmsize|peak_resident, `app.mem.majflt`, `app.disk.bytes` and
+ * `app.disk.requests` read|write (when `/proc/<pid>/io` is readable), `app.io.fds` open,
+ * `app.io.wait`. Cumulative metrics are the **sum of deltas since the monitor started** (the
+ * first sample reports 0; a process seen for the first time contributes from then on); gauges
+ * are raw.
+ *
+ * Re-discovery: a followed process that exited (or whose pid was reused: start time changed)
+ * is dropped and the command line is searched again at the next sample, so a restarted
+ * process is picked up; matching is also redone every `process_discovery_interval` seconds.
+ */
+import { defer, from, type Observable } from 'rxjs';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { MonitorContext } from '../../lib/registry.js';
+import { compilePythonRegex } from '../../lib/regex.js';
+import type { ScalyrMonitorSample } from './metricLine.js';
+import { CLOCK_TICKS, PROC, listPids, parseKeyValueNumbers, parseProcIo, parseProcStat, readCmdline, readText, readUptimeSecs, type ProcStat } from './procfs.js';
+
+const PAGE_SIZE = 4096;
+
+/** Everything read about one process in one sample. */
+export interface ProcessReading {
+  pid: number;
+  stat: ProcStat;
+  status: Map<string, number>;
+  io?: Map<string, number>;
+  fds?: number;
+  uptimeMs: number;
+}
+
+const CUMULATIVE = ['cpu.user', 'cpu.system', 'uptime', 'majflt', 'disk.bytes.read', 'disk.bytes.write', 'disk.requests.read', 'disk.requests.write', 'io.wait'] as const;
+type CumKey = (typeof CUMULATIVE)[number];
+
+function cumulativeOf(r: ProcessReading): Record<CumKey, number | undefined> {
+  return {
+    'cpu.user': r.stat.utime,
+    'cpu.system': r.stat.stime,
+    uptime: r.uptimeMs,
+    majflt: r.stat.majflt,
+    'disk.bytes.read': r.io?.get('read_bytes'),
+    'disk.bytes.write': r.io?.get('write_bytes'),
+    'disk.requests.read': r.io?.get('syscr'),
+    'disk.requests.write': r.io?.get('syscw'),
+    'io.wait': r.stat.delayacctBlkioTicks,
+  };
+}
+
+/**
+ * The sum-of-deltas bookkeeping of §6.4, independent of /proc so it can be tested alone:
+ * `update(readings)` returns the running totals after this sample.
+ */
+export class CumulativeTracker {
+  private readonly prev = new Map<string, Record<CumKey, number | undefined>>();
+  readonly totals: Record<CumKey, number> = Object.fromEntries(CUMULATIVE.map((k) => [k, 0])) as Record<CumKey, number>;
+
+  update(readings: readonly ProcessReading[]): Record<CumKey, number> {
+    const next = new Map<string, Record<CumKey, number | undefined>>();
+    for (const r of readings) {
+      const key = `${r.pid}:${r.stat.starttime}`;
+      const cur = cumulativeOf(r);
+      const before = this.prev.get(key);
+      if (before) {
+        for (const k of CUMULATIVE) {
+          const a = before[k];
+          const b = cur[k];
+          if (a !== undefined && b !== undefined && b > a) this.totals[k] += b - a;
+        }
+      }
+      next.set(key, cur);
+    }
+    this.prev.clear();
+    for (const [k, v] of next) this.prev.set(k, v);
+    return this.totals;
+  }
+}
+
+/** Parses the `pid` option: numbers, comma lists, `$$` = this process. */
+export function parsePidOption(v: unknown, self = process.pid): number[] {
+  const parts = Array.isArray(v) ? v.map(String) : String(v).split(',');
+  const out: number[] = [];
+  for (const p of parts) {
+    const t = p.trim();
+    if (t === '') continue;
+    if (t === '$$') out.push(self);
+    else if (/^\d+$/.test(t)) out.push(Number(t));
+    else throw new Error(`pid option: ${JSON.stringify(t)} is not a pid or $$`);
+  }
+  return out;
+}
+
+async function readProcess(pid: number, procRoot: string, sysUptime: number): Promise<ProcessReading | undefined> {
+  const dir = path.join(procRoot, String(pid));
+  let stat: ProcStat;
+  let status: Map<string, number>;
+  try {
+    stat = parseProcStat(await readText(path.join(dir, 'stat')));
+    status = parseKeyValueNumbers(await readText(path.join(dir, 'status')));
+  } catch {
+    return undefined; // gone
+  }
+  if (stat.state === 'Z' || stat.state === 'X') return undefined;
+  let io: Map<string, number> | undefined;
+  try {
+    io = parseProcIo(await readText(path.join(dir, 'io')));
+  } catch {
+    io = undefined;
+  }
+  let fds: number | undefined;
+  try {
+    fds = (await fsp.readdir(path.join(dir, 'fd'))).length;
+  } catch {
+    fds = undefined;
+  }
+  const uptimeMs = Math.max(0, Math.round((sysUptime - stat.starttime / CLOCK_TICKS) * 1000));
+  return { pid, stat, status, io, fds, uptimeMs };
+}
+
+/** The monitor factory. Throws (a load failure, retried with backoff) on a bad configuration. */
+export function linuxProcessMetrics(config: Record<string, unknown>, ctx: MonitorContext): Observable<ScalyrMonitorSample[]> {
+  if (config.id === undefined || config.id === null || config.id === '') throw new Error('linux_process_metrics: the "id" option is required');
+  const app = String(config.id);
+  const hasCmd = typeof config.commandline === 'string' && config.commandline !== '';
+  const hasPid = config.pid !== undefined && config.pid !== null && config.pid !== '';
+  if (!hasCmd && !hasPid) throw new Error('linux_process_metrics: either "commandline" or "pid" is required');
+  const cmdRe = hasCmd ? compilePythonRegex(String(config.commandline)) : undefined;
+  const fixedPids = hasPid && !hasCmd ? parsePidOption(config.pid) : undefined;
+  const aggregate = config.aggregate_multiple_processes === true || config.aggregate_multiple_processes === 'true';
+  const children = config.include_child_processes === true || config.include_child_processes === 'true';
+  const discoveryMs = Number(config.process_discovery_interval ?? 120) * 1000;
+  const procRoot = typeof config.proc_root === 'string' ? config.proc_root : PROC;
+  const logger = ctx.logger;
+  const tracker = new CumulativeTracker();
+  let followed: { pid: number; starttime: number }[] = [];
+  let lastDiscovery = -Infinity;
+  let warnedMany = false;
+  let notFoundLogged = false;
+
+  async function discover(): Promise<number[]> {
+    const pids = await listPids(procRoot);
+    const matches: number[] = [];
+    for (const pid of pids) {
+      let cmd: string;
+      try {
+        cmd = await readCmdline(pid, procRoot);
+      } catch {
+        continue;
+      }
+      if (cmd === '') continue;
+      cmdRe!.lastIndex = 0;
+      if (cmdRe!.test(cmd)) matches.push(pid);
+    }
+    if (matches.length > 1 && !aggregate) {
+      if (!warnedMany) {
+        warnedMany = true;
+        logger.warn(`linux_process_metrics(${app}): ${matches.length} processes match the commandline; using the first (pid ${matches[0]}). Set aggregate_multiple_processes to sum them.`);
+      }
+      return [matches[0]];
+    }
+    return matches;
+  }
+
+  async function withChildren(roots: number[]): Promise<number[]> {
+    if (!children || roots.length === 0) return roots;
+    const parentOf = new Map<number, number>();
+    for (const pid of await listPids(procRoot)) {
+      try {
+        parentOf.set(pid, parseProcStat(await readText(path.join(procRoot, String(pid), 'stat'))).ppid);
+      } catch {
+        /* gone */
+      }
+    }
+    const set = new Set(roots);
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const [pid, ppid] of parentOf) {
+        if (!set.has(pid) && set.has(ppid)) {
+          set.add(pid);
+          grew = true;
+        }
+      }
+    }
+    return [...set].sort((a, b) => a - b);
+  }
+
+  async function sampleOnce(): Promise<ScalyrMonitorSample[]> {
+    const sysUptime = await readUptimeSecs(procRoot);
+    const now = Date.now();
+    let readings: ProcessReading[] = [];
+    if (followed.length > 0) {
+      for (const f of followed) {
+        const r = await readProcess(f.pid, procRoot, sysUptime);
+        if (r && r.stat.starttime === f.starttime) readings.push(r);
+      }
+      // One of them exited (or its pid was reused): search again now.
+      if (readings.length < followed.length) lastDiscovery = -Infinity;
+    }
+    if (followed.length === 0 || now - lastDiscovery >= discoveryMs) {
+      lastDiscovery = now;
+      const roots = fixedPids ?? (await discover());
+      const pids = await withChildren(roots);
+      readings = [];
+      for (const pid of pids) {
+        const r = await readProcess(pid, procRoot, sysUptime);
+        if (r) readings.push(r);
+      }
+      followed = readings.map((r) => ({ pid: r.pid, starttime: r.stat.starttime }));
+      if (readings.length === 0) {
+        if (!notFoundLogged) {
+          notFoundLogged = true;
+          logger.info(`linux_process_metrics(${app}): no matching process right now; will keep looking`);
+        }
+      } else notFoundLogged = false;
+    }
+    if (readings.length === 0) return [];
+    const totals = tracker.update(readings);
+    const sum = (f: (r: ProcessReading) => number | undefined) => readings.reduce((a, r) => a + (f(r) ?? 0), 0);
+    const has = (f: (r: ProcessReading) => unknown) => readings.some((r) => f(r) !== undefined);
+    const F = (type?: string): Record<string, string> => (type ? { app, type } : { app });
+    const out: ScalyrMonitorSample[] = [
+      { metric: 'app.cpu', value: totals['cpu.user'], fields: F('user') },
+      { metric: 'app.cpu', value: totals['cpu.system'], fields: F('system') },
+      { metric: 'app.uptime', value: totals.uptime, fields: F() },
+      { metric: 'app.nice', value: readings[0].stat.nice, fields: F(), float: true },
+      { metric: 'app.threads', value: sum((r) => r.stat.numThreads), fields: F() },
+      { metric: 'app.mem.majflt', value: totals.majflt, fields: F() },
+      { metric: 'app.mem.bytes', value: sum((r) => r.stat.vsize), fields: F('vmsize') },
+      { metric: 'app.mem.bytes', value: sum((r) => (r.status.has('VmRSS') ? r.status.get('VmRSS')! * 1024 : r.stat.rssPages * PAGE_SIZE)), fields: F('resident') },
+      { metric: 'app.mem.bytes', value: sum((r) => (r.status.get('VmPeak') ?? 0) * 1024), fields: F('peak_vmsize') },
+      { metric: 'app.mem.bytes', value: sum((r) => (r.status.get('VmHWM') ?? 0) * 1024), fields: F('peak_resident') },
+    ];
+    if (has((r) => r.io)) {
+      out.push(
+        { metric: 'app.disk.bytes', value: totals['disk.bytes.read'], fields: F('read') },
+        { metric: 'app.disk.bytes', value: totals['disk.bytes.write'], fields: F('write') },
+        { metric: 'app.disk.requests', value: totals['disk.requests.read'], fields: F('read') },
+        { metric: 'app.disk.requests', value: totals['disk.requests.write'], fields: F('write') },
+      );
+    }
+    if (has((r) => r.fds)) out.push({ metric: 'app.io.fds', value: sum((r) => r.fds), fields: F('open') });
+    out.push({ metric: 'app.io.wait', value: totals['io.wait'], fields: F() });
+    return out;
+  }
+
+  return defer(() => from(sampleOnce()));
+}

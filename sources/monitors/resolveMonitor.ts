@@ -1,0 +1,30 @@
+/**
+ * Finds the factory for a monitor entry's `module`: a registry type (`linux_system_metrics`,
+ * or whatever a plugin registered), Scalyr's dotted module name
+ * (`scalyr_agent.builtin_monitors.linux_system_metrics` → its last part), or a user ES module
+ * (a path relative to the config file's directory, or a package name) exporting the factory as
+ * `default` or `monitor`. Rejects with an error naming the module and the reason.
+ */
+import type { MonitorFactory, Registry } from '../../lib/registry.js';
+import { importPluginModule, isPathSpec } from '../../lib/plugins.js';
+import { shortModuleName } from './metricLine.js';
+
+export async function resolveMonitorModule(module: string, registry: Registry, baseDir: string): Promise<MonitorFactory> {
+  if (typeof module !== 'string' || module.trim() === '') throw new Error('monitor entry has no "module"');
+  const direct = registry.get('monitor', module);
+  if (direct) return direct;
+  if (!isPathSpec(module)) {
+    const short = shortModuleName(module);
+    const byShort = registry.get('monitor', short);
+    if (byShort) return byShort;
+    if (/^scalyr_agent\./.test(module)) {
+      throw new Error(`monitor module ${JSON.stringify(module)} is not supported (known: ${registry.types('monitor').join(', ') || 'none'})`);
+    }
+  }
+  const mod = await importPluginModule(module, baseDir);
+  const candidate = typeof mod.monitor === 'function' ? mod.monitor : typeof mod.default === 'function' ? mod.default : undefined;
+  if (!candidate) {
+    throw new Error(`monitor module ${JSON.stringify(module)} exports no factory (expected a "default" or "monitor" function)`);
+  }
+  return candidate as MonitorFactory;
+}

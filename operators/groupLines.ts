@@ -1,0 +1,309 @@
+/**
+ * groupLines: Scalyr's `lineGroupers` (behavior §3.1) as an rxjs operator on the batches of one
+ * stream. Input events are lines (a raw `Buffer` or a `string`, each including its trailing
+ * `\n`; a line without one was forced out by the reader: the tail of a partial line after the
+ * completion wait, or a `max_line_size` chunk of a long line).
+ *
+ * Promises:
+ * - The first grouper (config order) whose `start` pattern matches a complete line opens a
+ *   group; no match → the line passes alone. Patterns are Python `re.search` on the line decoded
+ *   as UTF-8 with replacement, INCLUDING its trailing newline (each line is decoded once, only
+ *   when groupers exist).
+ * - `continueThrough`: lines are added while they match; the first line that does not is not
+ *   included. If the line right after the start does not match, the grouper declines: the start
+ *   line is offered to the following groupers, else passes alone.
+ * - `continuePast`: lines are added while they match, plus the first one that does not
+ *   (so the line after a start is always taken).
+ * - `haltBefore`: lines are added until one matches; that one is not included (a group of only
+ *   the start line is allowed).
+ * - `haltWith`: lines are added until one matches; that one is included and ends the group.
+ * - A line without a trailing newline never starts a group and is never tested: it ends an open
+ *   group (which is emitted first) and then passes alone.
+ * - A group never exceeds `maxLineSize` bytes: when the next line would reach the limit, only
+ *   the bytes that fit are appended (whether or not the line continues the group, as Scalyr
+ *   does) and the group is emitted; the rest of that line is processed as a new line.
+ * - The message of a group is the concatenation of the RAW bytes (one `Buffer.concat` per
+ *   multi-line group); a line that passes alone is the very same event object (zero copy). A
+ *   group's `end` is its last line's `end`; `ts`/`attrs` come from its first line.
+ * - A group still open at the end of a batch is held: the emitted batch's `end` stops before its
+ *   first byte. It is completed by the next batches, or emitted as it is `completionWaitMs`
+ *   after the batch that first left it open (timer on `scheduler`; extending a held group does
+ *   not restart the wait). On complete the held group is flushed; on error it is dropped (not
+ *   acknowledged, so it is read again); unsubscribing cancels the timer.
+ * - No groupers → the operator is the identity.
+ *
+ * Deliberate differences from the Python agent (streaming design): a group is never closed by
+ * "end of file" — only by a line, the timer, or completion; Python's double-append when a
+ * continuation line ends exactly at the size limit is not reproduced.
+ */
+import { Observable, asyncScheduler, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import type { LineGrouperConfig } from '../lib/config/types.js';
+import type { Batch, ComponentCounters, Event, Stream } from '../lib/types.js';
+import { compilePythonRegex } from '../lib/regex.js';
+
+export interface GroupLinesOptions {
+  /** Largest group in bytes (Scalyr `max_line_size`). */
+  maxLineSize: number;
+  /** Milliseconds an open group waits for its continuation (`line_completion_wait_time` × 1000). */
+  completionWaitMs: number;
+  counters?: ComponentCounters;
+  /** Scheduler for the completion timer (tests pass a TestScheduler). */
+  scheduler?: SchedulerLike;
+}
+
+const CONTINUE_THROUGH = 0;
+const CONTINUE_PAST = 1;
+const HALT_BEFORE = 2;
+const HALT_WITH = 3;
+
+interface Grouper {
+  start: RegExp;
+  next: RegExp;
+  kind: number;
+}
+
+/** Compiles the groupers; throws a clear Error naming the grouper for a bad one. */
+export function compileGroupers(groupers: readonly LineGrouperConfig[]): Grouper[] {
+  return groupers.map((g, i) => {
+    const where = `lineGroupers[${i}]`;
+    if (!g || typeof g.start !== 'string') throw new Error(`${where}: "start" (a regular expression) is required`);
+    let kind: number;
+    let pattern: string;
+    if (typeof g.continueThrough === 'string') [kind, pattern] = [CONTINUE_THROUGH, g.continueThrough];
+    else if (typeof g.continuePast === 'string') [kind, pattern] = [CONTINUE_PAST, g.continuePast];
+    else if (typeof g.haltBefore === 'string') [kind, pattern] = [HALT_BEFORE, g.haltBefore];
+    else if (typeof g.haltWith === 'string') [kind, pattern] = [HALT_WITH, g.haltWith];
+    else throw new Error(`${where}: one of continueThrough, continuePast, haltBefore, haltWith is required`);
+    try {
+      return { start: compilePythonRegex(g.start), next: compilePythonRegex(pattern), kind };
+    } catch (err) {
+      throw new Error(`${where}: ${(err as Error).message}`);
+    }
+  });
+}
+
+function byteLength(m: Buffer | string): number {
+  return typeof m === 'string' ? Buffer.byteLength(m) : m.length;
+}
+
+/** A line is complete when it ends with `\n` (or `\r`, as Scalyr counts it). */
+function isComplete(m: Buffer | string): boolean {
+  if (typeof m === 'string') {
+    const c = m.charCodeAt(m.length - 1);
+    return c === 10 || c === 13;
+  }
+  const b = m[m.length - 1];
+  return b === 10 || b === 13;
+}
+
+function decode(m: Buffer | string): string {
+  return typeof m === 'string' ? m : m.toString('utf8');
+}
+
+function withMessage(src: Event, message: Buffer, end: number): Event {
+  const e: Event = { message, end };
+  if (src.ts !== undefined) e.ts = src.ts;
+  if (src.attrs !== undefined) e.attrs = src.attrs;
+  return e;
+}
+
+/** The line-grouping operator (see the file header). Throws at creation on invalid groupers. */
+export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLinesOptions): MonoTypeOperatorFunction<Batch> {
+  if (!groupers || groupers.length === 0) return (source) => source;
+  const compiled = compileGroupers(groupers);
+  const max = opts.maxLineSize;
+  if (!(max >= 1)) throw new Error(`groupLines: maxLineSize must be >= 1 (got ${max})`);
+  const waitMs = Math.max(0, opts.completionWaitMs);
+  const counters = opts.counters;
+  const scheduler = opts.scheduler ?? asyncScheduler;
+
+  return (source) =>
+    new Observable<Batch>((subscriber) => {
+      // The open group.
+      const held: Event[] = [];
+      let heldBytes = 0;
+      let heldText = ''; // decoded first line (to offer it to later groupers on a decline)
+      let heldStart = 0; // stream offset of the group's first byte
+      let active = 0; // index of the grouper that opened it
+      let timer: Subscription | null = null;
+      let stream: Stream | null = null;
+      let lastEnd = -1; // latest batch end received
+      let emittedEnd = -1; // latest batch end emitted
+      let modified = false; // whether the current batch's events differ from the input
+
+      const cancelTimer = (): void => {
+        if (timer) {
+          timer.unsubscribe();
+          timer = null;
+        }
+      };
+
+      const send = (batch: Batch): void => {
+        if (counters) {
+          counters.sentEvents += batch.events.length;
+          for (const e of batch.events) counters.sentBytes += byteLength(e.message);
+        }
+        emittedEnd = batch.end;
+        subscriber.next(batch);
+      };
+
+      const emitGroup = (out: Event[]): void => {
+        cancelTimer();
+        if (held.length === 1) out.push(held[0]);
+        else {
+          const parts: Buffer[] = new Array(held.length);
+          for (let k = 0; k < held.length; k++) {
+            const m = held[k].message;
+            parts[k] = typeof m === 'string' ? Buffer.from(m) : m;
+          }
+          out.push(withMessage(held[0], Buffer.concat(parts, heldBytes), held[held.length - 1].end));
+        }
+        held.length = 0;
+        heldBytes = 0;
+        heldText = '';
+      };
+
+      /** Offers a line (no group open) to groupers from index `from`; opens a group or passes it. */
+      const startOrPass = (line: Event, bytes: number, text: string | undefined, from: number, out: Event[]): void => {
+        if (bytes < max && isComplete(line.message)) {
+          const t = text ?? decode(line.message);
+          for (let k = from; k < compiled.length; k++) {
+            if (compiled[k].start.test(t)) {
+              held.push(line);
+              heldBytes = bytes;
+              heldText = t;
+              heldStart = line.end - bytes;
+              active = k;
+              modified = true;
+              return;
+            }
+          }
+        }
+        out.push(line);
+      };
+
+      /** Processes one line against the current state. */
+      const feed = (line: Event, bytes: number, text: string | undefined, out: Event[]): void => {
+        if (held.length === 0) {
+          startOrPass(line, bytes, text, 0, out);
+          return;
+        }
+        const remaining = max - heldBytes;
+        if (bytes >= remaining) {
+          // The group reaches the size limit: take what fits, the rest is a new line.
+          const buf = typeof line.message === 'string' ? Buffer.from(line.message) : line.message;
+          const headEnd = line.end - (bytes - remaining);
+          held.push(withMessage(line, buf.subarray(0, remaining), headEnd));
+          heldBytes += remaining;
+          emitGroup(out);
+          if (bytes > remaining) feed(withMessage(line, buf.subarray(remaining), line.end), bytes - remaining, undefined, out);
+          return;
+        }
+        if (!isComplete(line.message)) {
+          emitGroup(out);
+          out.push(line);
+          return;
+        }
+        const t = text ?? decode(line.message);
+        const g = compiled[active];
+        const matches = g.next.test(t);
+        switch (g.kind) {
+          case CONTINUE_THROUGH:
+            if (matches) {
+              held.push(line);
+              heldBytes += bytes;
+            } else if (held.length === 1) {
+              // Decline: offer the start line to the following groupers, then this line.
+              const first = held[0];
+              const firstText = heldText;
+              held.length = 0;
+              heldBytes = 0;
+              heldText = '';
+              startOrPass(first, byteLength(first.message), firstText, active + 1, out);
+              feed(line, bytes, t, out);
+            } else {
+              emitGroup(out);
+              startOrPass(line, bytes, t, 0, out);
+            }
+            return;
+          case CONTINUE_PAST:
+            held.push(line);
+            heldBytes += bytes;
+            if (!matches) emitGroup(out);
+            return;
+          case HALT_BEFORE:
+            if (!matches) {
+              held.push(line);
+              heldBytes += bytes;
+            } else {
+              emitGroup(out);
+              startOrPass(line, bytes, t, 0, out);
+            }
+            return;
+          default: // HALT_WITH
+            held.push(line);
+            heldBytes += bytes;
+            if (matches) emitGroup(out);
+        }
+      };
+
+      const flushHeld = (): void => {
+        if (held.length === 0 || !stream) return;
+        const out: Event[] = [];
+        emitGroup(out);
+        send({ stream, events: out, end: Math.max(lastEnd, out[out.length - 1].end) });
+      };
+
+      const sub = source.subscribe({
+        next(batch) {
+          try {
+            if (stream && batch.stream !== stream) {
+              // A new stream (file incarnation): what the old one held goes out first.
+              flushHeld();
+              lastEnd = -1;
+              emittedEnd = -1;
+            }
+            stream = batch.stream;
+            const events = batch.events;
+            const heldBefore = held.length > 0;
+            modified = heldBefore;
+            const out: Event[] = [];
+            for (let k = 0; k < events.length; k++) {
+              const ev = events[k];
+              const bytes = byteLength(ev.message);
+              if (counters) {
+                counters.receivedEvents++;
+                counters.receivedBytes += bytes;
+              }
+              feed(ev, bytes, undefined, out);
+            }
+            lastEnd = Math.max(lastEnd, batch.end);
+            if (held.length > 0) {
+              if (!timer) timer = scheduler.schedule(flushHeld, waitMs);
+              const end = Math.min(heldStart, batch.end);
+              if (out.length > 0 || end > emittedEnd) send({ stream: batch.stream, events: out, end: Math.max(end, emittedEnd) });
+              return;
+            }
+            if (!modified && out.length === events.length) send(batch);
+            else send({ stream: batch.stream, events: out, end: batch.end });
+          } catch (err) {
+            cancelTimer();
+            subscriber.error(err);
+          }
+        },
+        error(err) {
+          cancelTimer();
+          subscriber.error(err);
+        },
+        complete() {
+          flushHeld();
+          subscriber.complete();
+        },
+      });
+
+      return () => {
+        cancelTimer();
+        sub.unsubscribe();
+      };
+    });
+}

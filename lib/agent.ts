@@ -1,0 +1,506 @@
+/**
+ * `createAgent`: the whole pipeline from a config file or object, embeddable in a Node app.
+ *
+ * Data flow: sources (log entries, monitors, the APM intake) emit batches into one hub that
+ * writes them to the current sink (Scalyr `addEvents`, or the embedded NDJSON default when no
+ * `api_key` is set). Sinks ack streams; acks advance checkpoints and return read credits.
+ *
+ * Configuration is a stream: every validated config goes through `concatMap` into the
+ * supervisor, which diffs it by key against the running parts and restarts only what changed
+ * (see docs/design/reload.md). A bad config is reported and the last good one keeps running.
+ *
+ * The agent never calls `process.exit` and never throws into the host's event loop: `start()`
+ * rejects with {@link ConfigInvalidError} when the first config is bad; later problems are
+ * logged, counted and shown in `status()`.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { Subject, Subscription, concatMap, from, type Observable } from 'rxjs';
+import type { AgentConfig, LogEntryConfig, MonitorConfig } from './config/types.js';
+import { loadConfig, parseConfigObject, formatConfigError, type ConfigError, type ConfigResult } from './config/load.js';
+import type { Batch, ComponentCounters, Logger, Sink } from './types.js';
+import { createCounters, errorMessage } from './counters.js';
+import { Credits } from './pipeline/credits.js';
+import { Supervisor, type PartSpec, type RunningPart } from './pipeline/supervisor.js';
+import { Taps } from './pipeline/taps.js';
+import { entryChain } from './pipeline/logPipeline.js';
+import type { Registry } from './registry.js';
+import { createDefaultRegistry } from './builtins.js';
+import { createAgentLog, type AgentLog } from './agentLog.js';
+import { silentLogger } from './logger.js';
+import { CheckpointStore } from './checkpoints/store.js';
+import { createLogSource, type LogSource } from '../sources/file/logSource.js';
+import { createMonitorSource, type MonitorSource } from '../sources/monitors/monitorSource.js';
+import { createNdjsonSink } from '../sinks/ndjson/sink.js';
+import { createAddEventsSink } from '../sinks/addEvents/sink.js';
+import { renameLogfile } from './renameLogfile.js';
+import { loadPlugin } from './plugins.js';
+import { createApmPart } from './pipeline/apmPart.js';
+import { watchConfigFiles } from './configWatcher.js';
+import { VERSION } from './version.js';
+
+export interface AgentOptions {
+  /** Path of agent.json (watched for changes unless `watchConfig: false`). */
+  configPath?: string;
+  /** A config object instead of a file (embedding). Relative paths resolve against `baseDir`. */
+  config?: Record<string, unknown>;
+  baseDir?: string;
+  /** Component registry; defaults to the built-ins. Plugins named in the config register into it. */
+  registry?: Registry;
+  /** Logger; defaults to winston writing `<agent_log_path>/agent.log`. */
+  logger?: Logger;
+  /** Also log to the console (the CLI's `--foreground`). */
+  consoleLog?: boolean;
+  env?: NodeJS.ProcessEnv;
+  hostname?: string;
+  watchConfig?: boolean;
+  /** Deadline for `stop()` when none is given. */
+  stopDeadlineMs?: number;
+}
+
+export class ConfigInvalidError extends Error {
+  constructor(readonly errors: ConfigError[]) {
+    super(`Invalid configuration:\n${errors.map(formatConfigError).join('\n')}`);
+    this.name = 'ConfigInvalidError';
+  }
+}
+
+export interface ConfigStatus {
+  status: 'good' | 'bad';
+  files: string[];
+  errors: string[];
+  warnings: string[];
+  lastChecked: number | null;
+  lastChanged: number | null;
+  lastGood: number | null;
+}
+
+export interface Agent {
+  start(): Promise<void>;
+  stop(deadlineMs?: number): Promise<void>;
+  /** Re-reads the config files (or re-applies an object) now. */
+  reload(config?: Record<string, unknown>): Promise<ReloadOutcome>;
+  status(): AgentStatus;
+  readonly taps: Taps;
+  readonly config: AgentConfig | undefined;
+  readonly registry: Registry;
+}
+
+export interface ReloadOutcome {
+  ok: boolean;
+  errors?: string[];
+  started?: string[];
+  stopped?: string[];
+  restarted?: string[];
+  unchanged?: string[];
+}
+
+export interface AgentStatus {
+  version: string;
+  pid: number;
+  startedAt: number;
+  now: number;
+  user: string;
+  serverHost: string;
+  mode: 'scalyr' | 'embedded';
+  config: ConfigStatus;
+  sink: Record<string, unknown> & { counters?: ComponentCounters };
+  logs: { key: string; path: string; files: unknown[]; counters: ComponentCounters; error?: string }[];
+  monitors: { key: string; status: unknown; counters?: ComponentCounters; error?: string }[];
+  apm?: unknown;
+  pendingBytes: number;
+  creditsTotal: number;
+}
+
+interface LogPart extends RunningPart {
+  kind: 'log';
+  entry: LogEntryConfig;
+  source: LogSource;
+  counters: ComponentCounters;
+}
+
+interface MonitorPart extends RunningPart {
+  kind: 'monitor';
+  source: MonitorSource;
+}
+
+interface SinkPart extends RunningPart {
+  kind: 'sink';
+  sink: Sink & { setServerAttributes?(attrs: Record<string, string>): void };
+}
+
+const DEFAULT_STOP_MS = 10_000;
+
+/** Short monitor name (`linux_process_metrics(agent)`), Scalyr's naming. */
+export function monitorKey(m: MonitorConfig, index: number, all: MonitorConfig[]): string {
+  const short = String(m.module).split(/[./\\]/).filter(Boolean).pop()!.replace(/\.(m?js|ts)$/, '');
+  if (m.id !== undefined && m.id !== '') return `${short}(${m.id})`;
+  const same = all.filter((x) => x.module === m.module && (x.id === undefined || x.id === ''));
+  if (same.length <= 1) return `${short}()`;
+  return `${short}(${same.indexOf(m) + 1})`;
+}
+
+export function createAgent(opts: AgentOptions): Agent {
+  const registry = opts.registry ?? createDefaultRegistry();
+  const taps = new Taps();
+  const startedAt = Date.now();
+  const stopDeadline = opts.stopDeadlineMs ?? DEFAULT_STOP_MS;
+  const configStatus: ConfigStatus = { status: 'good', files: [], errors: [], warnings: [], lastChecked: null, lastChanged: null, lastGood: null };
+
+  let config: AgentConfig | undefined;
+  let logger: Logger = opts.logger ?? silentLogger;
+  let agentLog: AgentLog | undefined;
+  let credits: Credits | undefined;
+  let checkpoints: CheckpointStore | undefined;
+  let supervisor: Supervisor | undefined;
+  let firstApply = true;
+  let started: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
+  const configs$ = new Subject<{ config: AgentConfig; done: (r: ReloadOutcome) => void }>();
+  let configSub: Subscription | undefined;
+  let stopWatcher: (() => Promise<void>) | undefined;
+  const loadedPlugins = new Set<string>();
+
+  /** The hub: every source writes here; the current sink takes it. */
+  function deliver(batch: Batch): void {
+    const sinkPart = supervisor?.get<SinkPart>('sink');
+    taps.observe('sink', batch);
+    if (sinkPart) sinkPart.sink.write(batch);
+    else logger.error('No sink is running; a batch was held back (it will be re-read from the checkpoint).');
+  }
+
+  function load(objectConfig?: Record<string, unknown>): ConfigResult {
+    const env = opts.env ?? process.env;
+    const hostname = opts.hostname ?? os.hostname();
+    if (objectConfig ?? opts.config) {
+      return parseConfigObject(objectConfig ?? opts.config, { baseDir: opts.baseDir ?? process.cwd(), env, hostname });
+    }
+    if (!opts.configPath) return { ok: false, errors: [{ path: '', message: 'no config given (configPath or config)' }], warnings: [], files: [] };
+    return loadConfig({ path: opts.configPath, env, hostname });
+  }
+
+  function sinkSpec(cfg: AgentConfig): PartSpec<SinkPart> {
+    const embedded = !cfg.api_key;
+    const slice = embedded
+      ? { embedded: true, dir: cfg.embedded_output }
+      : {
+          scalyr_server: cfg.scalyr_server,
+          api_key: cfg.api_key,
+          compression_type: cfg.compression_type,
+          compression_level: cfg.compression_level,
+          https_proxy: cfg.https_proxy,
+          http_proxy: cfg.http_proxy,
+          ca_cert_path: cfg.ca_cert_path,
+          verify_server_certificate: cfg.verify_server_certificate,
+          allow_http: cfg.allow_http,
+          max_allowed_request_size: cfg.max_allowed_request_size,
+          request_deadline: cfg.request_deadline,
+          upload: cfg.upload,
+        };
+    const create = (): SinkPart => {
+      const sink = embedded
+        ? createNdjsonSink({ dir: cfg.embedded_output ?? path.join(cfg.agent_data_path, 'events'), serverAttributes: cfg.server_attributes }, { logger, id: 'sink' })
+        : createAddEventsSink({ ...(cfg as unknown as Record<string, unknown>), ...((cfg.upload as object) ?? {}), version: VERSION } as never, { logger, id: 'sink' });
+      return {
+        kind: 'sink',
+        sink,
+        stop: (deadline) => sink.stop(deadline),
+        status: () => sink.status(),
+      };
+    };
+    return {
+      key: 'sink',
+      slice,
+      create,
+      // Swap without losing queued events: the new sink takes the old one's unacked batches.
+      async replace(old) {
+        const next = create();
+        const pending = old.sink.takePending?.() ?? [];
+        for (const b of pending) next.sink.write(b);
+        await old.stop(stopDeadline);
+        logger.info(`Upload sink replaced; ${pending.length} queued batches moved to the new sink.`);
+        return next;
+      },
+    };
+  }
+
+  function logSpec(cfg: AgentConfig, entry: LogEntryConfig, index: number, startup: boolean): PartSpec<LogPart> {
+    const id = `logs[${index}]`;
+    const globals = {
+      max_line_size: cfg.max_line_size,
+      line_completion_wait_time: cfg.line_completion_wait_time,
+      read_page_size: cfg.read_page_size,
+      log_deletion_delay: cfg.log_deletion_delay,
+      max_new_log_detection_time: cfg.max_new_log_detection_time,
+    };
+    return {
+      key: `log:${entry.path}`,
+      slice: { entry, globals },
+      create: () => {
+        const counters = createCounters();
+        const perFile = entryChain({ id, entry, agent: cfg, registry, taps, counters, logger, credits: credits! });
+        const source = createLogSource(entry, {
+          credits: credits!,
+          checkpoints: checkpoints!,
+          logger,
+          agent: cfg,
+          startup,
+          streamAttrs: (realPath: string) => streamAttrs(entry, realPath, logger),
+          perFile,
+        });
+        const sub = source.batches$.subscribe({
+          next: deliver,
+          error: (err) => logger.error(`${id} (${entry.path}) stopped: ${errorMessage(err)}`),
+        });
+        return {
+          kind: 'log',
+          entry,
+          source,
+          counters,
+          status: () => source.status(),
+          async stop(deadline = stopDeadline) {
+            // Stop reading, let what is in flight be acknowledged, then checkpoint and close.
+            sub.unsubscribe();
+            const sinkPart = supervisor?.get<SinkPart>('sink');
+            if (sinkPart) await sinkPart.sink.flush(deadline);
+            await source.stop(deadline);
+          },
+        };
+      },
+    };
+  }
+
+  function monitorSpec(cfg: AgentConfig, m: MonitorConfig, key: string): PartSpec<MonitorPart> {
+    return {
+      key: `monitor:${key}`,
+      slice: { m, interval: cfg.global_monitor_sample_interval, jitter: cfg.global_monitor_sample_interval_enable_jitter, logPath: cfg.agent_log_path },
+      create: () => {
+        const source = createMonitorSource(m, { logger, agent: cfg, registry });
+        const sub = source.batches$.subscribe({ next: deliver, error: (err) => logger.error(`Monitor ${key} stopped: ${errorMessage(err)}`) });
+        return {
+          kind: 'monitor',
+          source,
+          status: () => source.status(),
+          async stop() {
+            sub.unsubscribe();
+            await source.stop();
+          },
+        };
+      },
+    };
+  }
+
+  function specsFor(cfg: AgentConfig): PartSpec[] {
+    const specs: PartSpec[] = [sinkSpec(cfg) as unknown as PartSpec];
+    const startup = firstApply;
+    const seen = new Set<string>();
+    cfg.logs.forEach((entry, i) => {
+      if (seen.has(entry.path)) {
+        logger.warn(`logs[${i}]: path ${entry.path} is listed twice; the first entry wins.`);
+        return;
+      }
+      seen.add(entry.path);
+      specs.push(logSpec(cfg, entry, i, startup) as unknown as PartSpec);
+    });
+    cfg.monitors.forEach((m, i) => {
+      specs.push(monitorSpec(cfg, m, monitorKey(m, i, cfg.monitors)) as unknown as PartSpec);
+    });
+    if (cfg.apm?.enabled) {
+      specs.push({
+        key: 'apm',
+        slice: cfg.apm,
+        create: () => createApmPart(cfg, { logger, deliver, registry }),
+      });
+    }
+    if (cfg.http_endpoint?.enabled) {
+      specs.push({
+        key: 'http_endpoint',
+        slice: cfg.http_endpoint,
+        create: async () => {
+          const { startHttpEndpoint } = await import('./status/httpEndpoint.js');
+          return startHttpEndpoint(cfg.http_endpoint!, { status: () => agent.status(), logger });
+        },
+      });
+    }
+    return specs;
+  }
+
+  async function loadPlugins(cfg: AgentConfig): Promise<void> {
+    const baseDir = opts.configPath ? path.dirname(path.resolve(opts.configPath)) : (opts.baseDir ?? process.cwd());
+    for (const spec of cfg.plugins ?? []) {
+      if (loadedPlugins.has(spec)) continue;
+      await loadPlugin(spec, baseDir, registry);
+      loadedPlugins.add(spec);
+    }
+  }
+
+  async function applyConfig(cfg: AgentConfig): Promise<ReloadOutcome> {
+    try {
+      await loadPlugins(cfg);
+    } catch (err) {
+      const message = `plugins: ${errorMessage(err)}`;
+      logger.error(`Plugin could not be loaded; keeping the running configuration. ${message}`);
+      configStatus.status = 'bad';
+      configStatus.errors = [message];
+      return { ok: false, errors: [message] };
+    }
+    const before = config;
+    config = cfg;
+    agentLog?.setDebugLevel(cfg.debug_level);
+    const report = await supervisor!.apply(specsFor(cfg));
+    firstApply = false;
+    // Live settings: server attributes go into the next request's sessionInfo.
+    supervisor!.get<SinkPart>('sink')?.sink.setServerAttributes?.(cfg.server_attributes);
+    if (before) {
+      configStatus.lastChanged = Date.now();
+      logger.info(
+        `New configuration applied: ${report.started.length} started, ${report.restarted.length} restarted, ${report.stopped.length} stopped, ${report.unchanged.length} unchanged.`,
+      );
+    }
+    return { ok: report.failed.length === 0, ...report, errors: report.failed.map((f) => `${f.key}: ${f.error}`) };
+  }
+
+  async function reload(objectConfig?: Record<string, unknown>): Promise<ReloadOutcome> {
+    if (!supervisor || stopping) return { ok: false, errors: ['agent is not running'] };
+    const result = load(objectConfig);
+    configStatus.lastChecked = Date.now();
+    configStatus.files = result.files;
+    configStatus.warnings = result.warnings.map(formatConfigError);
+    if (!result.ok) {
+      configStatus.status = 'bad';
+      configStatus.errors = result.errors.map(formatConfigError);
+      logger.error(`Bad configuration seen; using the last good configuration.\n${configStatus.errors.join('\n')}`);
+      return { ok: false, errors: configStatus.errors };
+    }
+    configStatus.status = 'good';
+    configStatus.errors = [];
+    configStatus.lastGood = Date.now();
+    return new Promise<ReloadOutcome>((resolve) => configs$.next({ config: result.config, done: resolve }));
+  }
+
+  async function doStart(): Promise<void> {
+    const result = load();
+    configStatus.lastChecked = Date.now();
+    configStatus.files = result.files;
+    configStatus.warnings = result.warnings.map(formatConfigError);
+    if (!result.ok) {
+      configStatus.status = 'bad';
+      configStatus.errors = result.errors.map(formatConfigError);
+      throw new ConfigInvalidError(result.errors);
+    }
+    const cfg = result.config;
+    configStatus.lastGood = Date.now();
+    if (!opts.logger) {
+      agentLog = createAgentLog({ dir: cfg.agent_log_path, debugLevel: cfg.debug_level, console: opts.consoleLog });
+      logger = agentLog;
+    }
+    logger.info(`sluice ${VERSION} starting (pid ${process.pid}); configuration ${result.files.join(', ') || '(object)'}.`);
+    for (const w of configStatus.warnings) logger.warn(`Configuration: ${w}`);
+    if (!cfg.api_key) logger.info(`No api_key configured: events go to the embedded default sink under ${cfg.embedded_output}.`);
+    credits = new Credits(cfg.max_pending_bytes);
+    checkpoints = await CheckpointStore.open(cfg.agent_data_path, { logger, maxAgeSecs: cfg.max_allowed_checkpoint_age });
+    supervisor = new Supervisor(logger, { stopDeadlineMs: stopDeadline });
+    configSub = configs$
+      .pipe(concatMap(({ config: c, done }) => from(applyConfig(c).then(done, (err) => done({ ok: false, errors: [errorMessage(err)] })))))
+      .subscribe();
+    const first = await new Promise<ReloadOutcome>((resolve) => configs$.next({ config: cfg, done: resolve }));
+    if (first.errors?.length) logger.warn(`Some parts did not start: ${first.errors.join('; ')}`);
+    if (opts.configPath && opts.watchConfig !== false) {
+      stopWatcher = watchConfigFiles(opts.configPath, cfg.config_directory, () => {
+        void reload();
+      });
+    }
+  }
+
+  async function doStop(deadlineMs: number): Promise<void> {
+    if (started) await started.catch(() => undefined);
+    await stopWatcher?.();
+    configSub?.unsubscribe();
+    // Sources first (they wait for the sink to flush what they sent), the sink last.
+    await supervisor?.stopAll((keys) => [...keys.filter((k) => k !== 'sink'), ...keys.filter((k) => k === 'sink')]);
+    await checkpoints?.close();
+    logger.info('sluice stopped.');
+    await agentLog?.close();
+    void deadlineMs;
+  }
+
+  const agent: Agent = {
+    taps,
+    registry,
+    get config() {
+      return config;
+    },
+    start() {
+      if (!started) started = doStart();
+      return started;
+    },
+    stop(deadlineMs = stopDeadline) {
+      if (!stopping) {
+        const work = doStop(deadlineMs);
+        // Bounded: stop resolves by the deadline (plus a margin) even if a part hangs.
+        stopping = Promise.race([work, new Promise<void>((r) => setTimeout(r, deadlineMs + 2000).unref())]).catch((err) =>
+          logger.error(`Stop failed: ${errorMessage(err)}`),
+        );
+      }
+      return stopping;
+    },
+    reload,
+    status(): AgentStatus {
+      const sinkPart = supervisor?.get<SinkPart>('sink');
+      const parts = supervisor?.list() ?? [];
+      return {
+        version: VERSION,
+        pid: process.pid,
+        startedAt,
+        now: Date.now(),
+        user: safeUser(),
+        serverHost: config?.server_attributes.serverHost ?? os.hostname(),
+        mode: config?.api_key ? 'scalyr' : 'embedded',
+        config: configStatus,
+        sink: { ...(sinkPart?.sink.status() ?? {}), counters: sinkPart?.sink.counters },
+        logs: parts
+          .filter((p) => p.key.startsWith('log:'))
+          .map((p) => {
+            const lp = p.part as LogPart | undefined;
+            return { key: p.key, path: p.key.slice(4), files: lp?.source.status() ?? [], counters: lp?.counters ?? createCounters(), error: p.error };
+          }),
+        monitors: parts
+          .filter((p) => p.key.startsWith('monitor:'))
+          .map((p) => {
+            const mp = p.part as MonitorPart | undefined;
+            return { key: p.key.slice(8), status: mp?.source.status(), counters: mp?.source.counters, error: p.error };
+          }),
+        apm: parts.find((p) => p.key === 'apm')?.part?.status?.(),
+        pendingBytes: credits?.inUse ?? 0,
+        creditsTotal: credits?.total ?? 0,
+      };
+    },
+  };
+  return agent;
+}
+
+/** The attributes every event of a file carries: the entry's attributes plus `logfile`. */
+export function streamAttrs(entry: LogEntryConfig, realPath: string, logger: Logger): Record<string, string> {
+  const attrs: Record<string, string> = { ...entry.attributes };
+  if (attrs.logfile === undefined && attrs.filename === undefined) {
+    if (entry.rename_logfile) {
+      const r = renameLogfile(realPath, entry.rename_logfile);
+      if (r.warning) logger.warn(`rename_logfile for ${realPath}: ${r.warning}`);
+      attrs.logfile = r.logfile;
+      if (r.logfile !== realPath) attrs.original_file = realPath;
+    } else {
+      attrs.logfile = realPath;
+    }
+  }
+  return attrs;
+}
+
+function safeUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? 'unknown');
+  }
+}
+
+export type { Observable };

@@ -1,0 +1,46 @@
+/**
+ * Builds every part a config describes without starting it: loads plugins, instantiates each
+ * log entry's operator chain and resolves each monitor module. Used by `sluice validate` so
+ * that "valid" means "start would build this".
+ */
+import path from 'node:path';
+import type { AgentConfig } from './config/types.js';
+import { createDefaultRegistry } from './builtins.js';
+import { loadPlugin } from './plugins.js';
+import { entryChain } from './pipeline/logPipeline.js';
+import { Taps } from './pipeline/taps.js';
+import { Credits } from './pipeline/credits.js';
+import { createCounters, errorMessage } from './counters.js';
+import { silentLogger } from './logger.js';
+import { resolveMonitorFactory } from '../sources/monitors/monitorSource.js';
+import type { Registry } from './registry.js';
+
+export async function buildCheck(cfg: AgentConfig, configPath: string | undefined, registry: Registry = createDefaultRegistry()): Promise<string[]> {
+  const problems: string[] = [];
+  const baseDir = configPath ? path.dirname(configPath) : process.cwd();
+  for (const p of cfg.plugins ?? []) {
+    try {
+      await loadPlugin(p, baseDir, registry);
+    } catch (err) {
+      problems.push(`plugins: ${errorMessage(err)}`);
+    }
+  }
+  const taps = new Taps();
+  const credits = new Credits(1);
+  cfg.logs.forEach((entry, i) => {
+    try {
+      const chain = entryChain({ id: `logs[${i}]`, entry, agent: cfg, registry, taps, counters: createCounters(), logger: silentLogger, credits });
+      chain({ id: 'check', kind: 'log', path: entry.path, attrs: {}, ack() {} });
+    } catch (err) {
+      problems.push(`logs[${i}] (${entry.path}): ${errorMessage(err)}`);
+    }
+  });
+  for (const [i, m] of cfg.monitors.entries()) {
+    try {
+      await resolveMonitorFactory(m, { registry, baseDir });
+    } catch (err) {
+      problems.push(`monitors[${i}] (${m.module}): ${errorMessage(err)}`);
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,126 @@
+/**
+ * `sluice start`: in the foreground, runs the agent until SIGTERM/SIGINT or `sluice stop`
+ * (SIGHUP re-reads the config); otherwise starts itself detached, waits until the control
+ * socket answers and returns. A second start while one runs says so and exits 1.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createAgent, ConfigInvalidError } from '../agent.js';
+import { startControlServer, type ControlServer } from '../control/server.js';
+import { call } from '../control/client.js';
+import { configFor, configPathOf, type CliArgs, type Output } from './main.js';
+import { formatBytes } from './format.js';
+
+export const PID_FILE = 'sluice.pid';
+
+export async function start(args: CliArgs, out: Output): Promise<number> {
+  const cfg = configFor(args, out);
+  if (!cfg) return 1;
+  if (await isRunning(cfg.agent_data_path)) {
+    out.err(`The agent is already running (agent_data_path ${cfg.agent_data_path}). Use "sluice stop" first.`);
+    return 1;
+  }
+  return args.flags.has('foreground') ? foreground(args, out) : daemonize(args, out, cfg.agent_data_path);
+}
+
+export async function isRunning(dataPath: string): Promise<boolean> {
+  try {
+    await call(dataPath, { cmd: 'status' }, 5000);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function foreground(args: CliArgs, out: Output): Promise<number> {
+  const configPath = configPathOf(args);
+  const agent = createAgent({ configPath, consoleLog: !args.flags.has('quiet') });
+  try {
+    await agent.start();
+  } catch (err) {
+    if (err instanceof ConfigInvalidError) out.err(err.message);
+    else out.err(`sluice could not start: ${(err as Error).message}`);
+    await agent.stop(2000);
+    return 1;
+  }
+  const cfg = agent.config!;
+  let control: ControlServer | undefined;
+  try {
+    control = await startControlServer(agent, cfg.agent_data_path, { error: out.err, warn: out.err, info: () => {}, debug: () => {} }, () => void shutdown('stop command'));
+  } catch (err) {
+    out.err(`sluice could not start: ${(err as Error).message}`);
+    await agent.stop(2000);
+    return 1;
+  }
+  const pidFile = path.join(cfg.agent_data_path, PID_FILE);
+  fs.writeFileSync(pidFile, `${process.pid}\n`);
+
+  const mode = cfg.api_key ? `uploading to ${cfg.scalyr_server}` : `writing to the embedded default sink ${cfg.embedded_output}`;
+  out.out(`sluice is running (pid ${process.pid}), ${mode}. Config ${configPath}. Stop with Ctrl-C or "sluice stop".`);
+  const progress = setInterval(() => {
+    const s = agent.status();
+    const files = s.logs.reduce((n, l) => n + l.files.length, 0);
+    const c = (s.sink.counters ?? { sentEvents: 0, sentBytes: 0 }) as { sentEvents: number; sentBytes: number };
+    out.out(
+      `sluice: reading ${files} file(s) from ${s.logs.length} log entr${s.logs.length === 1 ? 'y' : 'ies'}, ${s.monitors.length} monitor(s); shipped ${c.sentEvents} events (${formatBytes(c.sentBytes)}); ${formatBytes(s.pendingBytes)} pending.`,
+    );
+  }, Number(process.env.SLUICE_PROGRESS_MS ?? 10_000));
+  progress.unref();
+
+  let done: (code: number) => void;
+  const finished = new Promise<number>((r) => (done = r));
+  let stopping = false;
+  async function shutdown(why: string): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    out.out(`sluice: stopping (${why})...`);
+    clearInterval(progress);
+    await control?.close();
+    await agent.stop();
+    fs.rmSync(pidFile, { force: true });
+    out.out('sluice: stopped.');
+    done(0);
+  }
+  const onTerm = () => void shutdown('SIGTERM');
+  const onInt = () => void shutdown('SIGINT');
+  const onHup = () => void agent.reload();
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  process.on('SIGHUP', onHup);
+  const code = await finished;
+  process.off('SIGTERM', onTerm);
+  process.off('SIGINT', onInt);
+  process.off('SIGHUP', onHup);
+  return code;
+}
+
+async function daemonize(args: CliArgs, out: Output, dataPath: string): Promise<number> {
+  const bin = fileURLToPath(new URL('../../../bin/sluice', import.meta.url));
+  fs.mkdirSync(dataPath, { recursive: true });
+  const errFile = path.join(dataPath, 'sluice.out');
+  const fd = fs.openSync(errFile, 'w');
+  const child = spawn(process.execPath, [bin, 'start', '--foreground', '--quiet', '--config', configPathOf(args)], {
+    detached: true,
+    stdio: ['ignore', fd, fd],
+  });
+  fs.closeSync(fd);
+  child.unref();
+  let exited: number | null = null;
+  child.once('exit', (code) => (exited = code ?? 1));
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (exited !== null) {
+      out.err(`sluice failed to start:\n${fs.readFileSync(errFile, 'utf8')}`);
+      return 1;
+    }
+    if (await isRunning(dataPath)) {
+      out.out(`sluice started (pid ${child.pid}).`);
+      return 0;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  out.err(`sluice did not answer within 20 seconds; see ${errFile}.`);
+  return 1;
+}

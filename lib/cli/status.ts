@@ -1,0 +1,45 @@
+/**
+ * `sluice status`: `The agent is running...` (exit 0) or not (exit 4); `-v` the detailed text
+ * (`--format json` for JSON), exit 0 when healthy and 2 when not; `-H` prints
+ * `Health check: <verdict>` with the same exit codes. Not running with -v/-H: exit 1.
+ */
+import path from 'node:path';
+import { call, AgentNotRunningError } from '../control/client.js';
+import type { AgentStatus } from '../agent.js';
+import { renderStatusText } from '../status/text.js';
+import { healthOf } from '../status/health.js';
+import { configFor, type CliArgs, type Output } from './main.js';
+
+export async function status(args: CliArgs, out: Output): Promise<number> {
+  const cfg = configFor(args, out);
+  if (!cfg) return 1;
+  const verbose = args.flags.has('v') || args.flags.has('verbose');
+  const health = args.flags.has('H') || args.flags.has('health');
+  const format = args.flags.get('format') ?? 'text';
+  if (format !== 'text' && format !== 'json') {
+    out.err(`--format must be text or json, not ${String(format)}`);
+    return 1;
+  }
+  let s: AgentStatus;
+  try {
+    s = await call<AgentStatus>(cfg.agent_data_path, { cmd: 'status' });
+  } catch (err) {
+    if (err instanceof AgentNotRunningError) {
+      out.out('The agent does not appear to be running.');
+      return verbose || health ? 1 : 4;
+    }
+    throw err;
+  }
+  const verdict = healthOf(s);
+  if (health) {
+    out.out(`Health check: ${verdict.reason}`);
+    return verdict.healthy ? 0 : 2;
+  }
+  if (!verbose && format === 'text') {
+    out.out('The agent is running. For details, use "sluice status -v".');
+    return 0;
+  }
+  if (format === 'json') out.out(JSON.stringify({ ...s, health: verdict }, null, 2));
+  else out.out(renderStatusText(s, path.join(cfg.agent_log_path, 'agent.log')));
+  return verdict.healthy ? 0 : 2;
+}

@@ -1,0 +1,25 @@
+/**
+ * sluice's public API for embedding a pipeline in a Node app:
+ *
+ *   import { createAgent } from 'sluice';
+ *   const agent = createAgent({ config: { logs: [{ path: '/var/log/app/*.log' }] } });
+ *   await agent.start();            // rejects with ConfigInvalidError on a bad config
+ *   ...
+ *   await agent.stop();             // idempotent, bounded in time, releases every handle
+ *
+ * Nothing here calls process.exit or throws into the host's event loop.
+ */
+export { createAgent, ConfigInvalidError, type Agent, type AgentOptions, type AgentStatus, type ReloadOutcome } from './agent.js';
+export { createRegistry, Registry, type ComponentKind, type ComponentContext, type MonitorFactory, type MonitorSample, type OperatorFactory, type ParserFactory, type SinkFactory, type SourceFactory } from './registry.js';
+export { createDefaultRegistry } from './builtins.js';
+export { loadConfig, parseConfigObject, formatConfigError, type ConfigError, type ConfigResult } from './config/load.js';
+export type { AgentConfig, LogEntryConfig, MonitorConfig } from './config/types.js';
+export type { Batch, Event, Stream, Sink, ComponentCounters, Logger } from './types.js';
+export { createCounters, countDrop, countError } from './counters.js';
+export { Credits } from './pipeline/credits.js';
+export { groupLines } from '../operators/groupLines.js';
+export { sample, seededRandom } from '../operators/sample.js';
+export { redact } from '../operators/redact.js';
+export { compilePythonRegex } from './regex.js';
+export { healthOf } from './status/health.js';
+export { VERSION } from './version.js';

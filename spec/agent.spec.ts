@@ -1,0 +1,114 @@
+/**
+ * The embedding API end to end: a pipeline built from a config object in-process, real files in a
+ * temp dir, the embedded default sink, and a clean stop that leaves no handle open.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createAgent, ConfigInvalidError } from '../lib/index.js';
+import { memoryLogger } from '../lib/logger.js';
+import { waitFor } from './helpers/wait.js';
+import { readNdjson } from './helpers/ndjson.js';
+
+function tmpdir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-agent-'));
+}
+
+function baseConfig(dir: string, extra: Record<string, unknown> = {}) {
+  return {
+    agent_data_path: path.join(dir, 'data'),
+    agent_log_path: path.join(dir, 'log'),
+    implicit_metric_monitor: false,
+    implicit_agent_process_metrics_monitor: false,
+    implicit_agent_log_collection: false,
+    server_attributes: { serverHost: 'test-host' },
+    line_completion_wait_time: 0.2,
+    max_new_log_detection_time: 0.2,
+    ...extra,
+  };
+}
+
+describe('createAgent (embedded)', () => {
+  it('tails, groups, samples and redacts into the embedded sink, then stops cleanly', async () => {
+    const dir = tmpdir();
+    const log = path.join(dir, 'app.log');
+    fs.writeFileSync(log, 'old line before start\n');
+    const logger = memoryLogger();
+    const agent = createAgent({
+      logger,
+      config: baseConfig(dir, {
+        logs: [
+          {
+            path: log,
+            attributes: { service: 'shop' },
+            lineGroupers: [{ start: '^[^\\s]', continueThrough: '^[\\s]+at' }],
+            sampling_rules: [{ match_expression: 'DEBUG', sampling_rate: 0 }],
+            redaction_rules: [{ match_expression: 'password=[^ ]*', replacement: 'password=XXX' }],
+          },
+        ],
+      }),
+    });
+    const handlesBefore = process.getActiveResourcesInfo().length;
+    await agent.start();
+    // Existing content is skipped at startup (Scalyr's rule without copy_from_start).
+    fs.appendFileSync(log, 'login password=hunter2 ok\nDEBUG noisy\nException: boom\n    at a.b(c.java:1)\n    at d.e(f.java:2)\nlast\n');
+    const out = path.join(dir, 'data', 'events');
+    // `last` is held as a possible group start until line_completion_wait_time passes.
+    const records = await waitFor('three events in the embedded sink', () => {
+      const r = readNdjson(out);
+      return r.length >= 3 ? r : undefined;
+    });
+    expect(records.map((r) => r.message)).toEqual([
+      'login password=XXX ok\n',
+      'Exception: boom\n    at a.b(c.java:1)\n    at d.e(f.java:2)\n',
+      'last\n',
+    ]);
+    expect(records.every((r) => r.serverHost === 'test-host' && r.logfile === log && r.attrs.service === 'shop')).toBe(true);
+    expect(JSON.stringify(records)).not.toContain('hunter2');
+    expect(JSON.stringify(records)).not.toContain('old line');
+
+    const status = agent.status();
+    expect(status.mode).toBe('embedded');
+    expect(status.config.status).toBe('good');
+    expect(status.logs[0].counters.dropped.sampling).toBe(1);
+
+    await agent.stop();
+    await agent.stop(); // idempotent
+    await waitFor('handles released', () => process.getActiveResourcesInfo().length <= handlesBefore, 3000);
+    expect(JSON.stringify(logger.records)).not.toContain('hunter2');
+  });
+
+  it('rejects a bad config at start with file-less key paths, and starts nothing', async () => {
+    const dir = tmpdir();
+    const agent = createAgent({
+      logger: memoryLogger(),
+      config: baseConfig(dir, { logs: [{ path: path.join(dir, 'x.log'), sampling_rules: [{ match_expression: '(', sampling_rate: 2 }] }] }),
+    });
+    const err = await agent.start().then(
+      () => undefined,
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigInvalidError);
+    expect(String(err.message)).toMatch(/logs\[0\]\.sampling_rules\[0\]/);
+    await agent.stop();
+  });
+
+  it('resumes from the checkpoint after a restart: nothing lost, nothing repeated', async () => {
+    const dir = tmpdir();
+    const log = path.join(dir, 'a.log');
+    fs.writeFileSync(log, '');
+    const config = baseConfig(dir, { logs: [{ path: log, copy_from_start: true }] });
+    const out = path.join(dir, 'data', 'events');
+    let agent = createAgent({ logger: memoryLogger(), config });
+    await agent.start();
+    fs.appendFileSync(log, 'one\ntwo\n');
+    await waitFor('two lines', () => readNdjson(out).length >= 2);
+    await agent.stop();
+    fs.appendFileSync(log, 'three\nfour\n');
+    agent = createAgent({ logger: memoryLogger(), config });
+    await agent.start();
+    await waitFor('four lines', () => readNdjson(out).length >= 4);
+    await agent.stop();
+    expect(readNdjson(out).map((r) => r.message)).toEqual(['one\n', 'two\n', 'three\n', 'four\n']);
+  });
+});

@@ -100,3 +100,91 @@ describe('line_grouping.json', () => {
     });
   }
 });
+
+interface SRCase {
+  name: string;
+  input: Record<string, any>;
+  expected: any;
+}
+
+/** A random source that returns the vector's draws in order and fails if asked for more. */
+function scriptedRandom(draws: number[]): () => number {
+  return () => {
+    if (draws.length === 0) throw new Error('unexpected random draw');
+    return draws.shift()!;
+  };
+}
+
+async function run(ops: ((s: any) => any)[], batches: Batch[]): Promise<Batch[]> {
+  let obs: any = from(batches);
+  for (const op of ops) obs = op(obs);
+  return lastValueFrom(obs.pipe(toArray())) as Promise<Batch[]>;
+}
+
+function linesBatch(lines: string[]): Batch {
+  let offset = 0;
+  const events = lines.map((l) => {
+    const message = Buffer.from(l);
+    offset += message.length;
+    return { message, end: offset };
+  });
+  return { stream: testStream(), events, end: offset };
+}
+
+describe('sampling_redaction.json', () => {
+  const cases = load('sampling_redaction.json').cases as SRCase[];
+  for (const c of cases) {
+    const i = c.input;
+    if (i.redaction_rules && i.lines) {
+      test(`redaction: ${c.name}`, async () => {
+        const { createRedactionStats } = await import('../operators/redact.js');
+        const rules = i.redaction_rules.map((r: any) => ({ replacement: '', hash_salt: '', ...r }));
+        const got: { line: string; redacted: boolean }[] = [];
+        for (const line of i.lines as string[]) {
+          const stats = createRedactionStats();
+          const [out] = await run([redact(rules, { stats })], [linesBatch([line])]);
+          got.push({ line: text(out.events[0].message), redacted: stats.redactedLines === 1 });
+        }
+        expect(got).toEqual(c.expected);
+      });
+    } else if (i.steps) {
+      test(`sampling: ${c.name}`, async () => {
+        const results: (number | null)[] = [];
+        for (const step of i.steps as { line: string; random_draws?: number[] }[]) {
+          const draws = [...(step.random_draws ?? [])];
+          const [out] = await run([sample(i.sampling_rules, { random: scriptedRandom(draws) })], [linesBatch([step.line])]);
+          expect(draws).toEqual([]); // every scripted draw was used, none more
+          results.push(out.events.length === 0 ? null : ((out.events[0].attrs?.sample_rate as number | undefined) ?? 1));
+          expect(out.end).toBe(Buffer.byteLength(step.line)); // bytes consumed either way
+        }
+        expect(results).toEqual(c.expected.results);
+      });
+    } else if (i.file_content !== undefined) {
+      test(`processor: ${c.name}`, async () => {
+        const counters = createCounters();
+        const lines = (i.file_content as string).split(/(?<=\n)/);
+        const ops = [
+          groupLines(i.lineGroupers ?? [], { maxLineSize: 49900, completionWaitMs: 5000 }),
+          sample(i.sampling_rules ?? [], { counters, random: () => 0.5 }),
+          redact(i.redaction_rules ?? []),
+        ];
+        const out = await run(ops, [linesBatch(lines)]);
+        const events = out.flatMap((b) => b.events.map((e) => text(e.message)));
+        expect(events).toEqual(c.expected.events);
+        expect(counters.sentBytes).toBe(c.expected.bytes_copied);
+        if (c.expected.lines_dropped_by_sampling !== undefined) expect(counters.dropped.sampling).toBe(c.expected.lines_dropped_by_sampling);
+        expect(out[out.length - 1].end).toBe(Buffer.byteLength(i.file_content));
+      });
+    } else if (i.line !== undefined) {
+      // The wire fragment (`sample_rate:0.25` after the message) is the addEvents encoder's job;
+      // here we check the attribute it serialises.
+      test(`sampling attr: ${c.name}`, async () => {
+        const [out] = await run([sample(i.sampling_rules, { random: scriptedRandom([i.random_draw]) })], [linesBatch([i.line])]);
+        expect(out.events[0].attrs).toMatchObject(c.expected.event_attrs_contains);
+        expect(text(out.events[0].message)).toBe(i.line);
+      });
+    } else {
+      test.skip(`${c.name} (unrecognised case shape)`, () => undefined);
+    }
+  }
+});

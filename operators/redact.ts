@@ -1,0 +1,214 @@
+/**
+ * redact: Scalyr's `redaction_rules` (behavior §3.3) as an rxjs operator on batches.
+ *
+ * Promises:
+ * - Every rule, in config order, on the output of the previous one; each replaces ALL
+ *   non-overlapping matches of its Python regex (Python `re.subn`).
+ * - Replacement templates are Python's: `\1`..`\99`, `\g<name>`, `\g<1>`, escapes like `\n`;
+ *   unmatched groups become empty; `$1` is literal text.
+ * - A replacement containing `\H` takes Scalyr's hashing path: for every match and every group
+ *   `i`, the first `\H<i>` in the replacement becomes the lowercase hex MD5 of (group text +
+ *   `hash_salt`) (UTF-8), else the first `\<i>` becomes the group text; the rest is literal.
+ * - With rules, messages are decoded as UTF-8 with replacement and passed on as strings.
+ * - Redaction counts (Scalyr's "N redactions"): an event counts once if any rule matched. They go
+ *   to the optional `stats` object ({@link RedactionStats}: `redactedLines` and per-rule
+ *   `lines`/`matches`), because `ComponentCounters` has no slot for "changed but kept".
+ *   `counters` count received/sent events and bytes (sent bytes are the post-redaction size).
+ * - No rules → the operator is the identity (nothing decoded). Nothing is held; errors and
+ *   completion pass through.
+ *
+ * Deliberate difference from the Python agent: an unmatched group under `\H` hashes the empty
+ * string (+ salt) instead of raising and leaving the file stuck forever.
+ */
+import { createHash } from 'node:crypto';
+import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import type { RedactionRuleConfig } from '../lib/config/types.js';
+import type { Batch, ComponentCounters, Event } from '../lib/types.js';
+import { compilePythonRegex, parsePythonReplacement, translatePythonRegex, type ReplacementPart } from '../lib/regex.js';
+
+/** Redaction numbers for status. */
+export interface RedactionStats {
+  /** Events changed by at least one rule (Scalyr's "redactions"). */
+  redactedLines: number;
+  /** Per rule, in config order: events it matched and the number of substitutions. */
+  rules: { lines: number; matches: number }[];
+}
+
+export function createRedactionStats(): RedactionStats {
+  return { redactedLines: 0, rules: [] };
+}
+
+export interface RedactOptions {
+  counters?: ComponentCounters;
+  stats?: RedactionStats;
+}
+
+/** One compiled rule: `apply` returns the new text; `count` holds its substitutions. */
+export interface CompiledRedactionRule {
+  apply(text: string): string;
+  count: number;
+}
+
+function md5hex(s: string): string {
+  return createHash('md5').update(s, 'utf8').digest('hex');
+}
+
+/** Compiles one rule; throws a clear Error (pattern or replacement problem) naming the rule. */
+export function compileRedactionRule(rule: RedactionRuleConfig, where = 'redaction_rule'): CompiledRedactionRule {
+  if (!rule || typeof rule.match_expression !== 'string') throw new Error(`${where}.match_expression: a regular expression is required`);
+  const replacement = rule.replacement === undefined || rule.replacement === null ? '' : String(rule.replacement);
+  const salt = rule.hash_salt === undefined || rule.hash_salt === null ? '' : String(rule.hash_salt);
+  let re: RegExp;
+  let groupCount: number;
+  let groupNames: Record<string, number>;
+  try {
+    const t = translatePythonRegex(rule.match_expression);
+    groupCount = t.groupCount;
+    groupNames = t.groupNames;
+    re = compilePythonRegex(rule.match_expression, 'g');
+  } catch (err) {
+    throw new Error(`${where}.match_expression: ${(err as Error).message}`);
+  }
+
+  if (replacement.includes('\\H')) {
+    // Scalyr's hashing path: plain string substitution of `\H<i>` / `\<i>` markers.
+    const hashed: boolean[] = [];
+    const markers: string[] = [];
+    for (let g = 1; g <= groupCount; g++) {
+      const h = `\\H${g}`;
+      hashed[g] = replacement.includes(h);
+      markers[g] = hashed[g] ? h : `\\${g}`;
+    }
+    const compiled: CompiledRedactionRule = {
+      count: 0,
+      apply(text: string): string {
+        re.lastIndex = 0;
+        let m: RegExpExecArray | null;
+        let last = 0;
+        let out = '';
+        let matched = false;
+        while ((m = re.exec(text)) !== null) {
+          matched = true;
+          let piece = replacement;
+          for (let g = 1; g <= groupCount; g++) {
+            const value = m[g] ?? '';
+            const sub = hashed[g] ? md5hex(value + salt) : value;
+            const at = piece.indexOf(markers[g]);
+            if (at >= 0) piece = piece.slice(0, at) + sub + piece.slice(at + markers[g].length);
+            compiled.count++;
+          }
+          out += text.slice(last, m.index) + piece;
+          last = m.index + m[0].length;
+          if (m[0].length === 0) re.lastIndex++;
+        }
+        if (!matched) return text;
+        return out + text.slice(last);
+      },
+    };
+    return compiled;
+  }
+
+  let parts: ReplacementPart[];
+  try {
+    parts = parsePythonReplacement(replacement, groupCount, groupNames);
+  } catch (err) {
+    throw new Error(`${where}.replacement: ${(err as Error).message}`);
+  }
+  const literal = parts.length === 0 ? '' : parts.length === 1 && typeof parts[0] === 'string' ? parts[0] : undefined;
+  const compiled: CompiledRedactionRule = {
+    count: 0,
+    apply(text: string): string {
+      return text.replace(re, replacer);
+    },
+  };
+  // One replacer per rule (no per-line closures). Arguments: match, groups 1..n, offset, …
+  const replacer =
+    literal !== undefined
+      ? (): string => {
+          compiled.count++;
+          return literal;
+        }
+      : (...args: unknown[]): string => {
+          compiled.count++;
+          let s = '';
+          for (const p of parts) s += typeof p === 'string' ? p : ((args[p] as string | undefined) ?? '');
+          return s;
+        };
+  return compiled;
+}
+
+/** The redaction operator (see the file header). Throws at creation on invalid rules. */
+export function redact(rules: readonly RedactionRuleConfig[], opts: RedactOptions = {}): MonoTypeOperatorFunction<Batch> {
+  if (!rules || rules.length === 0) return (source) => source;
+  const compiled = rules.map((r, i) => compileRedactionRule(r, `redaction_rules[${i}]`));
+  const { counters, stats } = opts;
+  if (stats) while (stats.rules.length < compiled.length) stats.rules.push({ lines: 0, matches: 0 });
+  const n = compiled.length;
+
+  const process = (batch: Batch): Batch => {
+    const events = batch.events;
+    const out: Event[] = new Array(events.length);
+    for (let k = 0; k < events.length; k++) {
+      const ev = events[k];
+      const raw = ev.message;
+      let msg = typeof raw === 'string' ? raw : raw.toString('utf8');
+      if (counters) {
+        counters.receivedEvents++;
+        counters.receivedBytes += typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+      }
+      let any = false;
+      for (let r = 0; r < n; r++) {
+        const rule = compiled[r];
+        const before = rule.count;
+        msg = rule.apply(msg);
+        const matches = rule.count - before;
+        if (matches > 0) {
+          any = true;
+          if (stats) {
+            stats.rules[r].lines++;
+            stats.rules[r].matches += matches;
+          }
+        }
+      }
+      if (any && stats) stats.redactedLines++;
+      const e: Event = { message: msg, end: ev.end };
+      if (ev.ts !== undefined) e.ts = ev.ts;
+      if (ev.attrs !== undefined) e.attrs = ev.attrs;
+      out[k] = e;
+      if (counters) {
+        counters.sentEvents++;
+        counters.sentBytes += Buffer.byteLength(msg);
+      }
+    }
+    return { stream: batch.stream, events: out, end: batch.end };
+  };
+
+  return (source) =>
+    new Observable<Batch>((subscriber) =>
+      source.subscribe({
+        next(batch) {
+          let result: Batch;
+          try {
+            result = process(batch);
+          } catch (err) {
+            subscriber.error(err);
+            return;
+          }
+          subscriber.next(result);
+        },
+        error: (err) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      }),
+    );
+}
+
+/** Applies rules to one text (for `sluice test`, taps…): the new text and whether any matched. */
+export function redactText(rules: readonly RedactionRuleConfig[], text: string): { text: string; redacted: boolean } {
+  let any = false;
+  for (const [i, r] of rules.entries()) {
+    const c = compileRedactionRule(r, `redaction_rules[${i}]`);
+    text = c.apply(text);
+    if (c.count > 0) any = true;
+  }
+  return { text, redacted: any };
+}

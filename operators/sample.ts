@@ -1,0 +1,140 @@
+/**
+ * sample: Scalyr's `sampling_rules` (behavior §3.2) as an rxjs operator on batches.
+ *
+ * Promises:
+ * - Rules in config order; the first whose Python regex is found anywhere in the (grouped)
+ *   message decides. No rule matches → kept, no attribute.
+ * - Rate 0 → dropped; rate 1 → kept without a random draw; otherwise kept iff `random() < rate`
+ *   (`random` is injectable: `seededRandom(seed)` for deterministic runs, `Math.random` by default).
+ * - Kept events whose deciding rate ≠ 1 get `attrs.sample_rate = rate` (a new attrs object).
+ * - With rules, messages are decoded as UTF-8 with replacement (U+FFFD) and passed on as strings,
+ *   as Scalyr re-encodes every line of a log that has sampling or redaction rules.
+ * - Dropped events are counted (`counters.dropped.sampling`, plus `stats` lines/bytes); their
+ *   bytes stay consumed: the batch `end` is unchanged, and a batch whose events were all dropped
+ *   is still emitted (empty) so the sink acknowledges it.
+ * - No rules → the operator is the identity (nothing decoded).
+ * Errors/complete pass through; nothing is held, so there is nothing to flush or cancel.
+ */
+import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import type { SamplingRuleConfig } from '../lib/config/types.js';
+import type { Batch, ComponentCounters, Event } from '../lib/types.js';
+import { compilePythonRegex } from '../lib/regex.js';
+import { countDrop } from '../lib/counters.js';
+
+/** Status numbers Scalyr shows for sampling (`lines/bytes dropped by sampling`). */
+export interface SamplingStats {
+  droppedLines: number;
+  droppedBytes: number;
+}
+
+export function createSamplingStats(): SamplingStats {
+  return { droppedLines: 0, droppedBytes: 0 };
+}
+
+export interface SampleOptions {
+  /** Uniform random in [0, 1); defaults to Math.random. */
+  random?: () => number;
+  counters?: ComponentCounters;
+  stats?: SamplingStats;
+}
+
+/**
+ * A small deterministic PRNG (mulberry32) returning floats in [0, 1). The same seed always
+ * gives the same sequence (it cannot reproduce Python's Mersenne Twister draws).
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Rule {
+  re: RegExp;
+  rate: number;
+}
+
+/** Compiles and checks the rules; throws a clear Error naming the rule. */
+export function compileSamplingRules(rules: readonly SamplingRuleConfig[]): Rule[] {
+  return rules.map((r, i) => {
+    const where = `sampling_rules[${i}]`;
+    if (!r || typeof r.match_expression !== 'string') throw new Error(`${where}.match_expression: a regular expression is required`);
+    const rate = Number(r.sampling_rate);
+    if (!Number.isFinite(rate) || rate < 0 || rate > 1) throw new Error(`${where}.sampling_rate: must be a number between 0 and 1 (got ${JSON.stringify(r.sampling_rate)})`);
+    try {
+      return { re: compilePythonRegex(r.match_expression), rate };
+    } catch (err) {
+      throw new Error(`${where}.match_expression: ${(err as Error).message}`);
+    }
+  });
+}
+
+/** The sampling operator (see the file header). Throws at creation on invalid rules. */
+export function sample(rules: readonly SamplingRuleConfig[], opts: SampleOptions = {}): MonoTypeOperatorFunction<Batch> {
+  if (!rules || rules.length === 0) return (source) => source;
+  const compiled = compileSamplingRules(rules);
+  const random = opts.random ?? Math.random;
+  const { counters, stats } = opts;
+  const nRules = compiled.length;
+
+  const process = (batch: Batch): Batch => {
+    const events = batch.events;
+    const out: Event[] = [];
+    for (let k = 0; k < events.length; k++) {
+      const ev = events[k];
+      const raw = ev.message;
+      const msg = typeof raw === 'string' ? raw : raw.toString('utf8');
+      if (counters) {
+        counters.receivedEvents++;
+        counters.receivedBytes += typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+      }
+      let rate = 1;
+      for (let r = 0; r < nRules; r++) {
+        if (compiled[r].re.test(msg)) {
+          rate = compiled[r].rate;
+          break;
+        }
+      }
+      if (rate === 1 || (rate > 0 && random() < rate)) {
+        const e: Event = { message: msg, end: ev.end };
+        if (ev.ts !== undefined) e.ts = ev.ts;
+        if (rate !== 1) e.attrs = ev.attrs ? { ...ev.attrs, sample_rate: rate } : { sample_rate: rate };
+        else if (ev.attrs !== undefined) e.attrs = ev.attrs;
+        out.push(e);
+        if (counters) {
+          counters.sentEvents++;
+          counters.sentBytes += typeof raw === 'string' ? Buffer.byteLength(msg) : raw.length;
+        }
+      } else {
+        if (counters) countDrop(counters, 'sampling');
+        if (stats) {
+          stats.droppedLines++;
+          stats.droppedBytes += typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+        }
+      }
+    }
+    return { stream: batch.stream, events: out, end: batch.end };
+  };
+
+  return (source) =>
+    new Observable<Batch>((subscriber) =>
+      source.subscribe({
+        next(batch) {
+          let result: Batch;
+          try {
+            result = process(batch);
+          } catch (err) {
+            subscriber.error(err);
+            return;
+          }
+          subscriber.next(result);
+        },
+        error: (err) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      }),
+    );
+}

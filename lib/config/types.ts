@@ -49,6 +49,8 @@ export interface MonitorConfig {
   module: string;
   id?: string;
   sample_interval?: number;
+  /** Set for monitors the agent adds itself (`implicit_metric_monitor`, `implicit_agent_process_metrics_monitor`). */
+  implicit?: boolean;
   [option: string]: unknown;
 }
 
@@ -58,6 +60,8 @@ export interface ApmConfig {
   tcp?: string;
   ingest_url?: string;
   key?: string;
+  /** Application name used when a language agent sends none. */
+  name?: string;
   max_frame_bytes: number;
   request_timeout_secs: number;
   [option: string]: unknown;
@@ -105,5 +109,13 @@ export interface AgentConfig {
   plugins: string[];
   /** Config unit tests (`sluice test`). */
   tests?: unknown[];
+  /** True when no `api_key` is set: the embedded default sink receives the events (set by the loader). */
+  embedded_default?: boolean;
+  /** Parsed `max_send_rate_enforcement` rate in bytes/s, or null for `unlimited`/`legacy` (set by the loader). */
+  max_send_rate_bytes_per_second?: number | null;
+  /** Jump to the end of files more than `max_log_offset_size` behind, as Scalyr does (sluice option, default false). */
+  skip_too_far_behind?: boolean;
+  /** Drop pending data after this many seconds without a successful upload; 0 = never (sluice option). */
+  max_no_success_secs?: number;
   [extra: string]: unknown;
 }

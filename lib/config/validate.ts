@@ -1,0 +1,549 @@
+/**
+ * Turns the merged top-level object (all files, after `import_vars`) into the fully defaulted
+ * {@link AgentConfig}, driven by the schema in `schema.ts`.
+ *
+ * Promises: every problem is collected (not just the first) with its key path and, when the value
+ * came from a file, its file:line:column; unknown keys are warnings (the value is kept), so Scalyr
+ * configs with options sluice does not implement still load; regular expressions are compiled with
+ * `compilePythonRegex` so a bad pattern is caught before anything starts. Never throws.
+ */
+import path from 'node:path';
+import { compilePythonRegex } from '../regex.js';
+import type { AgentConfig, ApmConfig, LogEntryConfig, MonitorConfig } from './types.js';
+import { Diagnostics, joinPath } from './errors.js';
+import { locationOf, type SourceLocation } from './lenientJson.js';
+import { coerceBool, coerceEnv, coerceFloat, coerceInt, coerceString, describeValue, type Coerced } from './coerce.js';
+import {
+  APM_OPTIONS,
+  CONTINUATION_KEYS,
+  GLOBAL_BY_NAME,
+  GLOBAL_OPTIONS,
+  HTTP_ENDPOINT_OPTIONS,
+  LINE_GROUPER_OPTIONS,
+  LOG_ENTRY_OPTIONS,
+  MONITOR_OPTIONS,
+  REDACTION_RULE_OPTIONS,
+  SAMPLING_RULE_OPTIONS,
+  envNamesFor,
+  type OptionSpec,
+} from './schema.js';
+
+/** What {@link buildConfig} needs besides the merged object. */
+export interface BuildContext {
+  /** Directory relative `agent_data_path`, `agent_log_path`, socket and plugin paths resolve against. */
+  baseDir: string;
+  env: NodeJS.ProcessEnv;
+  hostname: string;
+  diag: Diagnostics;
+}
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+function distance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0];
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j];
+      dp[j] = Math.min(dp[j] + 1, dp[j - 1] + 1, prev + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length];
+}
+
+function suggestion(key: string, known: Iterable<string>): string {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = distance(key, k);
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 4)) ? ` (did you mean "${best}"?)` : '';
+}
+
+/** Special Scalyr error codes for some fields. */
+function typeCode(spec: OptionSpec): string {
+  return spec.type === 'int' || spec.type === 'float' ? 'notNumber' : 'badType';
+}
+function rangeCode(spec: OptionSpec): string {
+  if (spec.name === 'sampling_rate') return 'notPercentage';
+  if (spec.name === 'debug_level') return 'badDebugLevel';
+  return 'badValue';
+}
+
+/** Compiles a Python-syntax regex; returns the error text or undefined. */
+function regexError(pattern: string): string | undefined {
+  try {
+    compilePythonRegex(pattern);
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+class Reader {
+  constructor(readonly diag: Diagnostics) {}
+
+  /**
+   * Reads `container[key]` per `spec` (value already known to be present). Returns undefined on
+   * error (after reporting it).
+   */
+  read(spec: OptionSpec, container: object, key: string | number, p: string, value: unknown, loc?: SourceLocation): { value: unknown } | undefined {
+    const at = loc ?? locationOf(container, key);
+    const fail = (message: string, code: string) => {
+      this.diag.error(p, message, at, code);
+      return undefined;
+    };
+    let c: Coerced;
+    switch (spec.type) {
+      case 'bool':
+        c = coerceBool(value);
+        break;
+      case 'int':
+        c = coerceInt(value);
+        break;
+      case 'float':
+        c = coerceFloat(value);
+        break;
+      case 'string':
+        c = coerceString(value);
+        break;
+      case 'regex': {
+        c = coerceString(value);
+        if (c.ok) {
+          const err = regexError(c.value as string);
+          if (err !== undefined) return fail(`invalid regular expression: ${err}`, 'notRegexp');
+        }
+        break;
+      }
+      case 'stringArray': {
+        if (!Array.isArray(value)) return fail(`expected a list of strings, got ${describeValue(value)}`, 'badType');
+        const out: string[] = [];
+        let bad = false;
+        value.forEach((item, i) => {
+          const s = coerceString(item);
+          if (!s.ok) {
+            this.diag.error(joinPath(p, i), s.message, locationOf(value, i), 'badType');
+            bad = true;
+          } else out.push(s.value as string);
+        });
+        return bad ? undefined : { value: out };
+      }
+      case 'stringMap': {
+        if (!isObj(value)) return fail(`expected an object of string values, got ${describeValue(value)}`, 'badType');
+        const out: Record<string, string> = {};
+        let bad = false;
+        for (const k of Object.keys(value)) {
+          const s = coerceString(value[k]);
+          if (!s.ok) {
+            this.diag.error(joinPath(p, k), s.message, locationOf(value, k), 'badType');
+            bad = true;
+          } else out[k] = s.value as string;
+        }
+        return bad ? undefined : { value: out };
+      }
+      case 'object': {
+        if (!isObj(value)) return fail(`expected an object, got ${describeValue(value)}`, 'badType');
+        if (!spec.fields) return { value };
+        return { value: this.readFields(spec.fields, value, p, { openFields: spec.openFields }) };
+      }
+      case 'array': {
+        if (!Array.isArray(value)) return fail(`expected a list, got ${describeValue(value)}`, 'badType');
+        return { value };
+      }
+      default:
+        return { value };
+    }
+    if (!c.ok) return fail(c.message, typeCode(spec));
+    const v = c.value;
+    if (typeof v === 'number') {
+      if (spec.min !== undefined && v < spec.min) return fail(`must be at least ${spec.min}, got ${v}`, rangeCode(spec));
+      if (spec.max !== undefined && v > spec.max) return fail(`must be at most ${spec.max}, got ${v}`, rangeCode(spec));
+    }
+    if (spec.enum && typeof v === 'string' && !spec.enum.includes(v)) {
+      return fail(`must be one of ${spec.enum.map((x) => JSON.stringify(x)).join(', ')}, got ${JSON.stringify(v)}`, 'badValue');
+    }
+    return { value: v };
+  }
+
+  /**
+   * Reads an object's fields per `specs`: defaults for absent fields, errors for missing required
+   * ones, warnings for unknown keys (kept as they are).
+   */
+  readFields(specs: OptionSpec[], obj: Obj, p: string, opts: { openFields?: boolean } = {}): Obj {
+    const out: Obj = {};
+    const byName = new Map(specs.map((s) => [s.name, s]));
+    for (const spec of specs) {
+      if (has(obj, spec.name) && obj[spec.name] !== undefined) {
+        const r = this.read(spec, obj, spec.name, joinPath(p, spec.name), obj[spec.name]);
+        if (r) out[spec.name] = r.value;
+      } else if (spec.required) {
+        this.diag.error(joinPath(p, spec.name), `missing required option "${spec.name}"`, locationOf(obj), 'missingRequired');
+      } else if (spec.default !== undefined) {
+        out[spec.name] = structuredClone(spec.default);
+      }
+    }
+    for (const k of Object.keys(obj)) {
+      if (byName.has(k)) continue;
+      if (!opts.openFields) {
+        this.diag.warn(joinPath(p, k), `unknown option "${k}"${suggestion(k, byName.keys())}; kept but not used by sluice`, locationOf(obj, k, 'key'), 'unknownKey');
+      }
+      out[k] = obj[k];
+    }
+    return out;
+  }
+}
+
+const PROXY_URL = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/]+(?:\/\S*)?$/;
+
+/** Parses a `max_send_rate_enforcement` rate into bytes per second; undefined if malformed. */
+export function parseDataRate(s: string): number | undefined {
+  const m = /^\s*(-?\d+\.?\d*)\s*([kKmMgGtT]?)([iI]?)([bB])\/([sSmMhHdDwW])\s*$/.exec(s);
+  if (!m) return undefined;
+  if (m[4] === 'b') return undefined; // bits are rejected
+  const base = m[3] ? 1024 : 1000;
+  const power = { '': 0, k: 1, m: 2, g: 3, t: 4 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  const per = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[5].toLowerCase() as 's' | 'm' | 'h' | 'd' | 'w'];
+  const v = (Number(m[1]) * base ** power) / per;
+  return v >= 0 ? v : undefined;
+}
+
+const RATE_OVERRIDES: Record<string, number> = {
+  max_allowed_request_size: 5900000,
+  pipeline_threshold: 0,
+  min_request_spacing_interval: 0,
+  max_request_spacing_interval: 5,
+  max_log_offset_size: 200000000,
+  max_existing_log_offset_size: 200000000,
+};
+
+const COMPRESSION: Record<string, { def: number; min: number; max: number }> = {
+  deflate: { def: 6, min: 1, max: 9 },
+  bz2: { def: 9, min: 1, max: 9 },
+  lz4: { def: 0, min: 0, max: 16 },
+  zstandard: { def: 3, min: 1, max: 22 },
+  none: { def: 0, min: 0, max: 0 },
+};
+
+/** Builds the validated config from the merged top-level object. Undefined if there were errors. */
+export function buildConfig(root: Obj, ctx: BuildContext): AgentConfig | undefined {
+  const { diag, env, baseDir } = ctx;
+  const errorsBefore = diag.errors.length;
+  const reader = new Reader(diag);
+  const out: Obj = {};
+  const userSet = new Set<string>();
+
+  for (const key of Object.keys(root)) {
+    if (GLOBAL_BY_NAME.has(key) || key === 'import_vars') continue;
+    diag.warn(key, `unknown option "${key}"${suggestion(key, GLOBAL_BY_NAME.keys())}; kept but not used by sluice`, locationOf(root, key, 'key'), 'unknownKey');
+    out[key] = root[key];
+  }
+
+  for (const spec of GLOBAL_OPTIONS) {
+    if (spec.name === 'import_vars') continue;
+    const inFile = has(root, spec.name) && root[spec.name] !== undefined;
+    const envName = envNamesFor(spec).find((n) => env[n] !== undefined);
+    if (inFile) {
+      userSet.add(spec.name);
+      const r = reader.read(spec, root, spec.name, spec.name, root[spec.name]);
+      if (r) out[spec.name] = r.value;
+      if (envName !== undefined && String(env[envName]) !== String(r?.value ?? root[spec.name])) {
+        diag.warn(
+          spec.name,
+          `Conflicting values detected between global config file parameter \`${spec.name}\` and the environment variable \`${envName}\`. Ignoring environment variable.`,
+          locationOf(root, spec.name, 'key'),
+        );
+      }
+    } else if (envName !== undefined) {
+      userSet.add(spec.name);
+      const raw = env[envName] as string;
+      const c = coerceEnv(spec.type, raw);
+      if (!c.ok) {
+        diag.error(spec.name, `environment variable ${envName}: ${c.message}`, undefined, typeCode(spec));
+        continue;
+      }
+      // Validate the converted value like a file value (ranges, regexes, nested objects).
+      const holder: Obj = { [spec.name]: c.value };
+      const before = diag.errors.length;
+      const r = reader.read(spec, holder, spec.name, spec.name, c.value);
+      for (let i = before; i < diag.errors.length; i++) diag.errors[i].message = `environment variable ${envName}: ${diag.errors[i].message}`;
+      if (r) out[spec.name] = r.value;
+    } else if (spec.default !== undefined) {
+      out[spec.name] = structuredClone(spec.default);
+    }
+  }
+
+  // --- api key / embedded sink
+  if (typeof out.api_key !== 'string' || out.api_key.trim() === '') {
+    out.api_key = '';
+    out.embedded_default = true;
+    diag.warn(
+      'api_key',
+      'no api_key set: events go to the embedded default sink (see embedded_output) instead of Scalyr',
+      has(root, 'api_key') ? locationOf(root, 'api_key') : undefined,
+      'emptyApiKey',
+    );
+  } else {
+    out.embedded_default = false;
+  }
+
+  // --- scalyr_server
+  if (typeof out.scalyr_server === 'string') {
+    let server = out.scalyr_server;
+    if (!out.allow_http) {
+      server = server.trim();
+      if (/^http:\/\//i.test(server)) server = 'https://' + server.slice(7);
+      else if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(server)) server = 'https://' + server;
+      if (!/^https:\/\/[^\s/:?#]+(?::\d{1,5})?\/?$/i.test(server)) {
+        diag.error('scalyr_server', `must look like https://host[:port] (no path), got ${JSON.stringify(out.scalyr_server)}`, locationOf(root, 'scalyr_server'), 'badValue');
+      }
+      server = server.replace(/\/$/, '');
+    } else if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(server)) {
+      diag.warn('scalyr_server', `has no scheme (http:// or https://): ${JSON.stringify(server)}`, locationOf(root, 'scalyr_server'), 'badValue');
+    }
+    out.scalyr_server = server;
+  }
+
+  for (const proxy of ['https_proxy', 'http_proxy']) {
+    const v = out[proxy];
+    if (typeof v === 'string' && v !== '' && !PROXY_URL.test(v)) {
+      diag.error(proxy, `must be a URL like http://proxy.example:3128, got ${JSON.stringify(v)}`, locationOf(root, proxy), 'badValue');
+    }
+  }
+
+  // --- server attributes
+  const attrs = (isObj(out.server_attributes) ? out.server_attributes : {}) as Record<string, string>;
+  if (attrs.serverHost === undefined || attrs.serverHost === '') {
+    attrs.serverHost = out.strip_domain_from_default_server_host ? ctx.hostname.split('.')[0] : ctx.hostname;
+  }
+  out.server_attributes = attrs;
+
+  // --- paths
+  const resolve = (p: unknown) => (typeof p === 'string' ? path.resolve(baseDir, p) : p);
+  out.agent_data_path = resolve(out.agent_data_path);
+  out.agent_log_path = resolve(out.agent_log_path);
+  out.config_directory = resolve(out.config_directory);
+  out.embedded_output = typeof out.embedded_output === 'string' ? resolve(out.embedded_output) : path.join(out.agent_data_path as string, 'events');
+  if (Array.isArray(out.plugins)) {
+    out.plugins = (out.plugins as string[]).map((p) => (p.startsWith('./') || p.startsWith('../') ? path.resolve(baseDir, p) : p));
+  }
+  for (const f of ['ca_cert_path']) if (typeof out[f] === 'string') out[f] = resolve(out[f]);
+
+  // --- compression
+  const ctype = String(out.compression_type ?? 'deflate');
+  if (ctype !== 'deflate' && ctype !== 'none' && COMPRESSION[ctype]) {
+    diag.warn('compression_type', `"${ctype}" is accepted for compatibility, but sluice sends deflate`, locationOf(root, 'compression_type'), 'badValue');
+  }
+  const comp = COMPRESSION[ctype] ?? COMPRESSION.deflate;
+  if (out.compression_level === undefined) out.compression_level = comp.def;
+  else if ((out.compression_level as number) < comp.min || (out.compression_level as number) > comp.max) {
+    diag.warn(
+      'compression_level',
+      `${out.compression_level} is out of range ${comp.min}..${comp.max} for ${ctype}; using ${comp.def}`,
+      locationOf(root, 'compression_level'),
+      'badValue',
+    );
+    out.compression_level = comp.def;
+  }
+
+  // --- send rate enforcement (Scalyr overrides six options unless legacy)
+  const mode = String(out.max_send_rate_enforcement ?? 'unlimited');
+  out.max_send_rate_bytes_per_second = null;
+  if (mode !== 'unlimited' && mode !== 'legacy') {
+    const rate = parseDataRate(mode);
+    if (rate === undefined) {
+      diag.error(
+        'max_send_rate_enforcement',
+        `must be "unlimited", "legacy" or a rate like "2MB/s" or "500 KiB/m" (bytes, not bits), got ${JSON.stringify(mode)}`,
+        locationOf(root, 'max_send_rate_enforcement'),
+        'badValue',
+      );
+    } else out.max_send_rate_bytes_per_second = rate;
+  }
+  if (mode !== 'legacy' && !out.disable_max_send_rate_enforcement_overrides) {
+    for (const [k, v] of Object.entries(RATE_OVERRIDES)) {
+      if (userSet.has(k) && out[k] !== v) {
+        diag.warn(k, `Configured option ${k} is being overridden due to max_send_rate_enforcement setting.`, locationOf(root, k), 'overridden');
+      }
+      out[k] = v;
+    }
+  }
+
+  if (out.internal_parse_max_line_size === undefined) out.internal_parse_max_line_size = out.read_page_size;
+
+  // --- sluice objects, always present
+  // (present objects were read with their fields by the loop above; absent ones get defaults here)
+  const apm = (isObj(out.apm) ? out.apm : reader.readFields(APM_OPTIONS, {}, 'apm')) as ApmConfig;
+  apm.socket_path = typeof apm.socket_path === 'string' ? path.resolve(baseDir, apm.socket_path) : path.join(out.agent_data_path as string, 'core-agent.sock');
+  if (apm.tcp !== undefined && !/^[^\s:]*:\d{1,5}$/.test(apm.tcp)) {
+    diag.error('apm.tcp', `must be "host:port", got ${JSON.stringify(apm.tcp)}`, locationOf(root.apm, 'tcp'), 'badValue');
+  }
+  if (apm.ingest_url !== undefined && !/^https?:\/\/[^\s/]+/i.test(apm.ingest_url)) {
+    diag.error('apm.ingest_url', `must be an http(s):// URL, got ${JSON.stringify(apm.ingest_url)}`, locationOf(root.apm, 'ingest_url'), 'badValue');
+  }
+  out.apm = apm;
+  if (!isObj(out.http_endpoint)) out.http_endpoint = reader.readFields(HTTP_ENDPOINT_OPTIONS, {}, 'http_endpoint');
+
+  // --- logs
+  const logs: LogEntryConfig[] = [];
+  const rawLogs = Array.isArray(root.logs) ? root.logs : Array.isArray(out.logs) ? (out.logs as unknown[]) : [];
+  rawLogs.forEach((entry, i) => {
+    const e = readLogEntry(reader, rawLogs, i, entry, out.agent_log_path as string);
+    if (e) logs.push(e);
+  });
+  if (out.implicit_agent_log_collection) {
+    logs.push(
+      defaultLogEntry({ path: path.join(out.agent_log_path as string, 'agent.log'), attributes: { parser: 'scalyrAgentLog' }, implicit: true }),
+    );
+  }
+  out.logs = logs;
+
+  // --- monitors
+  const monitors: MonitorConfig[] = [];
+  const rawMonitors = Array.isArray(root.monitors) ? root.monitors : Array.isArray(out.monitors) ? (out.monitors as unknown[]) : [];
+  rawMonitors.forEach((entry, i) => {
+    const m = readMonitor(reader, rawMonitors, i, entry, out.global_monitor_sample_interval as number);
+    if (m) monitors.push(m);
+  });
+  if (out.implicit_metric_monitor) {
+    monitors.push({ module: 'scalyr_agent.builtin_monitors.linux_system_metrics', sample_interval: out.global_monitor_sample_interval as number, implicit: true });
+  }
+  if (out.implicit_agent_process_metrics_monitor) {
+    monitors.push({
+      module: 'scalyr_agent.builtin_monitors.linux_process_metrics',
+      pid: '$$',
+      id: 'agent',
+      sample_interval: out.global_monitor_sample_interval as number,
+      implicit: true,
+    });
+  }
+  out.monitors = monitors;
+
+  if (diag.errors.length > errorsBefore) return undefined;
+  return out as AgentConfig;
+}
+
+function defaultLogEntry(partial: Partial<LogEntryConfig> & { path: string }): LogEntryConfig {
+  const base: Obj = {};
+  for (const spec of LOG_ENTRY_OPTIONS) if (spec.default !== undefined) base[spec.name] = structuredClone(spec.default);
+  return { ...base, ...partial } as LogEntryConfig;
+}
+
+function readLogEntry(reader: Reader, list: unknown[], i: number, entry: unknown, agentLogPath: string): LogEntryConfig | undefined {
+  const diag = reader.diag;
+  const p = joinPath('logs', i);
+  if (!isObj(entry)) {
+    diag.error(p, `expected an object like { path: "/var/log/x.log" }, got ${describeValue(entry)}`, locationOf(list, i), 'badType');
+    return undefined;
+  }
+  const before = diag.errors.length;
+  const e = reader.readFields(LOG_ENTRY_OPTIONS, entry, p);
+  if (typeof e.path === 'string') {
+    if (e.path.trim() === '') diag.error(joinPath(p, 'path'), 'must not be empty', locationOf(entry, 'path'), 'badValue');
+    else if (!path.isAbsolute(e.path)) e.path = path.join(agentLogPath, e.path);
+  }
+  const attributes = (isObj(e.attributes) ? e.attributes : {}) as Record<string, string>;
+  if (typeof e.parser === 'string') attributes.parser = e.parser;
+  e.attributes = attributes;
+  if (typeof e.parse_lines_as_json === 'boolean') e.parse_format = e.parse_lines_as_json ? 'json' : 'raw';
+
+  e.lineGroupers = readList(reader, entry, 'lineGroupers', p, (item, ip, container, j) => {
+    const g = reader.readFields(LINE_GROUPER_OPTIONS, item, ip);
+    const present = CONTINUATION_KEYS.filter((k) => has(item, k));
+    if (present.length !== 1) {
+      diag.error(
+        ip,
+        present.length === 0
+          ? `needs exactly one of ${CONTINUATION_KEYS.join(', ')} (found none)`
+          : `needs exactly one of ${CONTINUATION_KEYS.join(', ')} (found ${present.join(' and ')})`,
+        present.length > 1 ? locationOf(item, present[1], 'key') : locationOf(container, j),
+        'missingRequired',
+      );
+    }
+    return g;
+  });
+  e.sampling_rules = readList(reader, entry, 'sampling_rules', p, (item, ip) => reader.readFields(SAMPLING_RULE_OPTIONS, item, ip));
+  e.redaction_rules = readList(reader, entry, 'redaction_rules', p, (item, ip) => reader.readFields(REDACTION_RULE_OPTIONS, item, ip));
+
+  if (has(entry, 'rename_logfile')) {
+    const r = entry.rename_logfile;
+    const rp = joinPath(p, 'rename_logfile');
+    if (typeof r === 'string') e.rename_logfile = r;
+    else if (isObj(r)) {
+      e.rename_logfile = reader.readFields(
+        [
+          { name: 'match', type: 'regex', required: true, origin: 'scalyr', description: '' },
+          { name: 'replacement', type: 'string', required: true, origin: 'scalyr', description: '' },
+        ],
+        r,
+        rp,
+      ) as { match: string; replacement: string };
+    } else {
+      diag.error(rp, `expected a template string or {match, replacement}, got ${describeValue(r)}`, locationOf(entry, 'rename_logfile'), 'badType');
+    }
+  }
+  if (diag.errors.length > before) return undefined;
+  return e as LogEntryConfig;
+}
+
+/** Reads a list of objects inside `owner[key]` with a per-item reader. */
+function readList(
+  reader: Reader,
+  owner: Obj,
+  key: string,
+  parentPath: string,
+  readItem: (item: Obj, itemPath: string, container: unknown[], index: number) => Obj,
+): Obj[] {
+  const p = joinPath(parentPath, key);
+  if (!has(owner, key) || owner[key] === undefined) return [];
+  const list = owner[key];
+  if (!Array.isArray(list)) return []; // already reported by readFields (type 'array')
+  const out: Obj[] = [];
+  list.forEach((item, j) => {
+    const ip = joinPath(p, j);
+    if (!isObj(item)) {
+      reader.diag.error(ip, `expected an object, got ${describeValue(item)}`, locationOf(list, j), 'badType');
+      return;
+    }
+    out.push(readItem(item, ip, list, j));
+  });
+  return out;
+}
+
+function readMonitor(reader: Reader, list: unknown[], i: number, entry: unknown, globalInterval: number): MonitorConfig | undefined {
+  const diag = reader.diag;
+  const p = joinPath('monitors', i);
+  if (!isObj(entry)) {
+    diag.error(p, `expected an object like { module: "shell_monitor", ... }, got ${describeValue(entry)}`, locationOf(list, i), 'badType');
+    return undefined;
+  }
+  const before = diag.errors.length;
+  const m = reader.readFields(MONITOR_OPTIONS, entry, p, { openFields: true });
+  if (m.sample_interval === undefined) m.sample_interval = globalInterval;
+  const short = typeof m.module === 'string' ? m.module.split('.').pop() : undefined;
+  if (short === 'linux_process_metrics') {
+    if (m.id === undefined) diag.error(joinPath(p, 'id'), 'missing required option "id" (linux_process_metrics reports it as app)', locationOf(entry), 'missingRequired');
+    if (m.commandline === undefined && m.pid === undefined) {
+      diag.error(joinPath(p, 'commandline'), 'linux_process_metrics needs "commandline" or "pid"', locationOf(entry), 'missingRequired');
+    }
+  } else if (short === 'shell_monitor') {
+    if (m.command === undefined) diag.error(joinPath(p, 'command'), 'missing required option "command"', locationOf(entry), 'missingRequired');
+    if (typeof m.extract === 'string' && !m.extract.includes('(')) {
+      diag.error(joinPath(p, 'extract'), 'must contain a group "(...)" whose text replaces the output', locationOf(entry, 'extract'), 'badValue');
+    }
+  }
+  if (diag.errors.length > before) return undefined;
+  return m as MonitorConfig;
+}
+
+/** Reads one environment value for a spec (exported for tests). */
+export { coerceEnv };

@@ -128,7 +128,6 @@ export interface ApmMinute {
   traces: SlowTrace[];
   /** Latest `scout.metadata` value received in the minute, with its source. */
   metadata?: { source: string; value: unknown; timestamp: number };
-  /** Requests aggregated / dropped (by reason) in the minute. */
+  /** Requests aggregated in the minute. */
   requests: number;
-  dropped: Record<string, number>;
 }

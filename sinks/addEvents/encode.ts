@@ -159,14 +159,17 @@ export class RequestEncoder {
     return jsonText({ id, attrs }).length + jsonText({ id, name }).length + 2 * sep;
   }
 
-  /** Registers a log (`logs` + `threads` entries). False (and nothing added) if it would not fit. */
-  addLog(id: string, name: string, attrs: Record<string, unknown>): boolean {
+  /**
+   * Registers a log (`logs` + `threads` entries). False (and nothing added) if it would not fit,
+   * unless `force` (used only for the piece of a split event that must go out).
+   */
+  addLog(id: string, name: string, attrs: Record<string, unknown>, force = false): boolean {
     const log = jsonText({ id, attrs });
     const thread = jsonText({ id, name });
     const sep = this.logs.length > 0 ? 1 : 0;
     const logBytes = Buffer.byteLength(log) + sep;
     const threadBytes = Buffer.byteLength(thread) + sep;
-    if (this.maxSize !== null && this.size + logBytes + threadBytes > this.maxSize) return false;
+    if (!force && this.maxSize !== null && this.size + logBytes + threadBytes > this.maxSize) return false;
     this.logs.push(log);
     this.threads.push(thread);
     this.logsLen += logBytes;
@@ -180,11 +183,11 @@ export class RequestEncoder {
     return (this.events > 0 ? 1 : 0) + p.head.length + p.messageLen + Buffer.byteLength(p.tail);
   }
 
-  /** Adds an event. False (and nothing added) if it would pass the size limit. */
-  addEvent(ev: EncodeEvent): boolean {
+  /** Adds an event. False (and nothing added) if it would pass the size limit, unless `force`. */
+  addEvent(ev: EncodeEvent, force = false): boolean {
     const p = this.prepare(ev, false);
     const total = (this.events > 0 ? 1 : 0) + p.head.length + p.messageLen + Buffer.byteLength(p.tail);
-    if (this.maxSize !== null && this.size + total > this.maxSize) return false;
+    if (!force && this.maxSize !== null && this.size + total > this.maxSize) return false;
     this.prepare(ev, true); // commits the sequencer state
     if (this.events > 0) this.w.text(',');
     this.w.bytes(p.head);

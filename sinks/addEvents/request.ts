@@ -1,0 +1,170 @@
+/**
+ * Builds one `addEvents` request from the sink's FIFO of batches.
+ *
+ * Promises:
+ * - Events are taken in FIFO order from a position (batch, event, byte offset inside a split
+ *   event) until the request is full, the limit position is reached or the queue ends; the
+ *   returned `to` is where the next request starts. Per-stream order is the queue order.
+ * - The `logs`/`threads` entry of a stream is added with its first event in the request; if it
+ *   does not fit, that event is taken out again and the request ends there (Scalyr's rule).
+ * - An event too large for an empty request is split into pieces that fit, sent in order in
+ *   successive requests; nothing is truncated or dropped. Pieces carry exact byte offsets as
+ *   `sn` when the message is the unmodified byte range it came from; otherwise only the last
+ *   piece carries `si`/`sn` (so the server never de-duplicates a piece by mistake).
+ * - Sequence fields: `si` = `stream.seqId`, `sn` = `event.end`.
+ */
+import type { Batch, Event, Stream } from '../../lib/types.js';
+import { RequestEncoder, type EncodeEvent } from './encode.js';
+
+/** A place in the queue: batch sequence number, event index, byte offset in that event's message. */
+export interface Pos {
+  b: number;
+  e: number;
+  o: number;
+}
+
+export function posEq(a: Pos, b: Pos): boolean {
+  return a.b === b.b && a.e === b.e && a.o === b.o;
+}
+
+export function posBefore(a: Pos, b: Pos): boolean {
+  return a.b !== b.b ? a.b < b.b : a.e !== b.e ? a.e < b.e : a.o < b.o;
+}
+
+/** Read access to the sink's queue. */
+export interface QueueView {
+  /** The batch with sequence number `seq`, if still queued. */
+  batch(seq: number): Batch | undefined;
+}
+
+/** Moves `p` past finished batches (and empty ones) to the next event to send. */
+export function normalize(q: QueueView, p: Pos): Pos {
+  let { b, e, o } = p;
+  for (;;) {
+    const batch = q.batch(b);
+    if (!batch || e < batch.events.length) return { b, e, o };
+    b++;
+    e = 0;
+    o = 0;
+  }
+}
+
+const threadIds = new WeakMap<Stream, string>();
+let threadCounter = 0;
+
+/** The process-wide `log_<n>` id of a stream. */
+export function threadIdOf(stream: Stream): string {
+  let id = threadIds.get(stream);
+  if (!id) {
+    id = `log_${++threadCounter}`;
+    threadIds.set(stream, id);
+  }
+  return id;
+}
+
+/** Monotonic nanosecond clock for events without their own timestamp. */
+let lastTs = 0n;
+export function nowNs(): bigint {
+  let t = BigInt(Date.now()) * 1_000_000n;
+  if (t <= lastTs) t = lastTs + 1n;
+  lastTs = t;
+  return t;
+}
+
+export interface BuiltRequest {
+  body: Buffer;
+  to: Pos;
+  /** Events whose last byte is in this request. */
+  events: number;
+  /** Message bytes carried. */
+  messageBytes: number;
+  /** Streams that contributed. */
+  streams: number;
+}
+
+function eventParts(ev: Event): { lineAttrs?: Record<string, unknown>; sampleRate?: number } {
+  if (!ev.attrs) return {};
+  let sampleRate: number | undefined;
+  let lineAttrs: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(ev.attrs)) {
+    if (k === 'sample_rate' && typeof v === 'number') sampleRate = v;
+    else (lineAttrs ??= {})[k] = v;
+  }
+  return { lineAttrs, sampleRate };
+}
+
+/**
+ * Builds a request starting at `from` (normalised), stopping at `limit` when given.
+ */
+export function buildRequest(
+  q: QueueView,
+  from: Pos,
+  limit: Pos | null,
+  maxSize: number,
+  baseBody: Record<string, unknown>,
+  clientTimeSecs: number,
+): BuiltRequest {
+  const enc = new RequestEncoder(baseBody, maxSize);
+  const seen = new Set<Stream>();
+  let pos = normalize(q, from);
+  let events = 0;
+  let messageBytes = 0;
+  for (;;) {
+    pos = normalize(q, pos);
+    if (limit && !posBefore(pos, limit)) break;
+    const batch = q.batch(pos.b);
+    if (!batch) break;
+    const stream = batch.stream;
+    const ev = batch.events[pos.e];
+    const threadId = threadIdOf(stream);
+    const { lineAttrs, sampleRate } = eventParts(ev);
+    const whole = pos.o === 0;
+    const newStream = !seen.has(stream);
+    const ts = ev.ts ?? nowNs();
+    const base: EncodeEvent = { threadId, baseAttrs: stream.attrs, lineAttrs, message: ev.message, ts, sampleRate };
+    if (stream.seqId !== undefined) {
+      base.si = stream.seqId;
+      base.sn = ev.end;
+    }
+    const mark = enc.position();
+    const logName = `Lines for file ${stream.path}`;
+    if (whole && enc.addEvent(base)) {
+      if (newStream && !enc.addLog(threadId, logName, stream.attrs)) {
+        enc.setPosition(mark);
+        break;
+      }
+      seen.add(stream);
+      events++;
+      messageBytes += typeof ev.message === 'string' ? Buffer.byteLength(ev.message) : ev.message.length;
+      pos = { b: pos.b, e: pos.e + 1, o: 0 };
+      continue;
+    }
+    // It did not fit (or it is the rest of a split event). Split only into an empty request.
+    if (enc.eventCount > 0) break;
+    const msg = typeof ev.message === 'string' ? Buffer.from(ev.message, 'utf8') : ev.message;
+    const overhead = enc.measure({ ...base, message: Buffer.alloc(0) }) + (newStream ? enc.logCost(threadId, logName, stream.attrs) : 0);
+    const room = Math.max(1024, enc.room - overhead - 16);
+    const end = Math.min(msg.length, pos.o + room);
+    const piece: EncodeEvent = { ...base, message: msg.subarray(pos.o, end) };
+    const last = end >= msg.length;
+    if (stream.seqId !== undefined && !last) {
+      const prevEnd = pos.e > 0 ? batch.events[pos.e - 1].end : 0;
+      const exact = typeof ev.message !== 'string' && ev.end - msg.length >= prevEnd;
+      if (exact) piece.sn = ev.end - (msg.length - end);
+      else {
+        delete piece.si;
+        delete piece.sn;
+      }
+    }
+    if (!enc.addEvent(piece) && !enc.addEvent(piece, true)) break;
+    if (newStream) enc.addLog(threadId, logName, stream.attrs, true);
+    seen.add(stream);
+    messageBytes += end - pos.o;
+    if (last) {
+      events++;
+      pos = { b: pos.b, e: pos.e + 1, o: 0 };
+    } else pos = { b: pos.b, e: pos.e, o: end };
+    break;
+  }
+  return { body: enc.finish(clientTimeSecs), to: normalize(q, pos), events, messageBytes, streams: seen.size };
+}

@@ -1,0 +1,516 @@
+/**
+ * The Scalyr `addEvents` upload sink (scalyr-agent-behavior.md §4; design: docs/design/delivery.md).
+ *
+ * Promises:
+ * - At-least-once: a stream is acked (`stream.ack(end)`, in order, never before the server said
+ *   `success` or `discardBuffer`) only up to the last event whose request succeeded; empty batches
+ *   are acked as soon as everything before them is. Retries resend the very same request (same
+ *   `si`/`sn`), so duplicates are limited to requests whose answer was lost.
+ * - Nothing accepted is thrown away on errors: 429, 5xx, `error/server/*`, timeouts, resets,
+ *   refused connections, unparsable/empty/oversized answers and client errors (bad key…) all keep
+ *   the data and retry with capped exponential backoff + jitter. `requestTooLarge` halves the
+ *   allowed size (not below `min_allowed_request_size`) and rebuilds. Only `discardBuffer` drops,
+ *   counted under `dropped.discardBuffer`.
+ * - Bounded: the FIFO holds only what sources were allowed to read (their credits return on
+ *   ack), at most `max_in_flight` requests are outstanding, and answers are size-capped.
+ * - A request goes out when full or `linger_ms` after its oldest event arrived (at once while
+ *   flushing or stopping). Compression (zlib `deflate`) runs on libuv's threadpool.
+ * - The API key never appears in logs, status or errors (it is redacted from server messages).
+ */
+import os from 'node:os';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import type { Batch, ComponentCounters, Logger, Sink, Stream } from '../../lib/types.js';
+import { countDrop, countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
+import { newSessionId } from './encode.js';
+import { buildRequest, normalize, type Pos, type QueueView } from './request.js';
+import { Backoff, classifyStatus, mapResponseStatus, responseMessage, type Outcome } from './retry.js';
+import { Transport, TransportError } from './transport.js';
+
+const deflateAsync = promisify(zlib.deflate);
+
+/** Options (Scalyr's option names; extra agent options are ignored). */
+export interface AddEventsSinkConfig {
+  api_key: string;
+  scalyr_server?: string;
+  server_attributes?: Record<string, string>;
+  compression_type?: 'deflate' | 'none' | string;
+  compression_level?: number;
+  max_allowed_request_size?: number;
+  min_allowed_request_size?: number;
+  /** Seconds. */
+  request_deadline?: number;
+  ca_cert_path?: string;
+  verify_server_certificate?: boolean;
+  allow_http?: boolean;
+  https_proxy?: string;
+  http_proxy?: string;
+  /** Environment for HTTPS_PROXY/HTTP_PROXY/NO_PROXY (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** sluice version for the User-Agent. */
+  version?: string;
+  max_in_flight?: number;
+  retry_base_ms?: number;
+  retry_max_ms?: number;
+  linger_ms?: number;
+  max_response_bytes?: number;
+  [extra: string]: unknown;
+}
+
+/** The sink plus the live session-info update. */
+export interface AddEventsSink extends Sink {
+  /** Replaces `sessionInfo` (server attributes); used from the next request built. */
+  setServerAttributes(attrs: Record<string, string>): void;
+  takePending(): Batch[];
+}
+
+interface Entry {
+  seq: number;
+  batch: Batch;
+  bytes: number;
+  arrived: number;
+}
+
+interface Req {
+  from: Pos;
+  /** Set once built; for a split-off remainder it is the limit to build up to. */
+  to?: Pos;
+  body?: Buffer;
+  events: number;
+  messageBytes: number;
+  state: 'queued' | 'sending' | 'done';
+  attempts: number;
+}
+
+const MIN_REQUEST_SIZE = 102400;
+
+function num(v: unknown, dflt: number): number {
+  const n = typeof v === 'string' ? Number(v) : (v as number);
+  return typeof n === 'number' && Number.isFinite(n) ? n : dflt;
+}
+
+/** Creates the sink. Throws (naming the option) only for an unusable `scalyr_server` or proxy URL. */
+export function createAddEventsSink(config: AddEventsSinkConfig, ctx: { logger: Logger; id?: string }): AddEventsSink {
+  return new AddEventsSinkImpl(config, ctx.logger, ctx.id ?? 'addEvents');
+}
+
+class AddEventsSinkImpl implements AddEventsSink {
+  readonly counters: ComponentCounters = createCounters();
+  private readonly apiKey: string;
+  private readonly session = newSessionId();
+  private sessionInfo: Record<string, string>;
+  private readonly transport: Transport;
+  private readonly deflate: boolean;
+  private readonly level: number;
+  private readonly maxSize: number;
+  private readonly minSize: number;
+  private allowedSize: number;
+  private readonly maxInFlight: number;
+  private readonly lingerMs: number;
+  private readonly backoff: Backoff;
+  private readonly headers: Record<string, string>;
+
+  private readonly entries: Entry[] = [];
+  private baseSeq = 0;
+  private nextSeq = 0;
+  private cursor: Pos = { b: 0, e: 0, o: 0 };
+  private requests: Req[] = [];
+  private inFlight = 0;
+  private pendingBytes = 0;
+  private readonly lastAck = new WeakMap<Stream, number>();
+  private readonly queue: QueueView = { batch: (seq) => this.entries[seq - this.baseSeq]?.batch };
+
+  private accepting = true;
+  private closed = false;
+  private flushing = 0;
+  private gateUntil = 0;
+  private timer?: NodeJS.Timeout;
+  private timerAt = 0;
+  private flushWaiters: (() => void)[] = [];
+  private stopPromise?: Promise<void>;
+  private warnedStopped = false;
+  private loggedBurstStatus?: string;
+
+  private readonly st = {
+    lastStatus: undefined as string | undefined,
+    lastMessage: undefined as string | undefined,
+    lastSuccessTime: undefined as number | undefined,
+    lastAttemptTime: undefined as number | undefined,
+    lastRequestSize: 0,
+    lastCompressedSize: 0,
+    requests: 0,
+    requestsFailed: 0,
+    retries: 0,
+    bytesSent: 0,
+    rawBytesSent: 0,
+    lastClientError: undefined as string | undefined,
+  };
+
+  constructor(
+    config: AddEventsSinkConfig,
+    private readonly logger: Logger,
+    readonly id: string,
+  ) {
+    this.apiKey = String(config.api_key ?? '');
+    this.sessionInfo = this.withHost(config.server_attributes ?? {});
+    const ctype = String(config.compression_type ?? 'deflate');
+    if (ctype !== 'deflate' && ctype !== 'none') {
+      logger.warn(`addEvents: compression_type ${JSON.stringify(ctype)} is not supported by sluice; using deflate`, { sink: id });
+    }
+    this.deflate = ctype !== 'none';
+    const lvl = Math.trunc(num(config.compression_level, 6));
+    this.level = lvl >= 1 && lvl <= 9 ? lvl : 6;
+    this.maxSize = Math.max(1024, Math.trunc(num(config.max_allowed_request_size, 5_900_000)));
+    this.minSize = Math.min(this.maxSize, Math.max(1024, Math.trunc(num(config.min_allowed_request_size, MIN_REQUEST_SIZE))));
+    this.allowedSize = this.maxSize;
+    this.maxInFlight = Math.max(1, Math.min(8, Math.trunc(num(config.max_in_flight, 1))));
+    this.lingerMs = Math.max(0, num(config.linger_ms, 500));
+    this.backoff = new Backoff(Math.max(1, num(config.retry_base_ms, 1000)), Math.max(1, num(config.retry_max_ms, 30_000)));
+    this.transport = new Transport({
+      scalyrServer: String(config.scalyr_server ?? 'https://agent.scalyr.com'),
+      allowHttp: config.allow_http === true,
+      verifyServerCertificate: config.verify_server_certificate !== false,
+      caCertPath: config.ca_cert_path || undefined,
+      httpsProxy: config.https_proxy || undefined,
+      httpProxy: config.http_proxy || undefined,
+      env: config.env ?? process.env,
+      requestDeadlineMs: Math.max(0.01, num(config.request_deadline, 60)) * 1000,
+      maxSockets: this.maxInFlight,
+      maxResponseBytes: Math.max(1024, num(config.max_response_bytes, 1024 * 1024)),
+    });
+    if (this.transport.caError) logger.error(`addEvents: ${this.transport.caError}; verifying against the system CAs only`, { sink: id });
+    if (config.verify_server_certificate === false) logger.warn('addEvents: verify_server_certificate is false: the server certificate is NOT checked', { sink: id });
+    if (this.apiKey === '') logger.error('addEvents: api_key is empty; uploads will be refused until it is set', { sink: id });
+    const version = String(config.version ?? '0.0.0');
+    this.headers = {
+      'User-Agent': `sluice/${version} (${os.platform()}; node-${process.versions.node})`,
+      Accept: 'application/json',
+      ...(this.deflate ? { 'Content-Encoding': 'deflate' } : {}),
+    };
+    logger.info(`addEvents: uploading to ${this.transport.url} (session ${this.session})${this.transport.proxyShown ? ` via proxy ${this.transport.proxyShown}` : ''}`, { sink: id });
+  }
+
+  private withHost(attrs: Record<string, string>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(attrs ?? {})) out[k] = String(v);
+    if (!out.serverHost) out.serverHost = os.hostname();
+    return out;
+  }
+
+  /** Hides the API key in any text shown to people. */
+  private redact(s: string): string {
+    return this.apiKey.length >= 4 ? s.split(this.apiKey).join('<api_key>') : s;
+  }
+
+  setServerAttributes(attrs: Record<string, string>): void {
+    this.sessionInfo = this.withHost(attrs);
+  }
+
+  write(batch: Batch): void {
+    try {
+      if (!this.accepting) {
+        countDrop(this.counters, 'sink_stopped', batch.events.length);
+        if (!this.warnedStopped) {
+          this.warnedStopped = true;
+          this.logger.warn('addEvents: batch written after stop; not uploaded (it stays unacknowledged)', { sink: this.id });
+        }
+        return;
+      }
+      let bytes = 0;
+      for (const ev of batch.events) bytes += messageBytes(ev.message);
+      this.counters.receivedEvents += batch.events.length;
+      this.counters.receivedBytes += bytes;
+      this.entries.push({ seq: this.nextSeq++, batch, bytes, arrived: Date.now() });
+      this.pendingBytes += bytes;
+      this.pump();
+    } catch (err) {
+      countError(this.counters, err);
+    }
+  }
+
+  flush(deadlineMs?: number): Promise<void> {
+    if (this.entries.length === 0 || this.closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        if (timer) clearTimeout(timer);
+        this.flushing--;
+        this.flushWaiters = this.flushWaiters.filter((w) => w !== finish);
+        resolve();
+      };
+      this.flushing++;
+      this.flushWaiters.push(finish);
+      if (deadlineMs !== undefined && Number.isFinite(deadlineMs)) timer = setTimeout(finish, Math.max(0, deadlineMs));
+      this.pump();
+    });
+  }
+
+  stop(deadlineMs = 5000): Promise<void> {
+    if (!this.stopPromise) {
+      this.accepting = false;
+      this.stopPromise = (async () => {
+        try {
+          await this.flush(deadlineMs);
+        } catch {
+          /* never rejects */
+        }
+        this.shutdown();
+        if (this.entries.length > 0) {
+          this.logger.warn(`addEvents: stopped with ${this.entries.length} batches (${this.pendingBytes} bytes) not acknowledged; they will be read again`, { sink: this.id });
+        }
+      })();
+    }
+    return this.stopPromise;
+  }
+
+  takePending(): Batch[] {
+    this.accepting = false;
+    const settled = this.requests.length > 0 ? this.requests[0].from : this.cursor;
+    const out: Batch[] = [];
+    for (const en of this.entries) {
+      if (en.seq < settled.b) continue;
+      if (en.seq === settled.b && settled.e > 0) out.push({ stream: en.batch.stream, events: en.batch.events.slice(settled.e), end: en.batch.end });
+      else out.push(en.batch);
+    }
+    this.entries.length = 0;
+    this.pendingBytes = 0;
+    this.shutdown();
+    return out;
+  }
+
+  private shutdown(): void {
+    this.accepting = false;
+    this.closed = true;
+    this.requests = [];
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.transport.close();
+    for (const w of [...this.flushWaiters]) w();
+  }
+
+  status(): Record<string, unknown> {
+    const now = Date.now();
+    const failures = this.backoff.count;
+    let health = 'good';
+    if (this.closed) health = 'stopped';
+    else if (this.st.lastClientError && failures > 0) health = 'error';
+    else if (failures > 0) health = 'backoff';
+    return {
+      type: 'addEvents',
+      server: this.transport.url,
+      session: this.session,
+      proxy: this.transport.proxyShown,
+      health,
+      lastResponseStatus: this.st.lastStatus,
+      lastResponseMessage: this.st.lastMessage,
+      lastSuccessTime: this.st.lastSuccessTime,
+      lastAttemptTime: this.st.lastAttemptTime,
+      lastRequestSize: this.st.lastRequestSize,
+      lastRequestCompressedSize: this.st.lastCompressedSize,
+      requests: this.st.requests,
+      requestsFailed: this.st.requestsFailed,
+      retries: this.st.retries,
+      consecutiveFailures: failures,
+      nextAttemptInMs: this.gateUntil > now ? this.gateUntil - now : 0,
+      bytesSent: this.st.bytesSent,
+      rawBytesSent: this.st.rawBytesSent,
+      eventsSent: this.counters.sentEvents,
+      bytesPending: this.pendingBytes,
+      batchesPending: this.entries.length,
+      inFlight: this.inFlight,
+      allowedRequestSize: this.allowedSize,
+      caError: this.transport.caError,
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  private arm(ms: number): void {
+    const at = Date.now() + ms;
+    if (this.timer && this.timerAt <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.pump();
+    }, Math.max(0, ms));
+  }
+
+  /** Sends what can be sent now; arms a timer for the linger or the backoff gate otherwise. */
+  private pump(): void {
+    if (this.closed) return;
+    while (this.inFlight < this.maxInFlight) {
+      const now = Date.now();
+      if (now < this.gateUntil) {
+        this.arm(this.gateUntil - now);
+        return;
+      }
+      let r = this.requests.find((x) => x.state === 'queued');
+      if (!r) {
+        this.cursor = normalize(this.queue, this.cursor);
+        const head = this.entries[this.cursor.b - this.baseSeq];
+        if (!head) {
+          this.settle();
+          return;
+        }
+        const urgent = this.flushing > 0 || !this.accepting;
+        if (!urgent && this.unsentBytes() < this.allowedSize) {
+          const waited = now - head.arrived;
+          if (waited < this.lingerMs) {
+            this.arm(this.lingerMs - waited);
+            return;
+          }
+        }
+        r = { from: this.cursor, events: 0, messageBytes: 0, state: 'queued', attempts: 0 };
+        this.requests.push(r);
+      }
+      void this.send(r);
+    }
+  }
+
+  private unsentBytes(): number {
+    let n = 0;
+    for (let i = Math.max(0, this.cursor.b - this.baseSeq); i < this.entries.length && n < this.allowedSize; i++) n += this.entries[i].bytes;
+    return n;
+  }
+
+  private async send(r: Req): Promise<void> {
+    r.state = 'sending';
+    this.inFlight++;
+    let status: string;
+    let message: string | undefined;
+    let rawSize = 0;
+    try {
+      const clientTime = Math.floor(Date.now() / 1000);
+      if (!r.body) {
+        const fresh = r.to === undefined;
+        const built = buildRequest(
+          this.queue,
+          r.from,
+          r.to ?? null,
+          this.allowedSize,
+          { token: this.apiKey, session: this.session, threads: [], sessionInfo: this.sessionInfo },
+          clientTime,
+        );
+        if (!fresh && r.to && (built.to.b !== r.to.b || built.to.e !== r.to.e || built.to.o !== r.to.o)) {
+          // The rebuilt request holds less than before: the rest becomes the next request.
+          const idx = this.requests.indexOf(r);
+          this.requests.splice(idx + 1, 0, { from: built.to, to: r.to, events: 0, messageBytes: 0, state: 'queued', attempts: 0 });
+        }
+        r.to = built.to;
+        if (fresh) this.cursor = built.to;
+        r.body = built.body;
+        r.events = built.events;
+        r.messageBytes = built.messageBytes;
+      } else {
+        r.body = refreshClientTime(r.body, clientTime);
+      }
+      rawSize = r.body.length;
+      const payload = this.deflate ? await deflateAsync(r.body, { level: this.level }) : r.body;
+      if (this.closed) return;
+      r.attempts++;
+      this.st.requests++;
+      this.st.lastAttemptTime = Date.now();
+      this.st.lastRequestSize = rawSize;
+      this.st.lastCompressedSize = payload.length;
+      const answer = await this.transport.post(payload, this.headers);
+      if (this.closed) return;
+      status = mapResponseStatus(answer.statusCode, answer.body);
+      message = responseMessage(answer.body);
+      if (status === 'parseResponseFailed' || status === 'emptyResponse') message = `HTTP ${answer.statusCode} ${answer.contentType ?? ''}`.trim();
+      if (status === 'success') this.st.bytesSent += payload.length;
+    } catch (err) {
+      if (this.closed) return;
+      status = err instanceof TransportError ? err.status : 'requestFailed';
+      message = errorMessage(err);
+      if (!(err instanceof TransportError)) countError(this.counters, new Error(this.redact(message)));
+    } finally {
+      this.inFlight--;
+    }
+    this.st.lastStatus = status;
+    this.st.lastMessage = message === undefined ? undefined : this.redact(message);
+    this.handle(r, classifyStatus(status), status, rawSize);
+    this.pump();
+  }
+
+  private handle(r: Req, outcome: Outcome, status: string, rawSize: number): void {
+    if (outcome === 'success' || outcome === 'discard') {
+      if (this.backoff.count > 0 || this.loggedBurstStatus) {
+        this.logger.info(`addEvents: upload recovered after ${this.backoff.count} failed attempts`, { sink: this.id });
+      }
+      this.backoff.reset();
+      this.loggedBurstStatus = undefined;
+      this.st.lastClientError = undefined;
+      this.allowedSize = this.maxSize;
+      r.state = 'done';
+      r.body = undefined;
+      if (outcome === 'success') {
+        this.st.lastSuccessTime = Date.now();
+        this.st.rawBytesSent += rawSize;
+        this.counters.sentEvents += r.events;
+        this.counters.sentBytes += r.messageBytes;
+      } else {
+        countDrop(this.counters, 'discardBuffer', r.events);
+        this.logger.warn(`addEvents: server answered ${status}; ${r.events} events dropped as asked`, { sink: this.id, status });
+      }
+      while (this.requests.length > 0 && this.requests[0].state === 'done') this.requests.shift();
+      this.settle();
+      return;
+    }
+    this.st.requestsFailed++;
+    this.st.retries++;
+    const delay = this.backoff.next();
+    this.gateUntil = Date.now() + delay;
+    r.state = 'queued';
+    let what = 'will retry';
+    if (outcome === 'tooLarge') {
+      this.allowedSize = Math.max(this.minSize, Math.floor(rawSize * 0.5));
+      r.body = undefined;
+      what = `rebuilding with at most ${this.allowedSize} bytes`;
+    }
+    const text = `addEvents: upload failed: ${status}${this.st.lastMessage ? ` (${this.st.lastMessage})` : ''}; ${what} in ${delay} ms; data is kept`;
+    if (outcome === 'clientError') {
+      this.st.lastClientError = status;
+      if (this.loggedBurstStatus !== status) this.logger.error(`${text}. Check api_key and the configuration.`, { sink: this.id, status });
+      else this.logger.debug(text, { sink: this.id, status });
+    } else if (this.loggedBurstStatus !== status) this.logger.warn(text, { sink: this.id, status });
+    else this.logger.debug(text, { sink: this.id, status });
+    this.loggedBurstStatus = status;
+  }
+
+  /** Acks everything before the first unfinished request (or the cursor when none). */
+  private settle(): void {
+    if (this.closed) return;
+    const settled = this.requests.length > 0 ? this.requests[0].from : normalize(this.queue, this.cursor);
+    while (this.entries.length > 0 && this.baseSeq < settled.b) {
+      const en = this.entries.shift()!;
+      this.baseSeq++;
+      this.pendingBytes -= en.bytes;
+      this.ack(en.batch.stream, en.batch.end);
+    }
+    const head = this.entries[0];
+    if (head && head.seq === settled.b && settled.e > 0) this.ack(head.batch.stream, head.batch.events[settled.e - 1].end);
+    if (this.entries.length === 0) for (const w of [...this.flushWaiters]) w();
+  }
+
+  private ack(stream: Stream, end: number): void {
+    if (this.lastAck.get(stream) === end) return;
+    this.lastAck.set(stream, end);
+    try {
+      stream.ack(end);
+    } catch (err) {
+      countError(this.counters, err);
+      this.logger.error(`addEvents: ack of ${stream.id} threw: ${this.redact(errorMessage(err))}`, { sink: this.id });
+    }
+  }
+}
+
+/** The same body with a new `client_time` (it is the last field). */
+function refreshClientTime(body: Buffer, clientTime: number): Buffer {
+  const idx = body.lastIndexOf('client_time: ');
+  if (idx < 0) return body;
+  return Buffer.concat([body.subarray(0, idx), Buffer.from(`client_time: ${clientTime} }`)]);
+}

@@ -279,6 +279,7 @@ describe('faults are survived with no loss and same si/sn', () => {
       expect(st.retries).toBe(1);
       expect(st.lastResponseStatus).toBe('success');
       expect(logger.records.filter((r) => r.level === 'warn' && r.message.includes('upload failed'))).toHaveLength(1);
+      if (fault.hugeBytes) expect(logger.records.some((r) => r.message.includes('responseTooLarge'))).toBe(true);
       noKeyAnywhere(sink, logger);
     }, 15000);
   }

@@ -45,7 +45,6 @@ export interface EncoderPosition {
 
 const CLIENT_TIME_RESERVE = 10;
 const POSTFIX_FIXED = '], logs: '.length + ', threads: '.length + ', client_time: '.length + ' }'.length;
-const ASCII = 'latin1';
 
 /** JSON text of a value; bigints become strings so encoding never throws. */
 export function jsonText(value: unknown): string {
@@ -82,11 +81,9 @@ class ByteWriter {
 
 /** Serialized per-event pieces, measured before anything is written. */
 interface PreparedEvent {
-  head: Buffer; // `{thread:..., attrs:{...,message:` + "`s" + length
-  message: Buffer | string;
+  base: Buffer; // `{thread:..., attrs:{...,message:` (the LPS marker and length follow)
   messageLen: number;
   tail: string; // [,sample_rate:x] } fields }
-  seq: { id?: string; sn?: number };
 }
 
 /**
@@ -101,7 +98,8 @@ export class RequestEncoder {
   private threadsLen = 2;
   private seqId: string | undefined;
   private seqNum = 0;
-  private readonly baseCache = new Map<string, Buffer>();
+  /** Serialized event heads of plain lines, per thread id, checked by attrs object identity. */
+  private readonly baseCache = new Map<string, { attrs: Record<string, unknown> | undefined; buf: Buffer }>();
 
   /**
    * @param baseBody the leading JSON object (`{token, session, threads: [], sessionInfo}`)
@@ -179,21 +177,31 @@ export class RequestEncoder {
 
   /** Bytes the event would add now (comma included), without adding it. */
   measure(ev: EncodeEvent): number {
-    const p = this.prepare(ev, false);
-    return (this.events > 0 ? 1 : 0) + p.head.length + p.messageLen + Buffer.byteLength(p.tail);
+    const p = this.prepare(ev);
+    return (this.events > 0 ? 1 : 0) + p.base.length + 6 + p.messageLen + Buffer.byteLength(p.tail);
   }
 
   /** Adds an event. False (and nothing added) if it would pass the size limit, unless `force`. */
   addEvent(ev: EncodeEvent, force = false): boolean {
-    const p = this.prepare(ev, false);
-    const total = (this.events > 0 ? 1 : 0) + p.head.length + p.messageLen + Buffer.byteLength(p.tail);
+    const p = this.prepare(ev);
+    const tailLen = Buffer.byteLength(p.tail);
+    const total = (this.events > 0 ? 1 : 0) + p.base.length + 6 + p.messageLen + tailLen;
     if (!force && this.maxSize !== null && this.size + total > this.maxSize) return false;
-    this.prepare(ev, true); // commits the sequencer state
-    if (this.events > 0) this.w.text(',');
-    this.w.bytes(p.head);
-    if (typeof p.message === 'string') this.w.text(p.message);
-    else this.w.bytes(p.message);
-    this.w.text(p.tail);
+    if (ev.si !== undefined && ev.sn !== undefined) {
+      this.seqId = ev.si;
+      this.seqNum = ev.sn;
+    }
+    const w = this.w;
+    w.ensure(total);
+    if (this.events > 0) w.buf[w.pos++] = 0x2c; // ,
+    w.bytes(p.base);
+    w.buf[w.pos++] = 0x60; // `
+    w.buf[w.pos++] = 0x73; // s
+    w.buf.writeInt32BE(p.messageLen, w.pos);
+    w.pos += 4;
+    if (typeof ev.message === 'string') w.pos += w.buf.write(ev.message, w.pos, 'utf8');
+    else w.bytes(ev.message);
+    w.pos += w.buf.write(p.tail, w.pos, 'utf8');
     this.events++;
     return true;
   }
@@ -206,10 +214,10 @@ export class RequestEncoder {
 
   private base(ev: EncodeEvent): Buffer {
     const own = ev.lineAttrs && Object.keys(ev.lineAttrs).length > 0 ? ev.lineAttrs : undefined;
-    const cacheKey = own ? undefined : `${ev.threadId ?? ''}\u0000${ev.baseAttrs ? jsonText(ev.baseAttrs) : ''}`;
+    const cacheKey = own ? undefined : (ev.threadId ?? '');
     if (cacheKey !== undefined) {
       const hit = this.baseCache.get(cacheKey);
-      if (hit) return hit;
+      if (hit && hit.attrs === ev.baseAttrs) return hit.buf;
     }
     let attrs: Record<string, unknown> = ev.baseAttrs ?? {};
     if (own) {
@@ -228,17 +236,13 @@ export class RequestEncoder {
     s += a === '{}' ? 'attrs:{' : `attrs:${a.slice(0, -1)},`;
     s += 'message:';
     const out = Buffer.from(s, 'utf8');
-    if (cacheKey !== undefined) this.baseCache.set(cacheKey, out);
+    if (cacheKey !== undefined) this.baseCache.set(cacheKey, { attrs: ev.baseAttrs, buf: out });
     return out;
   }
 
-  private prepare(ev: EncodeEvent, commit: boolean): PreparedEvent {
+  private prepare(ev: EncodeEvent): PreparedEvent {
     const base = this.base(ev);
     const messageLen = typeof ev.message === 'string' ? Buffer.byteLength(ev.message) : ev.message.length;
-    const head = Buffer.allocUnsafe(base.length + 6);
-    base.copy(head, 0);
-    head.write('`s', base.length, ASCII);
-    head.writeInt32BE(messageLen, base.length + 2);
 
     // Sequencer (EventSequencer): both si and sn are needed.
     let si: string | undefined;
@@ -250,10 +254,6 @@ export class RequestEncoder {
         sn = ev.sn;
       } else {
         sd = ev.sn - this.seqNum;
-      }
-      if (commit) {
-        this.seqId = ev.si;
-        this.seqNum = ev.sn;
       }
     }
     const ts = typeof ev.ts === 'string' ? ev.ts : ev.ts.toString();
@@ -268,7 +268,7 @@ export class RequestEncoder {
       if (sd !== undefined) tail += `,sd:${sd}`;
       tail += '}';
     }
-    return { head, message: ev.message, messageLen, tail, seq: { id: si, sn } };
+    return { base, messageLen, tail };
   }
 }
 

@@ -54,7 +54,7 @@ export function classifyStatus(status: string): Outcome {
   if (status === 'success') return 'success';
   if (status.includes('discardBuffer')) return 'discard';
   if (status.includes('requestTooLarge')) return 'tooLarge';
-  if (status.startsWith('error/client') && status !== 'error/client/noPermission/serverTooBusy') return 'clientError';
+  if (status.startsWith('error/client')) return 'clientError';
   return 'retry';
 }
 

@@ -371,10 +371,14 @@ class AddEventsSinkImpl implements AddEventsSink {
     }
   }
 
+  /**
+   * Bytes queued but not yet in a built request (approximate: a partly acked head batch counts
+   * whole). O(requests), not O(batches), so a write of many small batches stays cheap.
+   */
   private unsentBytes(): number {
-    let n = 0;
-    for (let i = Math.max(0, this.cursor.b - this.baseSeq); i < this.entries.length && n < this.allowedSize; i++) n += this.entries[i].bytes;
-    return n;
+    let inRequests = 0;
+    for (const r of this.requests) inRequests += r.messageBytes;
+    return Math.max(0, this.pendingBytes - inRequests);
   }
 
   private async send(r: Req): Promise<void> {

@@ -531,12 +531,12 @@ function readMonitor(reader: Reader, list: unknown[], i: number, entry: unknown,
   if (m.sample_interval === undefined) m.sample_interval = globalInterval;
   const short = typeof m.module === 'string' ? m.module.split('.').pop() : undefined;
   if (short === 'linux_process_metrics') {
-    if (m.id === undefined) diag.error(joinPath(p, 'id'), 'missing required option "id" (linux_process_metrics reports it as app)', locationOf(entry), 'missingRequired');
-    if (m.commandline === undefined && m.pid === undefined) {
+    if (!has(entry, 'id')) diag.error(joinPath(p, 'id'), 'missing required option "id" (linux_process_metrics reports it as app)', locationOf(entry), 'missingRequired');
+    if (!has(entry, 'commandline') && !has(entry, 'pid')) {
       diag.error(joinPath(p, 'commandline'), 'linux_process_metrics needs "commandline" or "pid"', locationOf(entry), 'missingRequired');
     }
   } else if (short === 'shell_monitor') {
-    if (m.command === undefined) diag.error(joinPath(p, 'command'), 'missing required option "command"', locationOf(entry), 'missingRequired');
+    if (!has(entry, 'command')) diag.error(joinPath(p, 'command'), 'missing required option "command"', locationOf(entry), 'missingRequired');
     if (typeof m.extract === 'string' && !m.extract.includes('(')) {
       diag.error(joinPath(p, 'extract'), 'must contain a group "(...)" whose text replaces the output', locationOf(entry, 'extract'), 'badValue');
     }

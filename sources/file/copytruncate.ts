@@ -1,0 +1,78 @@
+/**
+ * Finding the copy made by a copytruncate rotation (Scalyr §2.4): in the directory of the log,
+ * a file that does not end in `.gz`, is not the log itself, changed status within the last
+ * 300 s, and whose name is `<name>.<digits>…`, `<stem>.<digits><ext>`, `<stem>-<8 digits><ext>`
+ * or `<name>-<8 digits>…`. The most recently created wins. sluice adds one guard: when a
+ * fingerprint of the log's head is known, the copy must start with the same bytes.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { fingerprintMatches } from './fingerprint.js';
+
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** True when `candidate` (a basename) looks like a rotated copy of `logName`. */
+export function looksLikeRotatedCopy(logName: string, candidate: string): boolean {
+  if (candidate === logName || candidate.endsWith('.gz')) return false;
+  const ext = path.extname(logName);
+  const stem = ext ? logName.slice(0, -ext.length) : logName;
+  const patterns = [
+    new RegExp(`^${esc(logName)}\\.\\d+`),
+    new RegExp(`^${esc(stem)}\\.\\d+${esc(ext)}$`),
+    new RegExp(`^${esc(stem)}-\\d{8}${esc(ext)}$`),
+    new RegExp(`^${esc(logName)}-\\d{8}`),
+  ];
+  return patterns.some((r) => r.test(candidate));
+}
+
+/** The copy's path and an open handle on it, or undefined. The caller owns the handle. */
+export async function findRotatedCopy(
+  logPath: string,
+  opts: { fingerprint?: string; minSize?: number; nowMs?: number; windowMs?: number; exclude?: (dev: number, ino: number) => boolean } = {},
+): Promise<{ path: string; fh: fsp.FileHandle; dev: number; ino: number } | undefined> {
+  const dir = path.dirname(logPath);
+  const name = path.basename(logPath);
+  const now = opts.nowMs ?? Date.now();
+  const windowMs = opts.windowMs ?? 300_000;
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  const cands: { p: string; ctime: number }[] = [];
+  for (const n of names) {
+    if (!looksLikeRotatedCopy(name, n)) continue;
+    const p = path.join(dir, n);
+    const st = await fsp.stat(p).catch(() => undefined);
+    if (!st?.isFile() || now - st.ctimeMs > windowMs) continue;
+    if (opts.minSize !== undefined && st.size < opts.minSize) continue;
+    if (opts.exclude?.(st.dev, st.ino)) continue;
+    cands.push({ p, ctime: st.birthtimeMs || st.ctimeMs });
+  }
+  cands.sort((a, b) => b.ctime - a.ctime);
+  for (const c of cands) {
+    const fh = await fsp.open(c.p, 'r').catch(() => undefined);
+    if (!fh) continue;
+    const st = await fh.stat().catch(() => undefined);
+    if (st && (await fingerprintMatches(fh, opts.fingerprint).catch(() => false))) return { path: c.p, fh, dev: st.dev, ino: st.ino };
+    await fh.close().catch(() => undefined);
+  }
+  return undefined;
+}
+
+/** Looks in `dir` for a file with the given inode (a file renamed while sluice was stopped). */
+export async function findByInode(
+  dir: string,
+  ino: number,
+  dev: number | undefined,
+  fingerprint: string | undefined,
+): Promise<{ path: string; fh: fsp.FileHandle; dev: number; ino: number } | undefined> {
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  for (const n of names) {
+    const p = path.join(dir, n);
+    const st = await fsp.stat(p).catch(() => undefined);
+    if (!st?.isFile() || st.ino !== ino || (dev !== undefined && st.dev !== dev)) continue;
+    const fh = await fsp.open(p, 'r').catch(() => undefined);
+    if (!fh) continue;
+    const st2 = await fh.stat().catch(() => undefined);
+    if (st2 && st2.ino === ino && (await fingerprintMatches(fh, fingerprint).catch(() => false))) return { path: p, fh, dev: st2.dev, ino: st2.ino };
+    await fh.close().catch(() => undefined);
+  }
+  return undefined;
+}

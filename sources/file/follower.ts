@@ -1,0 +1,463 @@
+/**
+ * Follower: everything that happens at ONE matched path over time (Scalyr's LogFileIterator).
+ *
+ * It owns the path's incarnations (tailers), reads them strictly in order (a rotated-away file is
+ * drained to its end before the new file at the path is read), detects rotation, truncation
+ * and deletion by `stat`ing the path when the current reader is at its end, and checkpoints
+ * the acknowledged offsets of every incarnation that still has unacknowledged bytes.
+ *
+ * Rotation cases (§2.4):
+ * - rename + create: the path shows a new dev/inode → the old handle is drained (one more read
+ *   after the rotation was seen), then the new file is read from byte 0;
+ * - copytruncate: same inode, smaller (or different first bytes) → the copy is looked up with
+ *   Scalyr's name/ctime heuristics (+ our fingerprint check); its unread tail is read through
+ *   the SAME stream (same sequence id, offsets continue), then the truncated file from 0. No
+ *   copy found: the unread bytes are counted as skipped (`copytruncate_copy_not_found`);
+ * - truncation in place: as copytruncate without a copy; what was read is still delivered;
+ * - deletion: the handle stays open and is read to its end; after `log_deletion_delay` the
+ *   follower ends (and, once everything is acknowledged, its checkpoint is removed);
+ * - replaced or rotated while sluice was stopped: resolved at start from the checkpoint (the
+ *   old inode is searched for in the directory and drained first; fingerprints guard against
+ *   inode reuse).
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { SchedulerLike } from 'rxjs';
+import type { Logger } from '../../lib/types.js';
+import type { Credits } from '../../lib/pipeline/credits.js';
+import type { CheckpointStore } from '../../lib/checkpoints/store.js';
+import type { CheckpointEntry, IncarnationCheckpoint } from '../../lib/checkpoints/types.js';
+import { errorMessage } from '../../lib/counters.js';
+import { Tailer } from './tailer.js';
+import { fingerprintMatches } from './fingerprint.js';
+import { findByInode, findRotatedCopy } from './copytruncate.js';
+
+export interface FollowerOptions {
+  realPath: string;
+  streamPath: string;
+  attrs: Record<string, string>;
+  credits: Credits;
+  checkpoints: CheckpointStore;
+  logger: Logger;
+  readPageSize: number;
+  maxLineSize: number;
+  lineCompletionWaitMs: number;
+  logDeletionDelayMs: number;
+  /** Fallback poll interval while idle (events from the watcher wake earlier). */
+  pollMs: number;
+  /** Where to start without a checkpoint: 'end', 'start' or an offset. */
+  startAt: 'end' | 'start' | number;
+  /** Scalyr's "too far behind" skip (only when `skip_too_far_behind`). */
+  maxNewBehind?: number;
+  maxExistingBehind?: number;
+  scheduler?: SchedulerLike;
+  /** A new incarnation's batches are ready to subscribe. */
+  onTailer: (t: Tailer) => void;
+  /** Bytes skipped, with the reason. */
+  onSkip: (reason: string, bytes: number) => void;
+  /** The follower ended (deleted for longer than the delay, everything acknowledged). */
+  onDone: () => void;
+}
+
+export class Follower {
+  /** Incarnations in reading order; the last one is the file currently at the path. */
+  readonly incs: Tailer[] = [];
+  /** Finished incarnations still waiting for acknowledgements. */
+  readonly retired: Tailer[] = [];
+  lastChecked = 0;
+  error?: string;
+  skippedBytes = 0;
+  copiedBytesBefore = 0;
+  copiedLinesBefore = 0;
+  done = false;
+  private deletedAt?: number;
+  private stopped = false;
+  private halted = false;
+  private stopSignal!: () => void;
+  private readonly abort = new Promise<void>((r) => (this.stopSignal = r));
+  private wakeUp?: () => void;
+  private running?: Promise<void>;
+  private readonly usedIds = new Set<string>();
+  private doneSignalled = false;
+  private readySignal!: () => void;
+  /** Resolves once the start position is decided (or the loop ended). */
+  readonly ready = new Promise<void>((r) => (this.readySignal = r));
+
+  constructor(readonly o: FollowerOptions) {}
+
+  /** Starts the read loop (resolves when it ends). */
+  start(): Promise<void> {
+    this.running ??= this.run()
+      .catch((err) => {
+        this.error = errorMessage(err);
+        this.o.logger.error(`Reading ${this.o.realPath} failed: ${this.error}`);
+      })
+      .finally(() => this.readySignal());
+    return this.running;
+  }
+
+  /** Wakes the loop (a watcher saw a change). */
+  wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = undefined;
+    w?.();
+  }
+
+  /** Stops reading (acks still count). Resolves when the loop has ended. */
+  async halt(): Promise<void> {
+    this.halted = true;
+    this.stopSignal();
+    this.wake();
+    await this.running;
+  }
+
+  /** Halts, writes the final checkpoint, returns held credits, closes every handle. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    await this.halt();
+    this.writeCheckpoint();
+    this.stopped = true;
+    for (const t of [...this.retired, ...this.incs]) await t.close(true);
+  }
+
+  /** Sum over live incarnations (status). */
+  copied(): { bytes: number; lines: number; pending: number } {
+    let bytes = this.copiedBytesBefore;
+    let lines = this.copiedLinesBefore;
+    let pending = 0;
+    for (const t of [...this.retired, ...this.incs]) {
+      bytes += t.acked - t.startPos;
+      lines += t.ackedLines;
+      pending += Math.max(0, Math.max(t.size, t.readPos) - t.acked);
+    }
+    return { bytes, lines, pending };
+  }
+
+  private async run(): Promise<void> {
+    await this.init();
+    this.writeCheckpoint();
+    this.readySignal();
+    while (!this.halted) {
+      const t = this.incs[0];
+      if (!t) {
+        await this.checkPath();
+        if (this.incs[0]) continue;
+        if (this.deletionExpired()) return this.end();
+        await this.sleep();
+        continue;
+      }
+      if (t.frozen) {
+        this.retire(t);
+        continue;
+      }
+      let r;
+      try {
+        r = await t.readOnce(this.abort);
+      } catch (err) {
+        this.error = `read: ${errorMessage(err)}`;
+        this.o.logger.warn(`Reading ${t.path} failed: ${errorMessage(err)}; retrying.`);
+        await this.sleep();
+        continue;
+      }
+      if (r === 'stopped' || this.halted) break;
+      this.error = undefined;
+      if (r === 'data') {
+        this.checkBehind(t, this.o.maxExistingBehind);
+        continue;
+      }
+      if (t.rotatedAway) {
+        this.retire(t);
+        continue;
+      }
+      await this.checkPath();
+      if (this.incs[0] !== t || t.rotatedAway || t.frozen || t.unread > 0) continue;
+      if (this.deletionExpired()) {
+        this.retire(t);
+        return this.end();
+      }
+      await this.sleep();
+    }
+  }
+
+  private deletionExpired(): boolean {
+    return this.deletedAt !== undefined && Date.now() - this.deletedAt >= this.o.logDeletionDelayMs;
+  }
+
+  private end(): void {
+    this.done = true;
+    this.maybeForget();
+  }
+
+  private sleep(): Promise<void> {
+    if (this.halted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.wakeUp = undefined;
+        resolve();
+      }, this.o.pollMs);
+      timer.unref?.();
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private checkBehind(t: Tailer, limit: number | undefined): void {
+    if (limit === undefined || limit <= 0) return;
+    const behind = t.size - t.readPos;
+    if (behind > limit) {
+      this.skip(t, 'too_far_behind', behind);
+      this.o.logger.warn(`Skipped copying ${behind} bytes in '${this.o.realPath}' due to: Too far behind end of log (limit ${limit} bytes).`);
+      t.skipTo(t.size);
+    }
+  }
+
+  private skip(_t: Tailer | undefined, reason: string, bytes: number): void {
+    if (bytes <= 0) return;
+    this.skippedBytes += bytes;
+    this.o.onSkip(reason, bytes);
+  }
+
+  /** Creates a tailer on an open handle and announces it. */
+  private async addTailer(
+    file: { path: string; fh: fsp.FileHandle; dev: number; ino: number },
+    start: number,
+    seqId: string,
+    rotatedAway: boolean,
+  ): Promise<Tailer> {
+    let id = `file:${this.o.realPath}#${file.dev}:${file.ino}`;
+    if (this.usedIds.has(id)) {
+      let n = 1;
+      while (this.usedIds.has(`${id}~${n}`)) n++;
+      id = `${id}~${n}`;
+    }
+    this.usedIds.add(id);
+    const t = new Tailer({
+      ...file,
+      start,
+      seqId,
+      streamId: id,
+      streamPath: this.o.streamPath,
+      attrs: this.o.attrs,
+      credits: this.o.credits,
+      readPageSize: this.o.readPageSize,
+      maxLineSize: this.o.maxLineSize,
+      lineCompletionWaitMs: this.o.lineCompletionWaitMs,
+      scheduler: this.o.scheduler,
+      onAck: (x) => this.onAck(x),
+    });
+    await t.init();
+    t.rotatedAway = rotatedAway;
+    this.incs.push(t);
+    this.o.onTailer(t);
+    return t;
+  }
+
+  private async openPath(): Promise<{ path: string; fh: fsp.FileHandle; dev: number; ino: number; size: number } | undefined> {
+    let fh: fsp.FileHandle | undefined;
+    try {
+      fh = await fsp.open(this.o.realPath, 'r');
+      const st = await fh.stat();
+      if (!st.isFile()) {
+        await fh.close();
+        return undefined;
+      }
+      return { path: this.o.realPath, fh, dev: st.dev, ino: st.ino, size: st.size };
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'EACCES' && code !== 'EPERM') this.error = errorMessage(err);
+      return undefined;
+    }
+  }
+
+  /** Where reading starts: checkpoint, else the start rule. */
+  private async init(): Promise<void> {
+    const entry = this.o.checkpoints.get(this.o.realPath);
+    if (entry) return this.resume(entry);
+    const f = await this.openPath();
+    if (!f) {
+      this.deletedAt = Date.now();
+      return;
+    }
+    const s = this.o.startAt;
+    const start = s === 'end' ? f.size : s === 'start' ? 0 : Math.min(s, f.size);
+    const t = await this.addTailer(f, start, randomUUID(), false);
+    this.checkBehind(t, this.o.maxNewBehind);
+  }
+
+  private async resume(entry: CheckpointEntry): Promise<void> {
+    const dir = path.dirname(this.o.realPath);
+    const taken = new Set<string>();
+    const reopen = async (c: IncarnationCheckpoint) => {
+      if (c.path) {
+        const fh = await fsp.open(c.path, 'r').catch(() => undefined);
+        if (fh) {
+          const st = await fh.stat().catch(() => undefined);
+          if (st && st.ino === c.inode && (c.dev === undefined || st.dev === c.dev) && (await fingerprintMatches(fh, c.fingerprint).catch(() => false))) {
+            return { path: c.path, fh, dev: st.dev, ino: st.ino, size: st.size };
+          }
+          await fh.close().catch(() => undefined);
+        }
+      }
+      const found = await findByInode(dir, c.inode, c.dev, c.fingerprint);
+      if (!found) return undefined;
+      const st = await found.fh.stat();
+      return { ...found, size: st.size };
+    };
+    for (const p of entry.pending_files ?? []) {
+      const f = await reopen(p);
+      if (!f || f.size < p.position) {
+        await f?.fh.close();
+        this.skip(undefined, 'rotated_file_not_found', Math.max(0, (p.last_known_size ?? 0) - p.position));
+        this.o.logger.warn(`A rotated file of ${this.o.realPath} (inode ${p.inode}) could not be found again; its unread bytes are lost.`);
+        continue;
+      }
+      taken.add(`${f.dev}:${f.ino}`);
+      await this.addTailer(f, p.position, p.sequence_id, true);
+    }
+    const cur = await this.openPath();
+    const same = cur && cur.ino === entry.inode && (entry.dev === undefined || cur.dev === entry.dev);
+    if (cur && same && (await fingerprintMatches(cur.fh, entry.fingerprint).catch(() => false))) {
+      if (cur.size >= entry.position) {
+        await this.addTailer(cur, entry.position, entry.sequence_id, false);
+        return;
+      }
+      // Truncated while stopped: copytruncate's copy may hold the tail.
+      const copy = await findRotatedCopy(this.o.realPath, { fingerprint: entry.fingerprint, minSize: entry.position, exclude: (d, i) => d === cur.dev && i === cur.ino });
+      if (copy) await this.addTailer(copy, entry.position, entry.sequence_id, true);
+      else this.skip(undefined, 'truncated_while_stopped', Math.max(0, (entry.last_known_size ?? entry.position) - entry.position));
+      await this.addTailer(cur, 0, randomUUID(), false);
+      return;
+    }
+    // The file at the path is another one (rotated/replaced while stopped), or gone.
+    if (same) {
+      this.skip(undefined, 'inode_reused', Math.max(0, (entry.last_known_size ?? entry.position) - entry.position));
+      this.o.logger.warn(`${this.o.realPath}: inode ${entry.inode} now holds different content (inode reuse); reading it as a new file.`);
+    } else {
+      const old = taken.has(`${entry.dev}:${entry.inode}`) ? undefined : await reopen(entry);
+      if (old && old.size >= entry.position) await this.addTailer(old, entry.position, entry.sequence_id, true);
+      else {
+        await old?.fh.close();
+        this.skip(undefined, 'rotated_file_not_found', Math.max(0, (entry.last_known_size ?? entry.position) - entry.position));
+      }
+    }
+    if (cur) await this.addTailer(cur, 0, randomUUID(), false);
+    else this.deletedAt = Date.now();
+  }
+
+  /** Stat the path and react to rotation, truncation, deletion. */
+  private async checkPath(): Promise<void> {
+    this.lastChecked = Date.now();
+    const last = this.incs[this.incs.length - 1];
+    let st;
+    try {
+      st = await fsp.stat(this.o.realPath);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (this.deletedAt === undefined) {
+        this.deletedAt = Date.now();
+        this.o.logger.info(`${this.o.realPath} is gone (${code}); reading what is left, closing after ${this.o.logDeletionDelayMs / 1000} s.`);
+      }
+      return;
+    }
+    if (!st.isFile()) return;
+    this.deletedAt = undefined;
+    if (!last || last.rotatedAway || st.ino !== last.ino || st.dev !== last.dev) {
+      const f = await this.openPath();
+      if (!f) return;
+      if (last && !last.rotatedAway && f.ino === last.ino && f.dev === last.dev) {
+        await f.fh.close(); // raced: same file after all
+        return;
+      }
+      if (last && !last.rotatedAway) {
+        last.rotatedAway = true;
+        this.o.logger.info(`${this.o.realPath} was rotated (new inode ${f.ino}); draining the old file first.`);
+      }
+      await this.addTailer(f, 0, randomUUID(), false);
+      return;
+    }
+    if (st.size < last.readPos || (st.size > 0 && !(await last.headUnchanged().catch(() => true)))) {
+      await this.handleShrink(last);
+    } else if (st.size > last.size) {
+      last.size = st.size;
+    }
+  }
+
+  /** Same inode, content shrank or was replaced: copytruncate or truncation in place. */
+  private async handleShrink(t: Tailer): Promise<void> {
+    const unread = Math.max(0, t.size - t.readPos);
+    const copy = await findRotatedCopy(this.o.realPath, {
+      fingerprint: t.fingerprint,
+      minSize: t.readPos,
+      exclude: (d, i) => d === t.dev && i === t.ino,
+    });
+    if (copy) {
+      await t.switchTo(copy);
+      t.rotatedAway = true;
+      this.o.logger.info(`${this.o.realPath} was rotated by copytruncate; reading the rest from ${copy.path}.`);
+    } else {
+      t.frozen = true;
+      t.rotatedAway = true;
+      if (unread > 0) {
+        this.skip(t, 'copytruncate_copy_not_found', unread);
+        this.o.logger.warn(
+          `It appears that ${this.o.realPath} was rotated using copy-truncate but the copied file could not be found; ${unread} unread bytes are lost.`,
+        );
+      } else {
+        this.o.logger.info(`${this.o.realPath} was truncated; reading it again from the start.`);
+      }
+    }
+    const f = await this.openPath();
+    if (f) await this.addTailer(f, 0, randomUUID(), false);
+  }
+
+  private retire(t: Tailer): void {
+    const i = this.incs.indexOf(t);
+    if (i >= 0) this.incs.splice(i, 1);
+    t.finish();
+    void t.close();
+    if (!t.fullyAcked) this.retired.push(t);
+    else this.absorb(t);
+    this.writeCheckpoint();
+  }
+
+  /** Keeps the totals of a tailer that leaves the lists. */
+  private absorb(t: Tailer): void {
+    this.copiedBytesBefore += t.acked - t.startPos;
+    this.copiedLinesBefore += t.ackedLines;
+  }
+
+  private onAck(t: Tailer): void {
+    if (this.stopped) return;
+    const i = this.retired.indexOf(t);
+    if (i >= 0 && t.fullyAcked) {
+      this.retired.splice(i, 1);
+      this.absorb(t);
+    }
+    this.writeCheckpoint();
+    this.maybeForget();
+  }
+
+  private maybeForget(): void {
+    if (this.done && !this.doneSignalled && this.retired.length === 0 && this.incs.length === 0) {
+      this.doneSignalled = true;
+      this.o.checkpoints.remove(this.o.realPath);
+      this.o.onDone();
+    }
+  }
+
+  /** Entry = the newest incarnation + older ones that still have unacknowledged bytes. */
+  writeCheckpoint(): void {
+    if (this.stopped) return;
+    const live = [...this.retired, ...this.incs];
+    const cur = live[live.length - 1];
+    if (!cur) return;
+    const pending = live.slice(0, -1).map((t) => ({ ...t.checkpoint(), is_log_file: false }));
+    const entry: Omit<CheckpointEntry, 'time'> = { ...cur.checkpoint() };
+    if (pending.length) entry.pending_files = pending;
+    this.o.checkpoints.update(this.o.realPath, entry);
+  }
+}

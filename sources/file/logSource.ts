@@ -1,0 +1,298 @@
+/**
+ * The log source of one `logs[]` entry: discovery + one follower per matched path + the
+ * integrator's per-file operator chain, merged into one Observable of batches.
+ *
+ * Promises:
+ * - Subscribing starts it (first scan, watchers, rescans); unsubscribing stops reading (acks of
+ *   batches already emitted still advance checkpoints until `stop()`).
+ * - Start positions (§2.3): checkpoint → resume; else files of the FIRST scan start at their end
+ *   unless `copy_from_start` (or at `initialPositions[path]`, the agent's own logs); files found
+ *   by any later scan start at byte 0.
+ * - Bytes are skipped only when `skip_too_far_behind` is true (then Scalyr's
+ *   `max_log_offset_size` / `max_existing_log_offset_size` apply); every skip is counted with a
+ *   reason (`counters.dropped[reason]` = occurrences, `status()[].skipped[reason]` = bytes).
+ * - A per-file chain that errors is counted and logged; that file is restarted from its
+ *   checkpoint at the next scan (nothing acknowledged is lost, nothing unacknowledged skipped).
+ * - `stop()` is idempotent and bounded by `deadlineMs`: stops reading, closes handles, watchers
+ *   and timers, returns unacknowledged credits, flushes the checkpoint store.
+ */
+import { Observable, type OperatorFunction, type SchedulerLike, type Subscriber, type Subscription, tap } from 'rxjs';
+import type { Batch, ComponentCounters, Logger, Stream } from '../../lib/types.js';
+import type { Credits } from '../../lib/pipeline/credits.js';
+import type { CheckpointStore } from '../../lib/checkpoints/store.js';
+import type { LogEntryConfig } from '../../lib/config/types.js';
+import { countDrop, countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
+import { FileDiscovery } from './discover.js';
+import { Follower } from './follower.js';
+import type { Tailer } from './tailer.js';
+
+/** The agent options the source reads (Scalyr names; seconds where Scalyr uses seconds). */
+export interface LogSourceAgentOptions {
+  max_line_size?: number;
+  read_page_size?: number;
+  line_completion_wait_time?: number;
+  log_deletion_delay?: number;
+  max_new_log_detection_time?: number;
+  skip_too_far_behind?: boolean;
+  max_log_offset_size?: number;
+  max_existing_log_offset_size?: number;
+  [extra: string]: unknown;
+}
+
+export interface LogSourceContext {
+  credits: Credits;
+  checkpoints: CheckpointStore;
+  logger: Logger;
+  /** Global options (`max_line_size`, `read_page_size`, `line_completion_wait_time`, `log_deletion_delay`, `max_new_log_detection_time`…). */
+  agent: LogSourceAgentOptions;
+  /**
+   * True at agent start (and for entries present at start). Entries added by a reload pass
+   * false; either way files of the entry's first scan start at their END unless
+   * `copy_from_start` (Scalyr's rule), so the flag is informational.
+   */
+  startup: boolean;
+  /** File attributes incl. `logfile`, for a real path (the integrator applies `rename_logfile`). */
+  streamAttrs: (realPath: string) => Record<string, string>;
+  /** The integrator's per-file chain (grouping, sampling, redaction…), applied per incarnation. */
+  perFile: (stream: Stream) => OperatorFunction<Batch, Batch>;
+  /** Start offsets for files without checkpoint (the agent's own logs start where they were at process start). */
+  initialPositions?: Record<string, number>;
+  /** Fallback stat poll of idle files in ms (default 1000; watcher events wake sooner). */
+  pollIntervalMs?: number;
+  /** Use chokidar watchers (default true). */
+  watch?: boolean;
+  /** Scheduler for the partial-line timers (tests). */
+  scheduler?: SchedulerLike;
+}
+
+/** Status of one matched file (acknowledged progress). */
+export interface FileStatus {
+  path: string;
+  /** Acknowledged bytes / lines since this source started. */
+  copiedBytes: number;
+  copiedLines: number;
+  /** Bytes in the file(s) not yet acknowledged. */
+  pendingBytes: number;
+  /** Bytes skipped (all reasons) and by reason. */
+  skippedBytes: number;
+  skipped: Record<string, number>;
+  /** Epoch ms of the last path check (0 = never). */
+  lastChecked: number;
+  /** Open incarnations (current + rotated ones being drained or awaiting acks). */
+  incarnations: number;
+  error?: string;
+}
+
+export interface LogSource {
+  batches$: Observable<Batch>;
+  status(): FileStatus[];
+  counters: ComponentCounters;
+  stop(deadlineMs?: number): Promise<void>;
+  /** Resolves after the first scan and the start positions of its files are settled. */
+  ready(): Promise<void>;
+  /** Runs a discovery pass now. */
+  rescan(): Promise<void>;
+}
+
+export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): LogSource {
+  const counters = createCounters();
+  const a = ctx.agent;
+  const num = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? v : d);
+  const readPageSize = Math.max(1, num(a.read_page_size, 65536));
+  const maxLineSize = Math.max(1, num(a.max_line_size, 49900));
+  const lineCompletionWaitMs = Math.max(0, num(a.line_completion_wait_time, 5)) * 1000;
+  const logDeletionDelayMs = Math.max(0, num(a.log_deletion_delay, 600)) * 1000;
+  const rescanMs = Math.max(0.01, num(a.max_new_log_detection_time, 60)) * 1000;
+  const skipBehind = a.skip_too_far_behind === true;
+  const maxNewBehind = skipBehind ? num(a.max_log_offset_size, 0) || undefined : undefined;
+  const maxExistingBehind = skipBehind ? num(a.max_existing_log_offset_size, 0) || undefined : undefined;
+
+  const followers = new Map<string, Follower>();
+  const skippedByPath = new Map<string, Record<string, number>>();
+  const problems = new Map<string, string>();
+  const innerSubs = new Set<Subscription>();
+  const pendingReady: Promise<void>[] = [];
+  let subscriber: Subscriber<Batch> | undefined;
+  let discovery: FileDiscovery | undefined;
+  let firstScan: Promise<void> | undefined;
+  let halted = false;
+  let haltDone: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
+
+  const subscribeTailer = (realPath: string, t: Tailer) => {
+    if (!subscriber || halted) return;
+    let chain: Observable<Batch>;
+    try {
+      chain = t.batches$.pipe(
+        tap((b) => {
+          counters.receivedEvents += b.events.length;
+          for (const e of b.events) counters.receivedBytes += messageBytes(e.message);
+        }),
+        ctx.perFile(t.stream),
+      );
+    } catch (err) {
+      return chainFailed(realPath, err);
+    }
+    const sub: Subscription = chain.subscribe({
+      next: (b) => {
+        counters.sentEvents += b.events.length;
+        for (const e of b.events) counters.sentBytes += messageBytes(e.message);
+        subscriber?.next(b);
+      },
+      error: (err) => {
+        innerSubs.delete(sub);
+        chainFailed(realPath, err);
+      },
+      complete: () => innerSubs.delete(sub),
+    });
+    if (!sub.closed) innerSubs.add(sub);
+  };
+
+  const chainFailed = (realPath: string, err: unknown) => {
+    countError(counters, err);
+    ctx.logger.error(`Processing ${realPath} failed: ${errorMessage(err)}; it restarts from its checkpoint at the next scan.`);
+    const f = followers.get(realPath);
+    if (f) {
+      followers.delete(realPath);
+      void f.stop();
+    }
+  };
+
+  const addFollower = (realPath: string, initial: boolean) => {
+    let attrs: Record<string, string>;
+    try {
+      attrs = ctx.streamAttrs(realPath);
+    } catch (err) {
+      countError(counters, err);
+      attrs = { logfile: realPath };
+    }
+    const init = ctx.initialPositions?.[realPath];
+    const startAt = init !== undefined ? init : initial && !entry.copy_from_start ? 'end' : 'start';
+    const f: Follower = new Follower({
+      realPath,
+      streamPath: attrs.logfile ?? realPath,
+      attrs,
+      credits: ctx.credits,
+      checkpoints: ctx.checkpoints,
+      logger: ctx.logger,
+      readPageSize,
+      maxLineSize,
+      lineCompletionWaitMs,
+      logDeletionDelayMs,
+      pollMs: ctx.pollIntervalMs ?? 1000,
+      startAt,
+      maxNewBehind,
+      maxExistingBehind,
+      scheduler: ctx.scheduler,
+      onTailer: (t) => subscribeTailer(realPath, t),
+      onSkip: (reason, bytes) => {
+        countDrop(counters, reason);
+        const s = skippedByPath.get(realPath) ?? {};
+        s[reason] = (s[reason] ?? 0) + bytes;
+        skippedByPath.set(realPath, s);
+      },
+      onDone: () => {
+        if (followers.get(realPath) === f) followers.delete(realPath);
+        void f.stop();
+      },
+    });
+    followers.set(realPath, f);
+    void f.start();
+    if (initial) pendingReady.push(f.ready);
+  };
+
+  const halt = (): Promise<void> => {
+    if (haltDone) return haltDone;
+    halted = true;
+    haltDone = (async () => {
+      await discovery?.stop();
+      await Promise.all([...followers.values()].map((f) => f.halt()));
+      for (const s of innerSubs) s.unsubscribe();
+      innerSubs.clear();
+    })();
+    return haltDone;
+  };
+
+  const batches$ = new Observable<Batch>((sub) => {
+    if (subscriber || halted) {
+      sub.error(new Error(`log source ${entry.path}: already started (subscribe once)`));
+      return;
+    }
+    subscriber = sub;
+    discovery = new FileDiscovery({
+      pattern: entry.path,
+      excludes: entry.exclude ?? [],
+      logger: ctx.logger,
+      rescanMs,
+      watch: ctx.watch,
+      onMatches: (files, initial) => {
+        if (halted) return;
+        for (const f of files) {
+          problems.delete(f);
+          if (!followers.has(f)) addFollower(f, initial);
+        }
+      },
+      onFileEvent: (p) => followers.get(p)?.wake(),
+      onProblems: (list) => {
+        for (const p of list) {
+          if (!problems.has(p.path)) ctx.logger.warn(`Skipping ${p.path} (${entry.path}): ${p.error}; retried at the next scan.`);
+          problems.set(p.path, p.error);
+        }
+      },
+    });
+    firstScan = discovery.start().catch((err) => {
+      countError(counters, err);
+      ctx.logger.error(`Scanning ${entry.path} failed: ${errorMessage(err)}`);
+    });
+    return () => void halt();
+  });
+
+  return {
+    batches$,
+    counters,
+    async ready() {
+      while (!firstScan) await new Promise((r) => setTimeout(r, 5));
+      await firstScan;
+      await Promise.all(pendingReady);
+    },
+    rescan: () => discovery?.rescan() ?? Promise.resolve(),
+    status(): FileStatus[] {
+      const out: FileStatus[] = [];
+      for (const [p, f] of followers) {
+        const c = f.copied();
+        out.push({
+          path: p,
+          copiedBytes: c.bytes,
+          copiedLines: c.lines,
+          pendingBytes: c.pending,
+          skippedBytes: f.skippedBytes,
+          skipped: { ...(skippedByPath.get(p) ?? {}) },
+          lastChecked: f.lastChecked,
+          incarnations: f.incs.length + f.retired.length,
+          ...(f.error ? { error: f.error } : {}),
+        });
+      }
+      for (const [p, error] of problems) {
+        if (!followers.has(p)) out.push({ path: p, copiedBytes: 0, copiedLines: 0, pendingBytes: 0, skippedBytes: 0, skipped: {}, lastChecked: 0, incarnations: 0, error });
+      }
+      return out.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+    },
+    stop(deadlineMs = 5000): Promise<void> {
+      stopping ??= (async () => {
+        await halt();
+        await Promise.all([...followers.values()].map((f) => f.stop()));
+        await ctx.checkpoints.flush();
+        subscriber?.complete();
+      })().catch((err) => {
+        countError(counters, err);
+        ctx.logger.error(`Stopping ${entry.path}: ${errorMessage(err)}`);
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((r) => {
+        timer = setTimeout(r, Math.max(0, deadlineMs));
+        timer.unref?.();
+      });
+      return Promise.race([stopping, deadline]).finally(() => clearTimeout(timer));
+    },
+  };
+}

@@ -1,0 +1,250 @@
+/**
+ * Tailer: reads ONE file incarnation (an open handle on one dev+inode) and turns it into a
+ * `Stream` of line batches.
+ *
+ * Promises:
+ * - Reads happen only after `await credits.acquire(n)`, in chunks of at most `read_page_size`,
+ *   each into a fresh Buffer (events are views into it, so nothing still referenced is reused).
+ *   Credits come back from `stream.ack(end)` (end − previous ack), or all at once on `close()`.
+ * - `stream.ack(end)` also records the acknowledged offset, which is what the follower
+ *   checkpoints. Nothing unacknowledged is ever checkpointed.
+ * - Event `end` offsets are file offsets, used as sequence numbers under `seqId` (a uuid kept in
+ *   the checkpoint), so a re-read after a restart re-sends the same `si`/`sn`.
+ * - The first up to 256 bytes are kept to fingerprint the incarnation (inode-reuse guard).
+ * - Never throws from `ack`; read errors are returned to the follower.
+ */
+import { promises as fsp } from 'node:fs';
+import { Subject, type Observable, type SchedulerLike, tap } from 'rxjs';
+import type { Batch, Stream } from '../../lib/types.js';
+import type { Credits } from '../../lib/pipeline/credits.js';
+import type { IncarnationCheckpoint } from '../../lib/checkpoints/types.js';
+import { splitLines, type FileChunk, type SkipChunk } from '../../operators/splitLines.js';
+import { FINGERPRINT_BYTES, fingerprintOf, readHead } from './fingerprint.js';
+
+export interface TailerOptions {
+  /** Where the incarnation lives now (a copytruncate copy may live under another name). */
+  path: string;
+  fh: fsp.FileHandle;
+  dev: number;
+  ino: number;
+  /** Offset to start reading at (the acknowledged offset when resuming). */
+  start: number;
+  seqId: string;
+  streamId: string;
+  /** `Stream.path` (the `logfile` value). */
+  streamPath: string;
+  attrs: Record<string, string>;
+  credits: Credits;
+  readPageSize: number;
+  maxLineSize: number;
+  lineCompletionWaitMs: number;
+  scheduler?: SchedulerLike;
+  /** Called after every ack that moved the acknowledged offset. */
+  onAck: (t: Tailer) => void;
+}
+
+export type ReadResult = 'data' | 'eof' | 'stopped';
+
+export class Tailer {
+  readonly stream: Stream;
+  /** Lines after splitting (before the per-file chain). */
+  readonly batches$: Observable<Batch>;
+  path: string;
+  dev: number;
+  ino: number;
+  readonly startPos: number;
+  readPos: number;
+  acked: number;
+  /** Largest size seen through the handle. */
+  size = 0;
+  head: Buffer = Buffer.alloc(0);
+  /** The path now shows another file (or this one is a copy): drain to EOF, then retire. */
+  rotatedAway = false;
+  /** The content behind the handle was replaced (truncated): read nothing more. */
+  frozen = false;
+  finished = false;
+  closed = false;
+  ackedLines = 0;
+  readBytes = 0;
+  lastAckTime = Date.now();
+  private fh: fsp.FileHandle;
+  private creditsHeld = 0;
+  private readonly chunks = new Subject<FileChunk | SkipChunk>();
+  private readonly lineMarks: number[] = []; // pairs: end, lines
+  private markHead = 0;
+  private acksEnabled = true;
+
+  constructor(private readonly o: TailerOptions) {
+    this.path = o.path;
+    this.fh = o.fh;
+    this.dev = o.dev;
+    this.ino = o.ino;
+    this.startPos = this.readPos = this.acked = o.start;
+    this.stream = {
+      id: o.streamId,
+      kind: 'log',
+      path: o.streamPath,
+      attrs: o.attrs,
+      seqId: o.seqId,
+      ack: (end: number) => this.ack(end),
+    };
+    this.batches$ = this.chunks.pipe(
+      splitLines(this.stream, { maxLineSize: o.maxLineSize, lineCompletionWaitMs: o.lineCompletionWaitMs, scheduler: o.scheduler }),
+      tap((b) => {
+        if (b.events.length) this.lineMarks.push(b.end, b.events.length);
+      }),
+    );
+  }
+
+  /** Reads the head for the fingerprint and the current size. Call once after construction. */
+  async init(): Promise<void> {
+    this.head = await readHead(this.fh);
+    this.size = (await this.fh.stat()).size;
+  }
+
+  get fingerprint(): string | undefined {
+    return this.head.length ? fingerprintOf(this.head) : undefined;
+  }
+
+  /** Bytes not yet read according to the last size seen. */
+  get unread(): number {
+    return Math.max(0, this.size - this.readPos);
+  }
+
+  /** Reads at most one chunk. `abort` resolves when the source stops. */
+  async readOnce(abort: Promise<void>): Promise<ReadResult> {
+    if (this.frozen || this.closed) return 'eof';
+    if (this.readPos >= this.size) {
+      const st = await this.fh.stat();
+      if (st.size <= this.readPos) return 'eof'; // a shrink is noticed by the follower (path stat)
+      this.size = st.size;
+    }
+    const want = Math.min(this.o.readPageSize, this.size - this.readPos);
+    const acquiring = this.o.credits.acquire(want);
+    let stopped = false;
+    const got = await Promise.race([acquiring, abort.then(() => ((stopped = true), 0))]);
+    if (stopped) {
+      void acquiring.then((n) => this.o.credits.release(n));
+      return 'stopped';
+    }
+    if (this.closed || this.frozen) {
+      this.o.credits.release(got);
+      return 'eof';
+    }
+    const buf = Buffer.allocUnsafe(got);
+    let bytesRead = 0;
+    try {
+      ({ bytesRead } = await this.fh.read(buf, 0, got, this.readPos));
+    } catch (err) {
+      this.o.credits.release(got);
+      throw err;
+    }
+    if (bytesRead < got) this.o.credits.release(got - bytesRead);
+    if (bytesRead === 0) {
+      this.size = this.readPos; // shrank under us
+      return 'eof';
+    }
+    this.creditsHeld += bytesRead;
+    const start = this.readPos;
+    const data = bytesRead === got ? buf : buf.subarray(0, bytesRead);
+    if (start <= this.head.length && this.head.length < FINGERPRINT_BYTES) {
+      const from = this.head.length - start;
+      const take = Math.min(bytesRead, FINGERPRINT_BYTES - start) - from;
+      if (take > 0) this.head = Buffer.concat([this.head, data.subarray(from, from + take)]);
+    }
+    this.readPos += bytesRead;
+    this.readBytes += bytesRead;
+    this.chunks.next({ buf: data, start });
+    return 'data';
+  }
+
+  /** Jumps ahead (a counted skip); the skip is emitted so its ack moves the checkpoint. */
+  skipTo(pos: number): void {
+    if (pos <= this.readPos) return;
+    this.readPos = pos;
+    this.chunks.next({ skipTo: pos });
+  }
+
+  /** Checks that the first bytes behind the handle are still those read earlier. */
+  async headUnchanged(): Promise<boolean> {
+    if (!this.head.length || this.closed) return true;
+    const now = await readHead(this.fh, this.head.length);
+    return now.equals(this.head);
+  }
+
+  /** Continues this incarnation through another handle (the copy of a copytruncate). */
+  async switchTo(copy: { path: string; fh: fsp.FileHandle; dev: number; ino: number }): Promise<void> {
+    const old = this.fh;
+    this.fh = copy.fh;
+    this.path = copy.path;
+    this.dev = copy.dev;
+    this.ino = copy.ino;
+    this.size = (await copy.fh.stat()).size;
+    await old.close().catch(() => undefined);
+  }
+
+  /** No more reads: the held partial line is emitted and the batch stream completes. */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.chunks.complete();
+  }
+
+  /** Everything read was acknowledged (nothing more will come once finished). */
+  get fullyAcked(): boolean {
+    return this.acked >= this.readPos;
+  }
+
+  /** Acknowledged up to `end`: release credits, count lines, let the follower checkpoint. */
+  private ack(end: number): void {
+    if (!this.acksEnabled || !(end > this.acked)) return;
+    const delta = end - this.acked;
+    this.acked = end;
+    this.lastAckTime = Date.now();
+    const rel = Math.min(delta, this.creditsHeld);
+    if (rel > 0) {
+      this.creditsHeld -= rel;
+      this.o.credits.release(rel);
+    }
+    const m = this.lineMarks;
+    while (this.markHead < m.length && m[this.markHead] <= end) {
+      this.ackedLines += m[this.markHead + 1];
+      this.markHead += 2;
+    }
+    if (this.markHead > 1024) {
+      m.splice(0, this.markHead);
+      this.markHead = 0;
+    }
+    try {
+      this.o.onAck(this);
+    } catch {
+      // the follower logs its own errors
+    }
+  }
+
+  /** The checkpoint of this incarnation (acknowledged offset). */
+  checkpoint(): IncarnationCheckpoint {
+    return {
+      position: this.acked,
+      inode: this.ino,
+      dev: this.dev,
+      ...(this.fingerprint ? { fingerprint: this.fingerprint } : {}),
+      sequence_id: this.o.seqId,
+      sequence_number: this.acked,
+      path: this.path,
+      last_known_size: this.size,
+    };
+  }
+
+  /** Closes the handle (idempotent). With `final`, later acks are ignored and held credits returned. */
+  async close(final = false): Promise<void> {
+    if (final) {
+      this.acksEnabled = false;
+      if (this.creditsHeld > 0) this.o.credits.release(this.creditsHeld);
+      this.creditsHeld = 0;
+    }
+    if (this.closed) return;
+    this.closed = true;
+    await this.fh.close().catch(() => undefined);
+  }
+}

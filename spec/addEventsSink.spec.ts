@@ -470,7 +470,41 @@ describe('TLS and proxies', () => {
   });
 });
 
+describe('bad input', () => {
+  test('malformed events are counted and skipped; the batch end is still acked', async () => {
+    const { sink } = mkSink();
+    const a = mkStream('a');
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    sink.write({
+      stream: a,
+      events: [{ message: 'ok\n', end: 3 }, { message: 42 as never, end: 5 }, { message: 'attrs\n', end: 11, attrs: circular }],
+      end: 11,
+    });
+    await sink.flush(3000);
+    expect(sink.counters.dropped.invalid_event).toBe(1);
+    expect(a.acks).toEqual([11]);
+    const ev = parsed(0).events;
+    expect(ev.map((e) => e.message.toString())).toEqual(['ok\n', 'attrs\n']);
+    expect(ev[1].attrs).toHaveProperty('unserializable_attrs');
+  });
+});
+
 describe('lifecycle', () => {
+  test('flush waits for what was written before it, not for later writes', async () => {
+    const { sink } = mkSink({ linger_ms: 0 });
+    const a = mkStream('a');
+    const b = mkStream('b');
+    server!.faults.push({ delayMs: 100 });
+    sink.write(lines(a, 0, ['first\n']));
+    const f = sink.flush(3000);
+    server!.faults.push({ hang: true }, { hang: true });
+    sink.write(lines(b, 0, ['later\n']));
+    await f;
+    expect(a.acks).toEqual([6]);
+    expect(b.acks).toEqual([]);
+  });
+
   test('stop aborts a hanging request after the deadline and keeps data unacked; idempotent', async () => {
     const { sink } = mkSink({ request_deadline: 30 });
     const a = mkStream('a');

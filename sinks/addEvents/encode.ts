@@ -48,7 +48,12 @@ const POSTFIX_FIXED = '], logs: '.length + ', threads: '.length + ', client_time
 
 /** JSON text of a value; bigints become strings so encoding never throws. */
 export function jsonText(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) ?? 'null';
+  try {
+    return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) ?? 'null';
+  } catch (err) {
+    // Circular or otherwise unserializable attributes: say so instead of failing the request.
+    return JSON.stringify({ unserializable_attrs: String((err as Error).message) });
+  }
 }
 
 /** A byte buffer that grows by doubling up to what is needed. */

@@ -128,7 +128,9 @@ export function buildRequest(
     }
     const mark = enc.position();
     const logName = `Lines for file ${stream.path}`;
-    if (whole && enc.addEvent(base)) {
+    // A stream's first event in the request must fit together with its logs/threads entry.
+    const fits = !newStream || enc.measure(base) + enc.logCost(threadId, logName, stream.attrs) <= enc.room;
+    if (whole && fits && enc.addEvent(base)) {
       if (newStream && !enc.addLog(threadId, logName, stream.attrs)) {
         enc.setPosition(mark);
         break;

@@ -126,7 +126,7 @@ class AddEventsSinkImpl implements AddEventsSink {
   private gateUntil = 0;
   private timer?: NodeJS.Timeout;
   private timerAt = 0;
-  private flushWaiters: (() => void)[] = [];
+  private flushWaiters: { target: number; finish: () => void }[] = [];
   private stopPromise?: Promise<void>;
   private warnedStopped = false;
   private loggedBurstStatus?: string;
@@ -217,7 +217,17 @@ class AddEventsSinkImpl implements AddEventsSink {
         return;
       }
       let bytes = 0;
-      for (const ev of batch.events) bytes += messageBytes(ev.message);
+      let bad = 0;
+      for (const ev of batch.events) {
+        if (!ev || (typeof ev.message !== 'string' && !Buffer.isBuffer(ev.message)) || typeof ev.end !== 'number') bad++;
+        else bytes += messageBytes(ev.message);
+      }
+      if (bad > 0) {
+        // Malformed events cannot be encoded: count them and keep the rest (the batch end still acks).
+        countDrop(this.counters, 'invalid_event', bad);
+        batch = { ...batch, events: batch.events.filter((ev) => ev && (typeof ev.message === 'string' || Buffer.isBuffer(ev.message)) && typeof ev.end === 'number') };
+        this.logger.warn(`addEvents: ${bad} malformed events from ${batch.stream?.id} dropped`, { sink: this.id });
+      }
       this.counters.receivedEvents += batch.events.length;
       this.counters.receivedBytes += bytes;
       this.entries.push({ seq: this.nextSeq++, batch, bytes, arrived: Date.now() });
@@ -230,6 +240,7 @@ class AddEventsSinkImpl implements AddEventsSink {
 
   flush(deadlineMs?: number): Promise<void> {
     if (this.entries.length === 0 || this.closed) return Promise.resolve();
+    const target = this.nextSeq - 1; // everything written so far
     return new Promise<void>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       let done = false;
@@ -238,11 +249,11 @@ class AddEventsSinkImpl implements AddEventsSink {
         done = true;
         if (timer) clearTimeout(timer);
         this.flushing--;
-        this.flushWaiters = this.flushWaiters.filter((w) => w !== finish);
+        this.flushWaiters = this.flushWaiters.filter((w) => w.finish !== finish);
         resolve();
       };
       this.flushing++;
-      this.flushWaiters.push(finish);
+      this.flushWaiters.push({ target, finish });
       if (deadlineMs !== undefined && Number.isFinite(deadlineMs)) timer = setTimeout(finish, Math.max(0, deadlineMs));
       this.pump();
     });
@@ -288,7 +299,7 @@ class AddEventsSinkImpl implements AddEventsSink {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.transport.close();
-    for (const w of [...this.flushWaiters]) w();
+    for (const w of [...this.flushWaiters]) w.finish();
   }
 
   status(): Record<string, unknown> {
@@ -497,7 +508,7 @@ class AddEventsSinkImpl implements AddEventsSink {
     }
     const head = this.entries[0];
     if (head && head.seq === settled.b && settled.e > 0) this.ack(head.batch.stream, head.batch.events[settled.e - 1].end);
-    if (this.entries.length === 0) for (const w of [...this.flushWaiters]) w();
+    for (const w of [...this.flushWaiters]) if (w.target < this.baseSeq) w.finish();
   }
 
   private ack(stream: Stream, end: number): void {

@@ -265,6 +265,10 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
             }
             stream = batch.stream;
             const events = batch.events;
+            if (emittedEnd < 0 && events.length > 0) {
+              // First batch of the stream: nothing before its first line needs acknowledging.
+              emittedEnd = events[0].end - byteLength(events[0].message);
+            }
             const heldBefore = held.length > 0;
             modified = heldBefore;
             const out: Event[] = [];

@@ -48,11 +48,13 @@ export function resolvePluginSpecifier(spec: string, baseDir: string): string {
 
 /**
  * Imports an ES module named by `spec` (path relative to `baseDir`, or a package name).
- * Rejects with a {@link PluginLoadError} naming the module and why.
+ * Rejects with a {@link PluginLoadError} naming the module and why. `retry` > 0 imports a file
+ * afresh (Node caches a module that failed to evaluate, so a fixed file would otherwise never load).
  */
-export async function importPluginModule(spec: string, baseDir: string): Promise<Record<string, unknown>> {
+export async function importPluginModule(spec: string, baseDir: string, retry = 0): Promise<Record<string, unknown>> {
   if (typeof spec !== 'string' || spec.trim() === '') throw new PluginLoadError(String(spec), 'empty module name');
-  const target = resolvePluginSpecifier(spec, baseDir);
+  let target = resolvePluginSpecifier(spec, baseDir);
+  if (retry > 0 && target.startsWith('file:')) target += `?sluice_retry=${retry}`;
   try {
     return (await import(target)) as Record<string, unknown>;
   } catch (err) {

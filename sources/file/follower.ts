@@ -177,6 +177,8 @@ export class Follower {
         return this.end();
       }
       await this.sleep();
+      // Look at the path before reading again: a truncate-and-rewrite must not be read as an append.
+      if (!this.halted) await this.checkPath();
     }
   }
 
@@ -215,7 +217,7 @@ export class Follower {
   }
 
   private skip(_t: Tailer | undefined, reason: string, bytes: number): void {
-    if (bytes <= 0) return;
+    bytes = Math.max(0, bytes);
     this.skippedBytes += bytes;
     this.o.onSkip(reason, bytes);
   }
@@ -320,29 +322,33 @@ export class Follower {
     }
     const cur = await this.openPath();
     const same = cur && cur.ino === entry.inode && (entry.dev === undefined || cur.dev === entry.dev);
-    if (cur && same && (await fingerprintMatches(cur.fh, entry.fingerprint).catch(() => false))) {
-      if (cur.size >= entry.position) {
+    if (cur && same) {
+      const fpOk = await fingerprintMatches(cur.fh, entry.fingerprint).catch(() => false);
+      if (fpOk && cur.size >= entry.position) {
         await this.addTailer(cur, entry.position, entry.sequence_id, false);
         return;
       }
-      // Truncated while stopped: copytruncate's copy may hold the tail.
+      // Truncated (or rewritten) while stopped: copytruncate's copy may hold the tail.
       const copy = await findRotatedCopy(this.o.realPath, { fingerprint: entry.fingerprint, minSize: entry.position, exclude: (d, i) => d === cur.dev && i === cur.ino });
       if (copy) await this.addTailer(copy, entry.position, entry.sequence_id, true);
-      else this.skip(undefined, 'truncated_while_stopped', Math.max(0, (entry.last_known_size ?? entry.position) - entry.position));
+      else {
+        const lost = Math.max(0, (entry.last_known_size ?? entry.position) - entry.position);
+        if (fpOk) this.skip(undefined, 'truncated_while_stopped', lost);
+        else {
+          this.skip(undefined, 'inode_reused', lost);
+          this.o.logger.warn(`${this.o.realPath}: inode ${entry.inode} now holds different content (inode reuse or rewrite); reading it as a new file.`);
+        }
+      }
       await this.addTailer(cur, 0, randomUUID(), false);
       return;
     }
     // The file at the path is another one (rotated/replaced while stopped), or gone.
-    if (same) {
-      this.skip(undefined, 'inode_reused', Math.max(0, (entry.last_known_size ?? entry.position) - entry.position));
-      this.o.logger.warn(`${this.o.realPath}: inode ${entry.inode} now holds different content (inode reuse); reading it as a new file.`);
-    } else {
-      const old = taken.has(`${entry.dev}:${entry.inode}`) ? undefined : await reopen(entry);
-      if (old && old.size >= entry.position) await this.addTailer(old, entry.position, entry.sequence_id, true);
-      else {
-        await old?.fh.close();
-        this.skip(undefined, 'rotated_file_not_found', Math.max(0, (entry.last_known_size ?? entry.position) - entry.position));
-      }
+    const old = taken.has(`${entry.dev}:${entry.inode}`) ? undefined : await reopen(entry);
+    if (old && old.size >= entry.position) await this.addTailer(old, entry.position, entry.sequence_id, true);
+    else {
+      await old?.fh.close();
+      this.skip(undefined, 'rotated_file_not_found', Math.max(0, (entry.last_known_size ?? entry.position) - entry.position));
+      this.o.logger.warn(`${this.o.realPath} was replaced while sluice was stopped and the previous file (inode ${entry.inode}) was not found; its unread bytes are lost.`);
     }
     if (cur) await this.addTailer(cur, 0, randomUUID(), false);
     else this.deletedAt = Date.now();

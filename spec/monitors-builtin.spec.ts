@@ -230,6 +230,31 @@ describe('linux_process_metrics (real processes)', () => {
     child.kill('SIGKILL');
   });
 
+  test('aggregate_multiple_processes sums matches; otherwise the first is used with one warning', async () => {
+    const marker = `sluice-agg-test-${process.pid}-${Date.now()}`;
+    const kids = [0, 1].map(() => spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', marker], { stdio: 'ignore' }));
+    children.push(...kids);
+    try {
+      const logger = memoryLogger();
+      const single = linuxProcessMetrics({ id: 'one', commandline: marker }, { ...ctx(), logger });
+      const agg = linuxProcessMetrics({ id: 'both', commandline: marker, aggregate_multiple_processes: true }, ctx());
+      const threadsOf = (pid: number) => Number(/^Threads:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+      let a: ScalyrMonitorSample[] = [];
+      for (let i = 0; i < 100; i++) {
+        a = await firstValueFrom(agg);
+        if (a.length && one(a, 'app.threads') === threadsOf(kids[0].pid!) + threadsOf(kids[1].pid!)) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(one(a, 'app.threads')).toBe(threadsOf(kids[0].pid!) + threadsOf(kids[1].pid!));
+      const s1 = await firstValueFrom(single);
+      expect(one(s1, 'app.threads')).toBe(threadsOf(Math.min(kids[0].pid!, kids[1].pid!)));
+      await firstValueFrom(single);
+      expect(logger.records.filter((r) => r.level === 'warn' && r.message.includes('2 processes match'))).toHaveLength(1);
+    } finally {
+      for (const k of kids) k.kill('SIGKILL');
+    }
+  });
+
   test('bad configurations fail at start with the option named', () => {
     expect(() => linuxProcessMetrics({ pid: '$$' }, ctx())).toThrow(/"id"/);
     expect(() => linuxProcessMetrics({ id: 'x' }, ctx())).toThrow(/commandline.*pid/);

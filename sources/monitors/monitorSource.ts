@@ -63,6 +63,10 @@ export interface MonitorStatus {
   rateLimitedLines: number;
   /** Samples rejected as garbage. */
   invalidSamples: number;
+  /** Seconds between samples. */
+  sampleInterval: number;
+  /** Scalyr's `stop_agent_on_failure`: the agent should exit while this monitor is not alive. */
+  stopAgentOnFailure: boolean;
 }
 
 export interface MonitorSource {
@@ -435,6 +439,8 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
         skippedTicks,
         rateLimitedLines,
         invalidSamples,
+        sampleInterval: intervalSecs,
+        stopAgentOnFailure: cfg.stop_agent_on_failure === true || cfg.stop_agent_on_failure === 'true',
       };
     },
     stop(): Promise<void> {

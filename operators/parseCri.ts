@@ -152,6 +152,11 @@ export function parseCri(opts: ParseCriOptions): MonoTypeOperatorFunction<Batch>
               emittedEnd = -1;
             }
             stream = batch.stream;
+            if (emittedEnd < 0 && batch.events.length > 0) {
+              // First batch of the stream: nothing before its first line needs acknowledging.
+              const first = batch.events[0];
+              emittedEnd = first.end - (typeof first.message === 'string' ? Buffer.byteLength(first.message) : first.message.length);
+            }
             const out: Event[] = [];
             for (const ev of batch.events) {
               if (counters) {

@@ -1,0 +1,111 @@
+/**
+ * runCoreAgent: the standalone APM pipeline the `core-agent` command runs until `createAgent`
+ * (lib/agent.ts) takes over: span intake → aggregateSpans → minute batches → sinks (the embedded
+ * NDJSON sink under `dataDir`, plus the Scout check-in sink when `apm.ingest_url` is set).
+ *
+ * Promises: resolves once listening (rejects with code `EADDRINUSE_LIVE` when another agent
+ * answers on the socket); `stop()` closes the intake, flushes the open minute to every sink,
+ * then stops the sinks, within the deadline; idempotent, never rejects.
+ */
+import path from 'node:path';
+import { merge, type Subscription } from 'rxjs';
+import type { ApmConfig } from '../config/types.js';
+import type { Logger, Sink } from '../types.js';
+import { createSpanIntake, type SpanIntake } from '../../sources/spanSocket/index.js';
+import { aggregateSpans } from '../../operators/aggregateSpans.js';
+import { createApmBatcher } from './toBatches.js';
+import { createNdjsonSink } from '../../sinks/ndjson/sink.js';
+import { createCheckinSink } from '../../sinks/checkin/index.js';
+import { createCounters, countError, errorMessage } from '../counters.js';
+import type { ApmMinute } from './types.js';
+
+export interface RunCoreAgentOptions {
+  apm: ApmConfig;
+  logger: Logger;
+  /** Where the NDJSON output goes (`events.ndjson`). */
+  dataDir: string;
+  minuteMs?: number;
+  /** Late-frame grace after a minute closes (default 10 s). */
+  graceMs?: number;
+  /** HTTP proxy for the check-in sink. */
+  proxy?: string;
+  /** Called when a client sent CoreAgentShutdown (the CLI stops then). */
+  onShutdownRequest?: () => void;
+  /** More sinks to feed (tests, embedding). */
+  extraSinks?: Sink[];
+  /** Sees every emitted minute (tests). */
+  onMinute?: (m: ApmMinute) => void;
+}
+
+export interface CoreAgentHandle {
+  intake: SpanIntake;
+  stop(deadlineMs?: number): Promise<void>;
+  status(): Record<string, unknown>;
+}
+
+export async function runCoreAgent(o: RunCoreAgentOptions): Promise<CoreAgentHandle> {
+  const log = o.logger;
+  const intake = createSpanIntake(o.apm, { logger: log, onShutdown: o.onShutdownRequest });
+  const batcher = createApmBatcher();
+  const sinks: Sink[] = [createNdjsonSink({ dir: path.resolve(o.dataDir) }, { logger: log, id: 'apm_ndjson' })];
+  if (o.apm.ingest_url) {
+    sinks.push(
+      createCheckinSink(
+        { ingest_url: o.apm.ingest_url, key: o.apm.key, proxy: o.proxy ?? (o.apm.proxy as string | undefined) },
+        { logger: log, keyring: batcher.keyring },
+      ),
+    );
+  }
+  sinks.push(...(o.extraSinks ?? []));
+  const aggCounters = createCounters();
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const sub: Subscription = merge(intake.completed$, intake.appEvents$)
+    .pipe(aggregateSpans({ graceMs: o.graceMs ?? 10_000, minuteMs: o.minuteMs, counters: aggCounters }))
+    .subscribe({
+      next: (m) => {
+        try {
+          o.onMinute?.(m);
+          const batch = batcher.toBatch(m);
+          for (const s of sinks) s.write(batch);
+        } catch (err) {
+          countError(aggCounters, err);
+        }
+      },
+      error: (err) => {
+        log.error('APM aggregation failed', { error: errorMessage(err) });
+        done();
+      },
+      complete: () => done(),
+    });
+  try {
+    await intake.listen();
+  } catch (err) {
+    sub.unsubscribe();
+    await intake.stop(0);
+    await Promise.all(sinks.map((s) => s.stop(0)));
+    throw err;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    intake,
+    stop(deadlineMs = 10_000) {
+      stopping ??= (async () => {
+        const until = Date.now() + deadlineMs;
+        await intake.stop(Math.min(2000, deadlineMs));
+        // The intake completing flushes the open minute through aggregateSpans.
+        await Promise.race([finished, new Promise((r) => setTimeout(r, Math.max(0, until - Date.now())).unref())]);
+        sub.unsubscribe();
+        await Promise.all(sinks.map((s) => s.flush(Math.max(0, until - Date.now())).catch(() => undefined)));
+        await Promise.all(sinks.map((s) => s.stop(Math.max(0, until - Date.now())).catch(() => undefined)));
+      })().catch((err) => log.error('core agent stop failed', { error: errorMessage(err) }));
+      return stopping;
+    },
+    status: () => ({
+      intake: { ...intake.status(), counters: intake.counters },
+      aggregation: aggCounters,
+      sinks: Object.fromEntries(sinks.map((s) => [s.id, { counters: s.counters, ...s.status() }])),
+    }),
+  };
+}

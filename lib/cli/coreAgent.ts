@@ -1,0 +1,387 @@
+/**
+ * `core-agent start|probe|shutdown`: the launch contract of Scout's core-agent binary, so language
+ * agents (Python, Node, PHP, Elixir) can launch and talk to sluice unchanged (behaviour notes §2).
+ *
+ *   core-agent start [--socket PATH] [--tcp HOST:PORT] [--daemonize true|false]
+ *                    [--log-level trace|debug|info|warn|error] [--log-file PATH]
+ *                    [--config-file PATH.toml] [--proxy URL]
+ *                    [--data-dir DIR] [--minute-secs N] [--grace-secs N]     (sluice additions)
+ *   core-agent probe    [--socket PATH | --tcp HOST:PORT]
+ *   core-agent shutdown [--socket PATH | --tcp HOST:PORT]
+ *
+ * Exit codes: 0 ok; 1 failure (probe/shutdown: nothing answered); 2 usage; 3 an agent is already
+ * listening (start). `start --daemonize true` returns as soon as the background agent listens.
+ * Without `--socket`/`--tcp` the agent listens on TCP 127.0.0.1:6590 (the clients' default).
+ * SIGTERM/SIGINT/SIGQUIT and a client's CoreAgentShutdown stop after flushing the open minute.
+ * `main` returns the exit code; only the bin file exits.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parse as parseToml } from 'smol-toml';
+import type { ApmConfig } from '../config/types.js';
+import type { Logger } from '../types.js';
+import { encodeFrame, FrameDecoder } from '../apm/framing.js';
+import { DEFAULT_CORE_AGENT_VERSION } from '../apm/replies.js';
+import { isListening, parseTcp } from '../../sources/spanSocket/index.js';
+import { runCoreAgent } from '../apm/runCoreAgent.js';
+import { errorMessage } from '../counters.js';
+
+export interface CoreAgentArgs {
+  mode: 'start' | 'probe' | 'shutdown' | 'help';
+  socket?: string;
+  tcp?: string;
+  daemonize: boolean;
+  logLevel: string;
+  logFile?: string;
+  configFile?: string;
+  proxy?: string;
+  dataDir?: string;
+  minuteSecs?: number;
+  graceSecs?: number;
+  warnings: string[];
+}
+
+const USAGE = `usage: core-agent start|probe|shutdown [--socket PATH] [--tcp HOST:PORT] [--daemonize true|false]
+       [--log-level trace|debug|info|warn|error] [--log-file PATH] [--config-file FILE.toml] [--proxy URL]
+       [--data-dir DIR] [--minute-secs N] [--grace-secs N]`;
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
+const DEFAULT_TCP = '127.0.0.1:6590';
+
+export class UsageError extends Error {}
+
+/** Parses arguments (process.argv, or only the arguments after the program name). */
+export function parseArgs(argv: string[]): CoreAgentArgs {
+  const modeAt = argv.findIndex((a) => a === 'start' || a === 'probe' || a === 'shutdown' || a === 'help' || a === '--help' || a === '-h');
+  if (modeAt < 0) throw new UsageError('missing mode (start, probe or shutdown)');
+  const m = argv[modeAt]!;
+  const out: CoreAgentArgs = { mode: m.startsWith('-') ? 'help' : (m as CoreAgentArgs['mode']), daemonize: false, logLevel: 'info', warnings: [] };
+  const rest = argv.slice(modeAt + 1);
+  for (let i = 0; i < rest.length; i++) {
+    let flag = rest[i]!;
+    let value: string | undefined;
+    const eq = flag.indexOf('=');
+    if (flag.startsWith('--') && eq > 0) {
+      value = flag.slice(eq + 1);
+      flag = flag.slice(0, eq);
+    }
+    const take = () => {
+      if (value !== undefined) return value;
+      const v = rest[++i];
+      if (v === undefined) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--socket':
+        out.socket = take();
+        break;
+      case '--tcp':
+        out.tcp = take();
+        parseTcp(out.tcp);
+        break;
+      case '--daemonize': {
+        const v = take().toLowerCase();
+        if (v !== 'true' && v !== 'false') throw new UsageError(`--daemonize expects true or false, got ${v}`);
+        out.daemonize = v === 'true';
+        break;
+      }
+      case '--log-level': {
+        const v = take().toLowerCase();
+        out.logLevel = LEVELS.includes(v) ? v : 'info';
+        if (!LEVELS.includes(v)) out.warnings.push(`unknown --log-level ${v}; using info`);
+        break;
+      }
+      case '--log-file':
+        out.logFile = take();
+        break;
+      case '--config-file':
+        out.configFile = take();
+        break;
+      case '--proxy':
+        out.proxy = take();
+        break;
+      case '--data-dir':
+        out.dataDir = take();
+        break;
+      case '--minute-secs':
+      case '--grace-secs': {
+        const n = Number(take());
+        if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} expects a number of seconds`);
+        if (flag === '--minute-secs') out.minuteSecs = n;
+        else out.graceSecs = n;
+        break;
+      }
+      case '--help':
+      case '-h':
+        out.mode = 'help';
+        break;
+      default:
+        // Newer language agents may pass flags we do not know: never refuse to start for that.
+        if (flag.startsWith('-')) {
+          out.warnings.push(`ignoring unknown option ${flag}`);
+          if (value === undefined && rest[i + 1] !== undefined && !rest[i + 1]!.startsWith('-')) i++;
+        } else out.warnings.push(`ignoring argument ${flag}`);
+    }
+  }
+  if (out.minuteSecs === 0) throw new UsageError('--minute-secs must be positive');
+  return out;
+}
+
+/** A logger in the real core agent's line format: `[2022-05-18T10:26:49][core_agent][INFO] …`. */
+export function createCoreAgentLogger(level: string, file?: string): Logger & { close(): Promise<void> } {
+  const min = LEVELS.indexOf(level === 'trace' ? 'debug' : level);
+  const stream = file ? fs.createWriteStream(file, { flags: 'a' }) : undefined;
+  stream?.on('error', () => undefined);
+  const write = (lvl: string) => (message: string, meta?: Record<string, unknown>) => {
+    if (LEVELS.indexOf(lvl) < min) return;
+    const t = new Date().toISOString().slice(0, 19);
+    const line = `[${t}][core_agent][${lvl.toUpperCase()}] ${message}${meta && Object.keys(meta).length ? ' ' + JSON.stringify(meta) : ''}\n`;
+    if (stream) stream.write(line);
+    else process.stdout.write(line);
+  };
+  return {
+    error: write('error'),
+    warn: write('warn'),
+    info: write('info'),
+    debug: write('debug'),
+    close: () => new Promise<void>((r) => (stream ? stream.end(() => r()) : r())),
+  };
+}
+
+/** Reads `[debug] ingest_url` (and optional `key`, `proxy`, `[apm]` overrides) from a TOML file. */
+export function readConfigFile(file: string): Partial<ApmConfig> & { proxy?: string } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--config-file ${file}: ${errorMessage(err)}`);
+  }
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError(`--config-file ${file}: invalid TOML: ${errorMessage(err)}`);
+  }
+  const out: Partial<ApmConfig> & { proxy?: string } = {};
+  const debug = (doc.debug ?? {}) as Record<string, unknown>;
+  const apm = (doc.apm ?? {}) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(apm)) (out as Record<string, unknown>)[k] = v;
+  if (typeof debug.ingest_url === 'string') out.ingest_url = debug.ingest_url;
+  if (typeof doc.ingest_url === 'string') out.ingest_url = doc.ingest_url;
+  if (typeof doc.key === 'string') out.key = doc.key;
+  if (typeof doc.proxy === 'string') out.proxy = doc.proxy;
+  return out;
+}
+
+type Target = string | { host: string; port: number };
+const targets = (a: CoreAgentArgs): Target[] => {
+  const t: Target[] = [];
+  if (a.socket) t.push(a.socket);
+  if (a.tcp) t.push(parseTcp(a.tcp));
+  if (t.length === 0) t.push(parseTcp(DEFAULT_TCP));
+  return t;
+};
+const describe = (t: Target) => (typeof t === 'string' ? t : `${t.host}:${t.port}`);
+
+/** Sends one command and returns the parsed reply (undefined when nothing answered in time). */
+export function sendCommand(target: Target, command: unknown, timeoutMs = 3000): Promise<unknown> {
+  return new Promise((resolve) => {
+    const s = typeof target === 'string' ? net.connect(target) : net.connect(target.port, target.host);
+    const decoder = new FrameDecoder(16 * 1024 * 1024);
+    const finish = (v: unknown) => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(v);
+    };
+    const t = setTimeout(() => finish(undefined), timeoutMs);
+    s.once('connect', () => s.write(encodeFrame(JSON.stringify(command))));
+    s.on('data', (c) => {
+      for (const r of decoder.push(c)) {
+        if (r.kind !== 'frame') return finish(undefined);
+        try {
+          return finish(JSON.parse(r.body.toString('utf8')));
+        } catch {
+          return finish(undefined);
+        }
+      }
+    });
+    s.once('error', () => finish(undefined));
+    s.once('close', () => finish(undefined));
+  });
+}
+
+async function probe(a: CoreAgentArgs, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  for (const t of targets(a)) {
+    const reply = (await sendCommand(t, { CoreAgentVersion: {} })) as { CoreAgentVersion?: { version?: unknown } } | undefined;
+    const v = reply?.CoreAgentVersion?.version;
+    if (typeof v === 'string') {
+      out(`Agent found: CoreAgentVersion { raw: ${JSON.stringify(v)} }\n`);
+      return 0;
+    }
+  }
+  err(`No agent found at ${targets(a).map(describe).join(', ')}\n`);
+  return 1;
+}
+
+async function shutdown(a: CoreAgentArgs, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  for (const t of targets(a)) {
+    const reply = (await sendCommand(t, { CoreAgentShutdown: {} })) as Record<string, unknown> | undefined;
+    if (reply && 'CoreAgentShutdown' in reply) {
+      // Wait (bounded) until it stopped listening: it flushes the open minute first.
+      const until = Date.now() + 15_000;
+      while (Date.now() < until && (await isListening(t, 300))) await new Promise((r) => setTimeout(r, 100));
+      out(`Agent at ${describe(t)} shut down\n`);
+      return 0;
+    }
+  }
+  err(`No agent found at ${targets(a).map(describe).join(', ')}\n`);
+  return 1;
+}
+
+function apmConfig(a: CoreAgentArgs): { apm: ApmConfig; proxy?: string } {
+  const fromFile = a.configFile ? readConfigFile(a.configFile) : {};
+  const { proxy: fileProxy, ...rest } = fromFile;
+  const apm: ApmConfig = {
+    max_frame_bytes: 64 * 1024 * 1024,
+    request_timeout_secs: 120,
+    ...rest,
+    enabled: true,
+    socket_path: a.socket ?? '',
+    ...(a.tcp || !a.socket ? { tcp: a.tcp ?? DEFAULT_TCP } : {}),
+  };
+  if (!apm.socket_path) delete (apm as Partial<ApmConfig>).socket_path;
+  return { apm, proxy: a.proxy ?? fileProxy };
+}
+
+function defaultDataDir(a: CoreAgentArgs): string {
+  if (a.dataDir) return a.dataDir;
+  if (process.env.SLUICE_CORE_AGENT_DATA) return process.env.SLUICE_CORE_AGENT_DATA;
+  const base = a.socket ? path.dirname(path.resolve(a.socket)) : os.tmpdir();
+  return path.join(base, 'sluice-apm');
+}
+
+/** The bin file of this command, to re-run ourselves in the background. */
+function selfBin(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const rel of ['../../../bin/core-agent', '../../bin/core-agent']) {
+    const p = path.resolve(here, rel);
+    if (fs.existsSync(p)) return p;
+  }
+  throw new Error('cannot find bin/core-agent to daemonize');
+}
+
+async function startDaemon(a: CoreAgentArgs, argv: string[], err: (s: string) => void): Promise<number> {
+  for (const t of targets(a)) if (await isListening(t)) return 3;
+  const modeAt = argv.indexOf('start');
+  const args = argv.slice(modeAt + 1);
+  // Replace the daemonize value; everything else is passed through unchanged.
+  const childArgs: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--daemonize') i++;
+    else if (args[i]!.startsWith('--daemonize=')) continue;
+    else childArgs.push(args[i]!);
+  }
+  const child = spawn(process.execPath, [selfBin(), 'start', '--daemonize', 'false', ...childArgs], {
+    detached: true,
+    stdio: 'ignore',
+    cwd: process.cwd(),
+    env: process.env,
+  });
+  let exitCode: number | null = null;
+  child.once('exit', (code) => (exitCode = code ?? 1));
+  child.once('error', () => (exitCode = 1));
+  const until = Date.now() + 10_000;
+  while (Date.now() < until) {
+    if (exitCode !== null) return exitCode === 3 ? 3 : exitCode === 0 ? 1 : exitCode;
+    let up = true;
+    for (const t of targets(a)) if (!(await isListening(t, 200))) up = false;
+    if (up) {
+      child.unref();
+      return 0;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.unref();
+  err('core-agent: the background agent did not start listening within 10 s\n');
+  return 1;
+}
+
+async function startForeground(a: CoreAgentArgs): Promise<number> {
+  const logger = createCoreAgentLogger(a.logLevel, a.logFile);
+  for (const w of a.warnings) logger.warn(w);
+  let cfg: { apm: ApmConfig; proxy?: string };
+  try {
+    cfg = apmConfig(a);
+  } catch (e) {
+    logger.error(errorMessage(e));
+    await logger.close();
+    return 2;
+  }
+  logger.info(`Starting ScoutApm CoreAgent version: "${DEFAULT_CORE_AGENT_VERSION}" (sluice)`);
+  let stopRequested!: () => void;
+  const stopSignal = new Promise<void>((r) => (stopRequested = r));
+  let handle;
+  try {
+    handle = await runCoreAgent({
+      apm: cfg.apm,
+      logger,
+      dataDir: defaultDataDir(a),
+      proxy: cfg.proxy,
+      minuteMs: a.minuteSecs !== undefined ? a.minuteSecs * 1000 : undefined,
+      graceMs: a.graceSecs !== undefined ? a.graceSecs * 1000 : undefined,
+      onShutdownRequest: () => stopRequested(),
+    });
+  } catch (e) {
+    const code = (e as { code?: string }).code === 'EADDRINUSE_LIVE' ? 3 : 1;
+    logger.error(`cannot start: ${errorMessage(e)}`);
+    await logger.close();
+    return code;
+  }
+  const onSignal = (sig: string) => {
+    logger.info(`received ${sig}; flushing and stopping`);
+    stopRequested();
+  };
+  const signals = ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const;
+  const handlers = signals.map((s) => [s, () => onSignal(s)] as const);
+  for (const [s, h] of handlers) process.on(s, h);
+  await stopSignal;
+  await handle.stop(10_000);
+  for (const [s, h] of handlers) process.off(s, h);
+  logger.info('CoreAgent stopped');
+  await logger.close();
+  return 0;
+}
+
+/** Runs the command; returns the exit code. `argv` may be process.argv or just the arguments. */
+export async function main(argv: string[]): Promise<number> {
+  const out = (s: string) => void process.stdout.write(s);
+  const err = (s: string) => void process.stderr.write(s);
+  let a: CoreAgentArgs;
+  try {
+    a = parseArgs(argv);
+  } catch (e) {
+    err(`core-agent: ${errorMessage(e)}\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    switch (a.mode) {
+      case 'help':
+        out(USAGE + '\n');
+        return 0;
+      case 'probe':
+        return await probe(a, out, err);
+      case 'shutdown':
+        return await shutdown(a, out, err);
+      case 'start':
+        if (a.configFile) readConfigFile(a.configFile); // report a bad file before forking
+        return a.daemonize ? await startDaemon(a, argv, err) : await startForeground(a);
+    }
+  } catch (e) {
+    err(`core-agent: ${errorMessage(e)}\n`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}

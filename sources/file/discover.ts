@@ -27,7 +27,13 @@ export function isGlob(p: string): boolean {
   return /[*?[]/.test(p);
 }
 
-const MM_OPTS = { dot: false, nobrace: true, noextglob: true, noquantifiers: true, posixSlashes: false } as const;
+const MM_OPTS = { dot: false, nobrace: true, noextglob: true, noquantifiers: true, nonegate: true } as const;
+
+/** One path segment of a Python glob as a micromatch pattern (`[!x]` is written `[^x]` there). */
+const segmentMatcher = (seg: string) => {
+  const re = micromatch.makeRe(seg.replace(/\[!/g, '[^'), MM_OPTS);
+  return (name: string) => re.test(name);
+};
 
 /** The leading directory of a pattern that holds no glob characters, and the remaining segments. */
 export function splitPattern(pattern: string): { base: string; segments: string[] } {
@@ -87,7 +93,7 @@ export async function matchPaths(pattern: string, excludes: string[] = []): Prom
     }
     const inner = new Set(seen).add(listing.key);
     if (seg === '**') {
-      await walk(dir, idx + 1, inner); // zero levels
+      await walk(dir, idx + 1, seen); // zero levels
       for (const name of listing.names) {
         if (name.startsWith('.')) continue;
         const sub = path.join(dir, name);
@@ -96,8 +102,9 @@ export async function matchPaths(pattern: string, excludes: string[] = []): Prom
       }
       return;
     }
+    const matches = segmentMatcher(seg);
     for (const name of listing.names) {
-      if (micromatch.isMatch(name, seg, MM_OPTS)) await walk(path.join(dir, name), idx + 1, inner);
+      if (matches(name)) await walk(path.join(dir, name), idx + 1, inner);
     }
   };
   await walk(base, 0, visited);

@@ -1,0 +1,123 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { FileDiscovery, isGlob, matchPaths, splitPattern } from '../sources/file/discover.js';
+import { fnmatch } from '../sources/file/fnmatch.js';
+import { looksLikeRotatedCopy } from '../sources/file/copytruncate.js';
+import { silentLogger } from '../lib/logger.js';
+import { tmpDir, waitFor } from './file.harness.js';
+
+function tree(files: string[]): string {
+  const dir = tmpDir('sluice-disc-');
+  for (const f of files) {
+    const p = path.join(dir, f);
+    if (f.endsWith('/')) fs.mkdirSync(p, { recursive: true });
+    else {
+      fs.mkdirSync(path.dirname(p), { recursive: true });
+      fs.writeFileSync(p, 'x\n');
+    }
+  }
+  return dir;
+}
+const rel = (dir: string, files: string[]) => files.map((f) => path.relative(dir, f));
+
+describe('glob matching (Python glob semantics)', () => {
+  it('recognises globs and splits the static base', () => {
+    expect(isGlob('/var/log/a.log')).toBe(false);
+    expect(isGlob('/var/log/*.log')).toBe(true);
+    expect(isGlob('/var/log/a[12].log')).toBe(true);
+    expect(splitPattern('/var/log/*/x/*.log')).toEqual({ base: '/var/log', segments: ['*', 'x', '*.log'] });
+    expect(splitPattern('/var/log/a.log')).toEqual({ base: '/var/log', segments: ['a.log'] });
+    expect(splitPattern('/*.log')).toEqual({ base: '/', segments: ['*.log'] });
+  });
+
+  it('* and ? do not cross / nor match dot-files; [..] classes work; an explicit dot matches', async () => {
+    const dir = tree(['a.log', 'b.log', 'ab.log', '.h.log', 'sub/c.log', 'a1.log', 'a2.log', 'a3.log']);
+    expect(rel(dir, (await matchPaths(`${dir}/*.log`)).files)).toEqual(['a.log', 'a1.log', 'a2.log', 'a3.log', 'ab.log', 'b.log']);
+    expect(rel(dir, (await matchPaths(`${dir}/?.log`)).files)).toEqual(['a.log', 'b.log']);
+    expect(rel(dir, (await matchPaths(`${dir}/a[12].log`)).files)).toEqual(['a1.log', 'a2.log']);
+    expect(rel(dir, (await matchPaths(`${dir}/a[!12].log`)).files)).toEqual(['a3.log', 'ab.log']);
+    expect(rel(dir, (await matchPaths(`${dir}/.*.log`)).files)).toEqual(['.h.log']);
+    expect(rel(dir, (await matchPaths(`${dir}/*/*.log`)).files)).toEqual(['sub/c.log']);
+  });
+
+  it('** matches zero or more directory levels, skipping hidden directories', async () => {
+    const dir = tree(['top.log', 'a/one.log', 'a/b/two.log', '.hidden/no.log', 'a/dir.log/']);
+    expect(rel(dir, (await matchPaths(`${dir}/**/*.log`)).files)).toEqual(['a/b/two.log', 'a/one.log', 'top.log']);
+  });
+
+  it('braces and extglobs are literal (Python has neither)', async () => {
+    const dir = tree(['{a,b}.log', 'a.log']);
+    expect(rel(dir, (await matchPaths(`${dir}/{a,b}.log`)).files)).toEqual(['{a,b}.log']);
+  });
+
+  it('exclude globs are fnmatch on the full path (* crosses /)', async () => {
+    const dir = tree(['x/app.log', 'x/app.log.1', 'y/app.log']);
+    const r = await matchPaths(`${dir}/*/app*`, ['*/y/*', '*.[0-9]*']);
+    expect(rel(dir, r.files)).toEqual(['x/app.log']);
+    expect(fnmatch('/a/b/c.log', '*.log')).toBe(true);
+    expect(fnmatch('/a/.b', '/a/*')).toBe(true);
+    expect(fnmatch('/a/b', '/a/[!b]')).toBe(false);
+  });
+
+  it('skips directories, reports dangling symlinks and symlink loops without hanging', async () => {
+    const dir = tree(['d.log/', 'ok.log', 'loop/']);
+    fs.symlinkSync(path.join(dir, 'missing'), path.join(dir, 'dangling.log'));
+    fs.symlinkSync(path.join(dir, 'loop'), path.join(dir, 'loop', 'again'));
+    const r = await matchPaths(`${dir}/*.log`);
+    expect(rel(dir, r.files)).toEqual(['ok.log']);
+    expect(r.problems.map((p) => path.basename(p.path))).toEqual(['dangling.log']);
+    const r2 = await matchPaths(`${dir}/loop/**/*.log`);
+    expect(r2.files).toEqual([]);
+    expect(r2.problems.some((p) => /loop/.test(p.error))).toBe(true);
+  });
+
+  it('a literal path matches itself only if it is a readable regular file', async () => {
+    const dir = tree(['a.log', 'd/']);
+    expect((await matchPaths(`${dir}/a.log`)).files).toEqual([`${dir}/a.log`]);
+    expect((await matchPaths(`${dir}/d`)).files).toEqual([]);
+    expect((await matchPaths(`${dir}/none.log`)).files).toEqual([]);
+    expect((await matchPaths(`${dir}/none/*.log`)).problems).toEqual([]);
+  });
+});
+
+describe('copytruncate copy names (Scalyr heuristics)', () => {
+  it.each([
+    ['app.log', 'app.log.1', true],
+    ['app.log', 'app.log.1.gz', false],
+    ['app.log', 'app.1.log', true],
+    ['app.log', 'app-20240101.log', true],
+    ['app.log', 'app.log-20240101', true],
+    ['app.log', 'app.log', false],
+    ['app.log', 'other.log.1', false],
+    ['app.log', 'app.log.old', false],
+  ])('%s / %s -> %s', (log, cand, ok) => {
+    expect(looksLikeRotatedCopy(log, cand)).toBe(ok);
+  });
+});
+
+describe('FileDiscovery', () => {
+  it('reports the first pass as initial, finds new files by watcher events, and stops cleanly', async () => {
+    const dir = tree(['a.log']);
+    const seen: { files: string[]; initial: boolean }[] = [];
+    const d = new FileDiscovery({ pattern: `${dir}/*.log`, excludes: [], logger: silentLogger, rescanMs: 3_600_000, onMatches: (files, initial) => seen.push({ files, initial }) });
+    await d.start();
+    expect(seen[0]).toEqual({ files: [`${dir}/a.log`], initial: true });
+    fs.writeFileSync(path.join(dir, 'b.log'), '');
+    await waitFor(() => seen.some((s) => s.files.includes(`${dir}/b.log`)));
+    expect(seen.filter((s) => s.initial)).toHaveLength(1);
+    await d.stop();
+    await d.stop();
+  });
+
+  it('finds new files by periodic rescan when watching is off', async () => {
+    const dir = tree([]);
+    const seen: string[][] = [];
+    const d = new FileDiscovery({ pattern: `${dir}/**/*.log`, excludes: [], logger: silentLogger, rescanMs: 30, watch: false, onMatches: (f) => seen.push(f) });
+    await d.start();
+    fs.mkdirSync(path.join(dir, 'x/y'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'x/y/new.log'), '');
+    await waitFor(() => seen.some((s) => s.length === 1));
+    expect(d.scans).toBeGreaterThan(1);
+    await d.stop();
+  });
+});

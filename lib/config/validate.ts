@@ -71,6 +71,9 @@ function suggestion(key: string, known: Iterable<string>): string {
   return best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 4)) ? ` (did you mean "${best}"?)` : '';
 }
 
+/** JSON text for comparisons (bigints as text). */
+const safeJson = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
+
 /** Special Scalyr error codes for some fields. */
 function typeCode(spec: OptionSpec): string {
   return spec.type === 'int' || spec.type === 'float' ? 'notNumber' : 'badType';
@@ -257,7 +260,9 @@ export function buildConfig(root: Obj, ctx: BuildContext): AgentConfig | undefin
       userSet.add(spec.name);
       const r = reader.read(spec, root, spec.name, spec.name, root[spec.name]);
       if (r) out[spec.name] = r.value;
-      if (envName !== undefined && String(env[envName]) !== String(r?.value ?? root[spec.name])) {
+      const fromEnv = envName !== undefined ? coerceEnv(spec.type, env[envName] as string) : undefined;
+      const same = fromEnv?.ok === true && r !== undefined && safeJson(fromEnv.value) === safeJson(r.value);
+      if (envName !== undefined && !same) {
         diag.warn(
           spec.name,
           `Conflicting values detected between global config file parameter \`${spec.name}\` and the environment variable \`${envName}\`. Ignoring environment variable.`,
@@ -384,7 +389,7 @@ export function buildConfig(root: Obj, ctx: BuildContext): AgentConfig | undefin
   // --- accepted-but-ignored Scalyr options: say so when the user set them to something else
   for (const spec of GLOBAL_OPTIONS) {
     if (!spec.noEffect || !userSet.has(spec.name)) continue;
-    if (JSON.stringify(out[spec.name]) === JSON.stringify(spec.default)) continue;
+    if (safeJson(out[spec.name]) === safeJson(spec.default)) continue;
     diag.warn(spec.name, `accepted for compatibility with Scalyr's agent, but sluice does not use "${spec.name}"`, locationOf(root, spec.name, 'key'), 'noEffect');
   }
 

@@ -238,3 +238,29 @@ describe('groupLines', () => {
     });
   });
 });
+
+describe('groupLines after a parser (messages no longer raw bytes)', () => {
+  test('held group start is the previous line end, not derived from the message size', async () => {
+    const input = new Subject<Batch>();
+    const got: Batch[] = [];
+    input.pipe(groupLines(java, opts)).subscribe((b) => got.push(b));
+    // Parsed json lines: short messages, long raw lines (ends 100, 200).
+    input.next({ stream, events: [{ message: 'one\n', end: 100 }, { message: 'Exc\n', end: 200 }], end: 200 });
+    expect(got.map((b) => b.end)).toEqual([100]);
+    input.next({ stream, events: [{ message: '  at x\n', end: 300 }, { message: ' plain\n', end: 400 }], end: 400 });
+    expect(got.map((b) => [b.events.map((e) => text(e.message)), b.end])).toEqual([
+      [['one\n'], 100],
+      [['Exc\n  at x\n', ' plain\n'], 400],
+    ]);
+  });
+
+  test('a group held from the very first line emits no end at all', () => {
+    const input = new Subject<Batch>();
+    const got: Batch[] = [];
+    input.pipe(groupLines(java, opts)).subscribe((b) => got.push(b));
+    input.next({ stream, events: [{ message: 'Exc\n', end: 500 }], end: 500 });
+    expect(got).toEqual([]);
+    input.complete();
+    expect(got.map((b) => b.end)).toEqual([500]);
+  });
+});

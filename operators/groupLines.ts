@@ -123,7 +123,11 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
       const held: Event[] = [];
       let heldBytes = 0;
       let heldText = ''; // decoded first line (to offer it to later groupers on a decline)
-      let heldStart = 0; // stream offset of the group's first byte
+      // Stream offset of the group's first byte: the end of the line before it (upstream parsers
+      // may have changed the message, so it is never derived from the message size); undefined
+      // when the group began with the stream's first line.
+      let heldStart: number | undefined;
+      let cursor: number | undefined; // offset after the last line consumed
       let active = 0; // index of the grouper that opened it
       let timer: Subscription | null = null;
       let stream: Stream | null = null;
@@ -164,7 +168,7 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
       };
 
       /** Offers a line (no group open) to groupers from index `from`; opens a group or passes it. */
-      const startOrPass = (line: Event, bytes: number, text: string | undefined, from: number, out: Event[]): void => {
+      const startOrPass = (line: Event, bytes: number, text: string | undefined, from: number, out: Event[], start: number | undefined): void => {
         if (bytes < max && isComplete(line.message)) {
           const t = text ?? decode(line.message);
           for (let k = from; k < compiled.length; k++) {
@@ -172,7 +176,7 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
               held.push(line);
               heldBytes = bytes;
               heldText = t;
-              heldStart = line.end - bytes;
+              heldStart = start;
               active = k;
               modified = true;
               return;
@@ -183,9 +187,9 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
       };
 
       /** Processes one line against the current state. */
-      const feed = (line: Event, bytes: number, text: string | undefined, out: Event[]): void => {
+      const feed = (line: Event, bytes: number, text: string | undefined, out: Event[], start: number | undefined): void => {
         if (held.length === 0) {
-          startOrPass(line, bytes, text, 0, out);
+          startOrPass(line, bytes, text, 0, out, start);
           return;
         }
         const remaining = max - heldBytes;
@@ -196,7 +200,7 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
           held.push(withMessage(line, buf.subarray(0, remaining), headEnd));
           heldBytes += remaining;
           emitGroup(out);
-          if (bytes > remaining) feed(withMessage(line, buf.subarray(remaining), line.end), bytes - remaining, undefined, out);
+          if (bytes > remaining) feed(withMessage(line, buf.subarray(remaining), line.end), bytes - remaining, undefined, out, headEnd);
           return;
         }
         if (!isComplete(line.message)) {
@@ -216,14 +220,15 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
               // Decline: offer the start line to the following groupers, then this line.
               const first = held[0];
               const firstText = heldText;
+              const firstStart = heldStart;
               held.length = 0;
               heldBytes = 0;
               heldText = '';
-              startOrPass(first, byteLength(first.message), firstText, active + 1, out);
-              feed(line, bytes, t, out);
+              startOrPass(first, byteLength(first.message), firstText, active + 1, out, firstStart);
+              feed(line, bytes, t, out, first.end);
             } else {
               emitGroup(out);
-              startOrPass(line, bytes, t, 0, out);
+              startOrPass(line, bytes, t, 0, out, start);
             }
             return;
           case CONTINUE_PAST:
@@ -237,7 +242,7 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
               heldBytes += bytes;
             } else {
               emitGroup(out);
-              startOrPass(line, bytes, t, 0, out);
+              startOrPass(line, bytes, t, 0, out, start);
             }
             return;
           default: // HALT_WITH
@@ -262,13 +267,10 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
               flushHeld();
               lastEnd = -1;
               emittedEnd = -1;
+              cursor = undefined;
             }
             stream = batch.stream;
             const events = batch.events;
-            if (emittedEnd < 0 && events.length > 0) {
-              // First batch of the stream: nothing before its first line needs acknowledging.
-              emittedEnd = events[0].end - byteLength(events[0].message);
-            }
             const heldBefore = held.length > 0;
             modified = heldBefore;
             const out: Event[] = [];
@@ -279,12 +281,17 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
                 counters.receivedEvents++;
                 counters.receivedBytes += bytes;
               }
-              feed(ev, bytes, undefined, out);
+              feed(ev, bytes, undefined, out, cursor);
+              cursor = ev.end;
             }
+            if (cursor === undefined || batch.end > cursor) cursor = batch.end;
             lastEnd = Math.max(lastEnd, batch.end);
             if (held.length > 0) {
               if (!timer) timer = scheduler.schedule(flushHeld, waitMs);
-              const end = Math.min(heldStart, batch.end);
+              // Nothing known before a group that began with the stream's first line: nothing to ack.
+              const floor = heldStart ?? (out.length > 0 ? out[out.length - 1].end : undefined);
+              if (floor === undefined) return;
+              const end = Math.min(floor, batch.end);
               if (out.length > 0 || end > emittedEnd) send({ stream: batch.stream, events: out, end: Math.max(end, emittedEnd) });
               return;
             }

@@ -62,7 +62,7 @@ describe('bad configs: precise diagnostics', () => {
     const e = onlyError(r);
     expect(e.path).toBe('logs[1].redaction_rules[0].match_expression');
     expect([e.file, e.line, e.column, e.code]).toEqual([r.main, 5, 56, 'notRegexp']);
-    expect(formatConfigError(e)).toMatch(new RegExp(`^${r.main.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:56: logs\\[1\\]\\.redaction_rules\\[0\\]\\.match_expression: invalid regular expression: `));
+    expect(formatConfigError(e)).toMatch(new RegExp(`^${r.main.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:56: logs\\[1\\]\\.redaction_rules\\[0\\]\\.match_expression: invalid regular expression "\\(unclosed": `));
   });
 
   test('bad regex in a lineGrouper and a monitor commandline', () => {

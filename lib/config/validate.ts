@@ -125,7 +125,7 @@ class Reader {
         c = coerceString(value);
         if (c.ok) {
           const err = regexError(c.value as string);
-          if (err !== undefined) return fail(`invalid regular expression: ${err}`, 'notRegexp');
+          if (err !== undefined) return fail(/^invalid regular expression/i.test(err) ? err : `invalid regular expression: ${err}`, 'notRegexp');
         }
         break;
       }

@@ -379,8 +379,10 @@ export class Follower {
         return;
       }
       if (last && !last.rotatedAway) {
+        // Truncated (copytruncate) and then renamed away before we looked: recover from the copy first.
+        if (await last.shrunk().catch(() => false)) await this.handleShrink(last, false);
+        else this.o.logger.info(`${this.o.realPath} was rotated (new inode ${f.ino}); draining the old file first.`);
         last.rotatedAway = true;
-        this.o.logger.info(`${this.o.realPath} was rotated (new inode ${f.ino}); draining the old file first.`);
       }
       await this.addTailer(f, 0, randomUUID(), false);
       return;
@@ -393,7 +395,7 @@ export class Follower {
   }
 
   /** Same inode, content shrank or was replaced: copytruncate or truncation in place. */
-  private async handleShrink(t: Tailer): Promise<void> {
+  private async handleShrink(t: Tailer, openNew = true): Promise<void> {
     const unread = Math.max(0, t.size - t.readPos);
     const copy = await findRotatedCopy(this.o.realPath, {
       fingerprint: t.fingerprint,
@@ -416,6 +418,7 @@ export class Follower {
         this.o.logger.info(`${this.o.realPath} was truncated; reading it again from the start.`);
       }
     }
+    if (!openNew) return;
     const f = await this.openPath();
     if (f) await this.addTailer(f, 0, randomUUID(), false);
   }

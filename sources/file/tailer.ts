@@ -172,6 +172,14 @@ export class Tailer {
     return now.equals(this.head);
   }
 
+  /** The content behind the handle shrank below what was read, or its first bytes changed. */
+  async shrunk(): Promise<boolean> {
+    if (this.closed) return false;
+    const st = await this.fh.stat();
+    if (st.size < this.readPos) return true;
+    return !(await this.headUnchanged());
+  }
+
   /** Continues this incarnation through another handle (the copy of a copytruncate). */
   async switchTo(copy: { path: string; fh: fsp.FileHandle; dev: number; ino: number }): Promise<void> {
     const old = this.fh;

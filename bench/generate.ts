@@ -33,7 +33,7 @@ export const BENCH_GROUPER = { start: '^[^\\s]', continueThrough: '^\\s+(at |\\.
 export const BENCH_SAMPLING = [{ match_expression: ' DEBUG ', sampling_rate: 0 }];
 
 /** Redaction used by the benchmarks (Scalyr's documented example). */
-export const BENCH_REDACTION = [{ match_expression: 'password=[^& ]*', replacement: 'password=<redacted>' }];
+export const BENCH_REDACTION = [{ match_expression: 'password=[^& ]*', replacement: 'password=<redacted>', hash_salt: '' }];
 
 export interface Manifest {
   file: string;

@@ -23,7 +23,7 @@ import zlib from 'node:zlib';
 import type { Batch, ComponentCounters, Logger, Sink, Stream } from '../../lib/types.js';
 import { countDrop, countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
 import { newSessionId } from './encode.js';
-import { buildRequest, normalize, type Pos, type QueueView } from './request.js';
+import { buildRequest, normalize, posBefore, type Pos, type QueueView } from './request.js';
 import { Backoff, classifyStatus, mapResponseStatus, responseMessage, type Outcome } from './retry.js';
 import { Transport, TransportError } from './transport.js';
 
@@ -361,6 +361,8 @@ class AddEventsSinkImpl implements AddEventsSink {
       }
       let r = this.requests.find((x) => x.state === 'queued');
       if (!r) {
+        // Batches before baseSeq are acked: the cursor can never point before them.
+        if (this.cursor.b < this.baseSeq) this.cursor = { b: this.baseSeq, e: 0, o: 0 };
         this.cursor = normalize(this.queue, this.cursor);
         const head = this.entries[this.cursor.b - this.baseSeq];
         if (!head) {
@@ -410,13 +412,21 @@ class AddEventsSinkImpl implements AddEventsSink {
           { token: this.apiKey, session: this.session, threads: [], sessionInfo: this.sessionInfo },
           clientTime,
         );
-        if (!fresh && r.to && (built.to.b !== r.to.b || built.to.e !== r.to.e || built.to.o !== r.to.o)) {
+        if (!fresh && r.to && posBefore(built.to, normalize(this.queue, r.to))) {
           // The rebuilt request holds less than before: the rest becomes the next request.
           const idx = this.requests.indexOf(r);
           this.requests.splice(idx + 1, 0, { from: built.to, to: r.to, events: 0, messageBytes: 0, state: 'queued', attempts: 0 });
         }
         r.to = built.to;
         if (fresh) this.cursor = built.to;
+        if (built.events === 0 && built.messageBytes === 0) {
+          // Nothing to carry (only finished or empty batches in range): done without a request.
+          r.state = 'done';
+          while (this.requests.length > 0 && this.requests[0].state === 'done') this.requests.shift();
+          this.settle();
+          queueMicrotask(() => this.pump());
+          return;
+        }
         r.body = built.body;
         r.events = built.events;
         r.messageBytes = built.messageBytes;
@@ -499,7 +509,8 @@ class AddEventsSinkImpl implements AddEventsSink {
   /** Acks everything before the first unfinished request (or the cursor when none). */
   private settle(): void {
     if (this.closed) return;
-    const settled = this.requests.length > 0 ? this.requests[0].from : normalize(this.queue, this.cursor);
+    if (this.requests.length === 0) this.cursor = normalize(this.queue, this.cursor);
+    const settled = this.requests.length > 0 ? this.requests[0].from : this.cursor;
     while (this.entries.length > 0 && this.baseSeq < settled.b) {
       const en = this.entries.shift()!;
       this.baseSeq++;

@@ -81,6 +81,8 @@ export interface RecordedRequest {
   raw: Buffer;
   /** The body after undoing Content-Encoding: deflate. */
   body: Buffer;
+  /** The fault used to answer it (`{}` = success). */
+  fault: Fault;
 }
 
 /**
@@ -136,8 +138,8 @@ export async function startTestServer(tls?: { certPem: string; keyPem: string },
           body = Buffer.from('<<inflate failed>>');
         }
       }
-      state.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw, body });
       const f = state.faults.shift() ?? {};
+      state.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw, body, fault: f });
       const answer = () => {
         if (f.reset) {
           req.socket.destroy();

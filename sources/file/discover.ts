@@ -189,7 +189,12 @@ export class FileDiscovery {
   private async startWatcher(): Promise<void> {
     const exists = await fsp.stat(this.base).then((s) => s.isDirectory(), () => false);
     if (!exists || this.stopped) return;
+    // Only files the pattern can match are watched (directories always, to follow new ones).
+    const fileMatches = isGlob(this.opts.pattern)
+      ? ((re) => (p: string) => re.test(p))(micromatch.makeRe(path.resolve(this.opts.pattern).replace(/\[!/g, '[^'), MM_OPTS))
+      : (p: string) => p === path.resolve(this.opts.pattern);
     const w = watch(this.base, {
+      ignored: (p: string, stats?: { isFile(): boolean }) => stats?.isFile() === true && !fileMatches(p),
       ignoreInitial: true,
       persistent: true,
       atomic: false,

@@ -138,6 +138,7 @@ export class Follower {
     await this.init();
     this.writeCheckpoint();
     this.readySignal();
+    let justChecked = false;
     while (!this.halted) {
       const t = this.incs[0];
       if (!t) {
@@ -163,6 +164,7 @@ export class Follower {
       if (r === 'stopped' || this.halted) break;
       this.error = undefined;
       if (r === 'data') {
+        justChecked = false;
         this.checkBehind(t, this.o.maxExistingBehind);
         continue;
       }
@@ -170,7 +172,8 @@ export class Follower {
         this.retire(t);
         continue;
       }
-      await this.checkPath();
+      if (!justChecked) await this.checkPath();
+      justChecked = false;
       if (this.incs[0] !== t || t.rotatedAway || t.frozen || t.unread > 0) continue;
       if (this.deletionExpired()) {
         this.retire(t);
@@ -179,6 +182,7 @@ export class Follower {
       await this.sleep();
       // Look at the path before reading again: a truncate-and-rewrite must not be read as an append.
       if (!this.halted) await this.checkPath();
+      justChecked = true;
     }
   }
 

@@ -1,0 +1,175 @@
+/**
+ * The agent as a real child process: `node bin/sluice start --foreground --config <file>`, as an
+ * operator runs it. Start waits until the control socket answers; `term()` sends SIGTERM and
+ * falls back to SIGKILL after a deadline; `kill9()` is `kill -9`. Also: which files the process
+ * holds open (/proc/<pid>/fd, by dev+inode), its RSS (/proc/<pid>/status), and running a
+ * `sluice` CLI command against the same config.
+ *
+ * The child's stdout/stderr are appended to `<logFile>` (nothing is lost between restarts).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { call } from '../lib/control/client.js';
+
+/** The repository root (works from reliability/ under ts-jest and from dist/reliability/). */
+export function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg)) {
+      try {
+        if (JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'sluice') return dir;
+      } catch {
+        /* keep looking */
+      }
+    }
+    dir = path.dirname(dir);
+  }
+  throw new Error('cannot find the sluice repository root');
+}
+
+export function sluiceBin(): string {
+  return path.join(repoRoot(), 'bin', 'sluice');
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `sluice <args...>` (the built CLI) and collects its output. */
+export function runCli(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [sluiceBin(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    const t = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(t);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+  });
+}
+
+export class AgentProcess {
+  child?: ChildProcess;
+  starts = 0;
+  private exited?: Promise<void>;
+
+  constructor(
+    readonly configPath: string,
+    readonly dataPath: string,
+    readonly logFile: string,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child && this.child.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
+  }
+
+  get up(): boolean {
+    return this.pid !== undefined;
+  }
+
+  async start(timeoutMs = 20_000): Promise<void> {
+    if (this.up) return;
+    const out = fs.openSync(this.logFile, 'a');
+    fs.writeSync(out, `\n===== harness: starting agent (${new Date().toISOString()}) =====\n`);
+    const child = spawn(process.execPath, [sluiceBin(), 'start', '--foreground', '--config', this.configPath], {
+      stdio: ['ignore', out, out],
+      env: { ...process.env, SLUICE_PROGRESS_MS: '5000' },
+    });
+    fs.closeSync(out);
+    this.child = child;
+    this.starts++;
+    this.exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`the agent exited during start (code ${child.exitCode}, signal ${child.signalCode}); see ${this.logFile}`);
+      }
+      try {
+        const s = await call<{ pid?: number }>(this.dataPath, { cmd: 'status' }, 2000);
+        if (s && s.pid === child.pid) return;
+      } catch {
+        /* not yet */
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`the agent did not answer on its control socket within ${timeoutMs} ms; see ${this.logFile}`);
+  }
+
+  /** SIGTERM; SIGKILL after `deadlineMs`. Returns true when the agent stopped by itself. */
+  async term(deadlineMs = 15_000): Promise<boolean> {
+    const child = this.child;
+    if (!child || !this.up) return true;
+    child.kill('SIGTERM');
+    const timedOut = await Promise.race([this.exited!.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), deadlineMs))]);
+    if (timedOut) {
+      child.kill('SIGKILL');
+      await this.exited;
+    }
+    return !timedOut;
+  }
+
+  async kill9(): Promise<void> {
+    const child = this.child;
+    if (!child || !this.up) return;
+    child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** `dev:ino` of every regular file the agent holds open. */
+  openFiles(): Set<string> {
+    const out = new Set<string>();
+    const pid = this.pid;
+    if (!pid) return out;
+    let fds: string[] = [];
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      return out;
+    }
+    for (const fd of fds) {
+      try {
+        const st = fs.statSync(`/proc/${pid}/fd/${fd}`);
+        if (st.isFile()) out.add(`${st.dev}:${st.ino}`);
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+    return out;
+  }
+
+  /** Resident set size in bytes, or undefined when not running. */
+  rss(): number | undefined {
+    const pid = this.pid;
+    if (!pid) return undefined;
+    try {
+      const m = /VmRSS:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return m ? Number(m[1]) * 1024 : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** `dev:ino` of every incarnation named in `<dataPath>/checkpoints.json` (top level and pending files). */
+export function checkpointedFiles(dataPath: string): Set<string> {
+  const out = new Set<string>();
+  let doc: { checkpoints?: Record<string, { inode?: number; dev?: number; pending_files?: { inode?: number; dev?: number }[] }> };
+  try {
+    doc = JSON.parse(fs.readFileSync(path.join(dataPath, 'checkpoints.json'), 'utf8'));
+  } catch {
+    return out;
+  }
+  for (const e of Object.values(doc.checkpoints ?? {})) {
+    if (e?.inode !== undefined) out.add(`${e.dev ?? '?'}:${e.inode}`);
+    for (const p of e?.pending_files ?? []) if (p?.inode !== undefined) out.add(`${p.dev ?? '?'}:${p.inode}`);
+  }
+  return out;
+}

@@ -451,7 +451,6 @@ class AddEventsSinkImpl implements AddEventsSink {
       if (this.closed) return;
       status = err instanceof TransportError ? err.status : 'requestFailed';
       message = errorMessage(err);
-      if (!(err instanceof TransportError)) countError(this.counters, new Error(this.redact(message)));
     } finally {
       this.inFlight--;
     }
@@ -487,6 +486,7 @@ class AddEventsSinkImpl implements AddEventsSink {
     }
     this.st.requestsFailed++;
     this.st.retries++;
+    countError(this.counters, new Error(`addEvents ${status}${this.st.lastMessage ? `: ${this.st.lastMessage}` : ''}`));
     const delay = this.backoff.next();
     this.gateUntil = Date.now() + delay;
     r.state = 'queued';

@@ -450,6 +450,18 @@ describe('TLS and proxies', () => {
       expect(plain.requests).toHaveLength(1);
       const { sink: strict } = mkSink({ scalyr_server: plain.url });
       expect(strict.status().server).toBe(plain.url.replace('http://', 'https://'));
+      // http targets use http_proxy (through CONNECT); https_proxy is not used for them.
+      const proxy = await startConnectProxy();
+      try {
+        const { sink: proxied } = mkSink({ scalyr_server: plain.url, allow_http: true, http_proxy: proxy.url, https_proxy: 'http://127.0.0.1:1' });
+        const b = mkStream('b');
+        proxied.write(lines(b, 0, ['proxied\n']));
+        await proxied.flush(3000);
+        expect(b.acks).toEqual([8]);
+        expect(proxy.connects.map((c) => c.target)).toEqual([`127.0.0.1:${plain.port}`]);
+      } finally {
+        await proxy.close();
+      }
     } finally {
       await plain.close();
     }

@@ -75,3 +75,29 @@ export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = 'con
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+import fs from 'node:fs';
+import path from 'node:path';
+import ts from 'typescript';
+
+/**
+ * Makes sure dist/ holds an up-to-date build of the core-agent command (bin/core-agent runs
+ * dist/). `npm test` builds first; when run alone and stale, compile just that import graph.
+ */
+export function ensureCoreAgentBuilt(root: string): void {
+  const out = path.join(root, 'dist/lib/cli/coreAgent.js');
+  const srcs = ['lib/cli/coreAgent.ts', 'lib/apm', 'sources/spanSocket', 'operators/aggregateSpans.ts', 'sinks/checkin', 'sinks/ndjson'];
+  const newest = (p: string): number => {
+    const abs = path.join(root, p);
+    const st = fs.statSync(abs);
+    if (!st.isDirectory()) return st.mtimeMs;
+    return Math.max(0, ...fs.readdirSync(abs).map((f) => newest(path.join(p, f))));
+  };
+  if (fs.existsSync(out) && fs.statSync(out).mtimeMs >= Math.max(...srcs.map(newest))) return;
+  const cfg = ts.getParsedCommandLineOfConfigFile(path.join(root, 'tsconfig.json'), {}, {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: () => undefined,
+  } as ts.ParseConfigFileHost)!;
+  const program = ts.createProgram([path.join(root, 'lib/cli/coreAgent.ts')], { ...cfg.options, noEmitOnError: false });
+  program.emit();
+}

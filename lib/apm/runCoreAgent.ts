@@ -45,7 +45,7 @@ export interface CoreAgentHandle {
 
 export async function runCoreAgent(o: RunCoreAgentOptions): Promise<CoreAgentHandle> {
   const log = o.logger;
-  const intake = createSpanIntake(o.apm, { logger: log, onShutdown: o.onShutdownRequest });
+  const intake = createSpanIntake(o.apm, { logger: log, onShutdown: o.onShutdownRequest, holdShutdownClients: true });
   const batcher = createApmBatcher();
   const sinks: Sink[] = [createNdjsonSink({ dir: path.resolve(o.dataDir) }, { logger: log, id: 'apm_ndjson' })];
   if (o.apm.ingest_url) {
@@ -94,11 +94,14 @@ export async function runCoreAgent(o: RunCoreAgentOptions): Promise<CoreAgentHan
       stopping ??= (async () => {
         const until = Date.now() + deadlineMs;
         await intake.stop(Math.min(2000, deadlineMs));
+        log.debug('APM intake stopped; flushing the open minute');
         // The intake completing flushes the open minute through aggregateSpans.
         await Promise.race([finished, new Promise((r) => setTimeout(r, Math.max(0, until - Date.now())).unref())]);
         sub.unsubscribe();
+        log.debug('APM aggregation flushed; flushing sinks');
         await Promise.all(sinks.map((s) => s.flush(Math.max(0, until - Date.now())).catch(() => undefined)));
         await Promise.all(sinks.map((s) => s.stop(Math.max(0, until - Date.now())).catch(() => undefined)));
+        intake.release(); // lets `core-agent shutdown` return: everything was flushed
       })().catch((err) => log.error('core agent stop failed', { error: errorMessage(err) }));
       return stopping;
     },

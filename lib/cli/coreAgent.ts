@@ -187,30 +187,42 @@ const targets = (a: CoreAgentArgs): Target[] => {
 };
 const describe = (t: Target) => (typeof t === 'string' ? t : `${t.host}:${t.port}`);
 
-/** Sends one command and returns the parsed reply (undefined when nothing answered in time). */
-export function sendCommand(target: Target, command: unknown, timeoutMs = 3000): Promise<unknown> {
+/**
+ * Sends one command and returns the parsed reply (undefined when nothing answered in time).
+ * With `awaitClose`, waits (bounded) after the reply until the agent closes the connection.
+ */
+export function sendCommand(target: Target, command: unknown, timeoutMs = 3000, awaitCloseMs = 0): Promise<unknown> {
   return new Promise((resolve) => {
     const s = typeof target === 'string' ? net.connect(target) : net.connect(target.port, target.host);
     const decoder = new FrameDecoder(16 * 1024 * 1024);
+    let reply: unknown;
+    let settled = false;
     const finish = (v: unknown) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(t);
       s.destroy();
       resolve(v);
     };
-    const t = setTimeout(() => finish(undefined), timeoutMs);
+    let t = setTimeout(() => finish(undefined), timeoutMs);
     s.once('connect', () => s.write(encodeFrame(JSON.stringify(command))));
     s.on('data', (c) => {
+      if (reply !== undefined) return;
       for (const r of decoder.push(c)) {
         if (r.kind !== 'frame') return finish(undefined);
         try {
-          return finish(JSON.parse(r.body.toString('utf8')));
+          reply = JSON.parse(r.body.toString('utf8'));
         } catch {
           return finish(undefined);
         }
+        if (!awaitCloseMs) return finish(reply);
+        clearTimeout(t);
+        t = setTimeout(() => finish(reply), awaitCloseMs);
+        return;
       }
     });
-    s.once('error', () => finish(undefined));
-    s.once('close', () => finish(undefined));
+    s.once('error', () => finish(reply));
+    s.once('close', () => finish(reply));
   });
 }
 
@@ -229,10 +241,10 @@ async function probe(a: CoreAgentArgs, out: (s: string) => void, err: (s: string
 
 async function shutdown(a: CoreAgentArgs, out: (s: string) => void, err: (s: string) => void): Promise<number> {
   for (const t of targets(a)) {
-    const reply = (await sendCommand(t, { CoreAgentShutdown: {} })) as Record<string, unknown> | undefined;
+    // The agent keeps this connection open until it flushed the open minute to every sink.
+    const reply = (await sendCommand(t, { CoreAgentShutdown: {} }, 3000, 15_000)) as Record<string, unknown> | undefined;
     if (reply && 'CoreAgentShutdown' in reply) {
-      // Wait (bounded) until it stopped listening: it flushes the open minute first.
-      const until = Date.now() + 15_000;
+      const until = Date.now() + 5_000;
       while (Date.now() < until && (await isListening(t, 300))) await new Promise((r) => setTimeout(r, 100));
       out(`Agent at ${describe(t)} shut down\n`);
       return 0;

@@ -36,6 +36,11 @@ export interface SpanIntakeContext {
   now?: () => number;
   /** Called (once) after a client's CoreAgentShutdown was answered. */
   onShutdown?: () => void;
+  /**
+   * Keep connections that sent CoreAgentShutdown open through stop() until release(), so the
+   * `core-agent shutdown` command can wait for the flush to finish (its connection closes last).
+   */
+  holdShutdownClients?: boolean;
 }
 
 export interface SpanIntake {
@@ -51,6 +56,8 @@ export interface SpanIntake {
   stop(deadlineMs?: number): Promise<void>;
   /** Expires timed-out requests and stalled connections now (also runs on a timer). */
   sweep(): void;
+  /** Closes connections held by `holdShutdownClients` (call after everything was flushed). */
+  release(): void;
 }
 
 const KNOWN = new Set(['StartRequest', 'StartSpan', 'StopSpan', 'TagSpan', 'TagRequest', 'FinishRequest', 'ApplicationEvent']);
@@ -64,6 +71,7 @@ interface Conn {
   reg?: Registration;
   lastData: number;
   transport: 'unix' | 'tcp';
+  askedShutdown?: boolean;
 }
 
 /** Connects to a socket path / TCP address and resolves true when something accepts. */
@@ -193,6 +201,7 @@ export function createSpanIntake(cfg: ApmConfig, ctx: SpanIntakeContext): SpanIn
     }
     if (name === 'CoreAgentVersion') return undefined;
     if (name === 'CoreAgentShutdown') {
+      c.askedShutdown = true;
       requestShutdown();
       return undefined;
     }
@@ -404,7 +413,9 @@ export function createSpanIntake(cfg: ApmConfig, ctx: SpanIntakeContext): SpanIn
   };
 
   const closeServers = async () => {
-    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    // Stop accepting now; the close callback only fires once every connection is gone, and
+    // connections held for `core-agent shutdown` outlive stop(), so do not wait for it.
+    for (const s of servers) s.close();
     servers.length = 0;
     if (opts.socketPath && ownSocketIno !== undefined) {
       try {
@@ -423,10 +434,12 @@ export function createSpanIntake(cfg: ApmConfig, ctx: SpanIntakeContext): SpanIn
     stopping = (async () => {
       if (sweepTimer) clearInterval(sweepTimer);
       const closing = closeServers();
-      for (const c of conns) c.socket.end();
+      const held = (c: Conn) => ctx.holdShutdownClients === true && c.askedShutdown === true;
+      for (const c of conns) if (!held(c)) c.socket.end();
+      const open = () => [...conns].filter((c) => !held(c)).length;
       const until = Date.now() + Math.max(0, Math.min(deadlineMs, 1000));
-      while (conns.size && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-      for (const c of conns) c.socket.destroy();
+      while (open() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      for (const c of conns) if (!held(c)) c.socket.destroy();
       await closing.catch((e) => countError(counters, e));
       flush();
       assembler.clear();
@@ -446,6 +459,9 @@ export function createSpanIntake(cfg: ApmConfig, ctx: SpanIntakeContext): SpanIn
     counters,
     sweep,
     stop,
+    release: () => {
+      for (const c of conns) c.socket.destroy();
+    },
     status: () => ({
       listening: servers.map((s) => s.address()),
       ...stats,

@@ -74,8 +74,6 @@ export class Follower {
   private deletedAt?: number;
   private stopped = false;
   private halted = false;
-  private stopSignal!: () => void;
-  private readonly abort = new Promise<void>((r) => (this.stopSignal = r));
   private wakeUp?: () => void;
   private running?: Promise<void>;
   private readonly usedIds = new Set<string>();
@@ -107,7 +105,7 @@ export class Follower {
   /** Stops reading (acks still count). Resolves when the loop has ended. */
   async halt(): Promise<void> {
     this.halted = true;
-    this.stopSignal();
+    for (const t of this.incs) t.cancel();
     this.wake();
     await this.running;
   }
@@ -154,7 +152,7 @@ export class Follower {
       }
       let r;
       try {
-        r = await t.readOnce(this.abort);
+        r = await t.readOnce();
       } catch (err) {
         this.error = `read: ${errorMessage(err)}`;
         this.o.logger.warn(`Reading ${t.path} failed: ${errorMessage(err)}; retrying.`);

@@ -73,6 +73,10 @@ export class Tailer {
   private readonly lineMarks: number[] = []; // pairs: end, lines
   private markHead = 0;
   private acksEnabled = true;
+  private cancelled = false;
+  private cancelWait?: () => void;
+  private fp?: string;
+  private fpLen = -1;
 
   constructor(private readonly o: TailerOptions) {
     this.path = o.path;
@@ -103,7 +107,17 @@ export class Tailer {
   }
 
   get fingerprint(): string | undefined {
-    return this.head.length ? fingerprintOf(this.head) : undefined;
+    if (this.fpLen !== this.head.length) {
+      this.fpLen = this.head.length;
+      this.fp = this.head.length ? fingerprintOf(this.head) : undefined;
+    }
+    return this.fp;
+  }
+
+  /** Stops reading: a pending wait for credits ends at once with 'stopped'. */
+  cancel(): void {
+    this.cancelled = true;
+    this.cancelWait?.();
   }
 
   /** Bytes not yet read according to the last size seen. */
@@ -111,8 +125,9 @@ export class Tailer {
     return Math.max(0, this.size - this.readPos);
   }
 
-  /** Reads at most one chunk. `abort` resolves when the source stops. */
-  async readOnce(abort: Promise<void>): Promise<ReadResult> {
+  /** Reads at most one chunk. Returns 'stopped' if `cancel()` was called while waiting for credits. */
+  async readOnce(): Promise<ReadResult> {
+    if (this.cancelled) return 'stopped';
     if (this.frozen || this.closed) return 'eof';
     if (this.readPos >= this.size) {
       const st = await this.fh.stat();
@@ -120,11 +135,24 @@ export class Tailer {
       this.size = st.size;
     }
     const want = Math.min(this.o.readPageSize, this.size - this.readPos);
-    const acquiring = this.o.credits.acquire(want);
-    let stopped = false;
-    const got = await Promise.race([acquiring, abort.then(() => ((stopped = true), 0))]);
-    if (stopped) {
-      void acquiring.then((n) => this.o.credits.release(n));
+    const credits = this.o.credits;
+    let got: number;
+    if (credits.tryAcquire(want)) got = Math.min(want, credits.total);
+    else {
+      const acquiring = credits.acquire(want);
+      const r = await new Promise<number | undefined>((resolve) => {
+        this.cancelWait = () => resolve(undefined);
+        void acquiring.then(resolve);
+      });
+      this.cancelWait = undefined;
+      if (r === undefined) {
+        void acquiring.then((n) => credits.release(n)); // granted later: give it straight back
+        return 'stopped';
+      }
+      got = r;
+    }
+    if (this.cancelled) {
+      credits.release(got);
       return 'stopped';
     }
     if (this.closed || this.frozen) {

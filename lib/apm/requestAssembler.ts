@@ -2,8 +2,9 @@
  * Request assembly for the Scout core-agent protocol. Commands are applied as they arrive, in any
  * order (children before parents, tags after stops, spans before their StartRequest when a client
  * spreads one request over pooled connections); the tree is only built at FinishRequest. State is
- * keyed globally by `request_id`. Memory stays bounded: a cap on live requests, on spans per
- * request and on live spans overall (refusals counted), and requests unfinished after
+ * keyed globally by `request_id`. Memory stays bounded: a cap on live requests and on live spans
+ * overall (the oldest unfinished request is evicted, counted) and on spans per request (refused,
+ * counted), and requests unfinished after
  * `requestTimeoutMs` are expired (counted). Never throws on bad input: every problem comes back
  * as a failure message and a counted reason.
  */
@@ -113,10 +114,9 @@ export class RequestAssembler {
       this.o.drop('after_finish');
       return 'request already finished';
     }
-    if (this.live.size >= this.o.maxLiveRequests) {
-      this.o.drop('live_request_cap');
-      return 'too many live requests';
-    }
+    // At the cap the OLDEST unfinished request is evicted (counted), so a client flooding
+    // never-finished requests cannot starve well-behaved ones.
+    while (this.live.size >= this.o.maxLiveRequests) this.evictOldest('live_request_cap');
     if (!explicit) this.stats.implicitRequests++;
     const created: LiveRequest = {
       id,
@@ -145,10 +145,14 @@ export class RequestAssembler {
       this.o.drop('span_cap');
       return null; // refused quietly (counted): the client did nothing wrong
     }
-    if (this.liveSpans >= this.o.maxLiveSpans) {
-      r.droppedSpans++;
-      this.o.drop('live_span_cap');
-      return null;
+    while (this.liveSpans >= this.o.maxLiveSpans) {
+      const oldest = this.live.values().next().value as LiveRequest | undefined;
+      if (!oldest || oldest === r) {
+        r.droppedSpans++;
+        this.o.drop('live_span_cap');
+        return null;
+      }
+      this.evictOldest('live_span_cap');
     }
     const created: LiveSpan = { id, tags: {}, seq: r.seq++ };
     r.spans.set(id, created);
@@ -279,6 +283,15 @@ export class RequestAssembler {
       const first = this.finished.keys().next().value as string;
       this.finished.delete(first);
     }
+  }
+
+  private evictOldest(reason: string): void {
+    const oldest = this.live.values().next().value as LiveRequest | undefined;
+    if (!oldest) return;
+    this.live.delete(oldest.id);
+    this.liveSpans -= oldest.spans.size;
+    this.remember(oldest.id);
+    this.o.drop(reason);
   }
 
   /** Expires requests older than the timeout (counted as `request_timeout`). Returns how many. */

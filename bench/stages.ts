@@ -95,8 +95,10 @@ export async function runStages(m: Manifest, stages: Set<string>, sinkKind: stri
     },
     complete: () => done(),
   });
+  // (Older Tailer versions took an abort promise; an extra argument is harmless.)
+  const readOnce = tailer.readOnce.bind(tailer) as (abort?: Promise<void>) => Promise<string>;
   const never = new Promise<void>(() => undefined);
-  while ((await tailer.readOnce(never)) === 'data') {
+  while ((await readOnce(never)) === 'data') {
     // keep reading until EOF
   }
   tailer.finish();

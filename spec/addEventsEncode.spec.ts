@@ -116,3 +116,19 @@ describe('encoder details', () => {
     expect(enc.size - s).toBe(m);
   });
 });
+
+describe('non-ASCII attributes and paths', () => {
+  test('sizes count UTF-8 bytes, so the limit holds with multi-byte attrs', () => {
+    const attrs = { logfile: '/var/log/jövő/日本.log', note: 'ünïcödé' };
+    for (let limit = 200; limit < 700; limit += 7) {
+      const enc = new RequestEncoder({ token: 'k' }, limit);
+      if (enc.addLog('log_1', 'Lines for file /var/log/jövő/日本.log', attrs)) {
+        while (enc.addEvent({ threadId: 'log_1', baseAttrs: attrs, message: 'ß\n', ts: 1n })) {}
+      }
+      const predicted = enc.size;
+      const body = enc.finish(1700000000);
+      expect(body.length).toBe(predicted);
+      expect(body.length).toBeLessThanOrEqual(limit);
+    }
+  });
+});

@@ -159,7 +159,7 @@ export class RequestEncoder {
   /** Bytes a log+thread entry would add to the postfix now. */
   logCost(id: string, name: string, attrs: Record<string, unknown>): number {
     const sep = this.logs.length > 0 ? 1 : 0;
-    return jsonText({ id, attrs }).length + jsonText({ id, name }).length + 2 * sep;
+    return Buffer.byteLength(jsonText({ id, attrs })) + Buffer.byteLength(jsonText({ id, name })) + 2 * sep;
   }
 
   /**

@@ -380,7 +380,10 @@ class AddEventsSinkImpl implements AddEventsSink {
         r = { from: this.cursor, events: 0, messageBytes: 0, state: 'queued', attempts: 0 };
         this.requests.push(r);
       }
-      void this.send(r);
+      this.send(r).catch((err) => {
+        countError(this.counters, new Error(this.redact(errorMessage(err))));
+        this.logger.error(`addEvents: internal error: ${this.redact(errorMessage(err))}`, { sink: this.id });
+      });
     }
   }
 

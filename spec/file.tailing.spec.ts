@@ -333,6 +333,34 @@ describe('backpressure', () => {
   });
 });
 
+describe('ignore_stale_files', () => {
+  it('does not open files older than staleness_threshold_secs, and closes files that go stale (keeping the checkpoint)', async () => {
+    const dir = tmpDir();
+    const data = tmpDir();
+    const old = path.join(dir, 'old.log');
+    const live = path.join(dir, 'live.log');
+    fs.writeFileSync(old, 'o\n');
+    const past = new Date(Date.now() - 3600_000);
+    fs.utimesSync(old, past, past);
+    fs.writeFileSync(live, '');
+    const r = await start({
+      entry: entryFor(path.join(dir, '*.log'), { ignore_stale_files: true, staleness_threshold_secs: 0.3 }),
+      dataDir: data,
+      agent: { max_new_log_detection_time: 3600 },
+    });
+    expect(r.source.status().map((s) => path.basename(s.path))).toEqual(['live.log']);
+    fs.appendFileSync(live, 'x\n');
+    await waitFor(() => r.lines().length >= 1);
+    await waitFor(() => r.source.status().length === 0, 5000, 'stale follower to close');
+    await r.store.flush();
+    expect(ckpt(data)[live].position).toBe(2);
+    // Written again: the watcher event brings it back, resuming from its checkpoint.
+    fs.appendFileSync(live, 'y\n');
+    await waitFor(() => r.lines().length >= 2, 5000, 'stale file to come back');
+    expect(r.lines()).toEqual(['x\n', 'y\n']);
+  });
+});
+
 describe('stop', () => {
   it('is idempotent, closes everything, and flushes the checkpoint', async () => {
     const dir = tmpDir();

@@ -48,6 +48,8 @@ export interface FollowerOptions {
   pollMs: number;
   /** Where to start without a checkpoint: 'end', 'start' or an offset. */
   startAt: 'end' | 'start' | number;
+  /** `ignore_stale_files`: close the follower (keeping its checkpoint) once the file was not modified for this long and all is acknowledged. */
+  staleMs?: number;
   /** Scalyr's "too far behind" skip (only when `skip_too_far_behind`). */
   maxNewBehind?: number;
   maxExistingBehind?: number;
@@ -78,6 +80,7 @@ export class Follower {
   private running?: Promise<void>;
   private readonly usedIds = new Set<string>();
   private doneSignalled = false;
+  private keepCheckpoint = false;
   private readySignal!: () => void;
   /** Resolves once the start position is decided (or the loop ended). */
   readonly ready = new Promise<void>((r) => (this.readySignal = r));
@@ -176,6 +179,15 @@ export class Follower {
       if (this.deletionExpired()) {
         this.retire(t);
         return this.end();
+      }
+      if (this.o.staleMs && t.fullyAcked && this.incs.length === 1 && this.retired.length === 0) {
+        const st = await fsp.stat(this.o.realPath).catch(() => undefined);
+        if (st && Date.now() - st.mtimeMs > this.o.staleMs) {
+          this.o.logger.info(`${this.o.realPath} is stale (not modified for ${Math.round(this.o.staleMs / 1000)} s); closing it.`);
+          this.keepCheckpoint = true;
+          this.retire(t);
+          return this.end();
+        }
       }
       await this.sleep();
       // Look at the path before reading again: a truncate-and-rewrite must not be read as an append.
@@ -455,7 +467,7 @@ export class Follower {
   private maybeForget(): void {
     if (this.done && !this.doneSignalled && this.retired.length === 0 && this.incs.length === 0) {
       this.doneSignalled = true;
-      this.o.checkpoints.remove(this.o.realPath);
+      if (!this.keepCheckpoint) this.o.checkpoints.remove(this.o.realPath);
       this.o.onDone();
     }
   }

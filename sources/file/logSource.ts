@@ -16,6 +16,7 @@
  * - `stop()` is idempotent and bounded by `deadlineMs`: stops reading, closes handles, watchers
  *   and timers, returns unacknowledged credits, flushes the checkpoint store.
  */
+import { promises as fsp } from 'node:fs';
 import { Observable, type OperatorFunction, type SchedulerLike, type Subscriber, type Subscription, tap } from 'rxjs';
 import type { Batch, ComponentCounters, Logger, Stream } from '../../lib/types.js';
 import type { Credits } from '../../lib/pipeline/credits.js';
@@ -112,10 +113,13 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
   const problems = new Map<string, string>();
   const innerSubs = new Set<Subscription>();
   const pendingReady: Promise<void>[] = [];
+  const adding = new Set<string>();
+  const staleMs = entry.ignore_stale_files ? Math.max(0, num(entry.staleness_threshold_secs, 300)) * 1000 : undefined;
   let subscriber: Subscriber<Batch> | undefined;
   let discovery: FileDiscovery | undefined;
   let firstScan: Promise<void> | undefined;
   let halted = false;
+  let lastEventScan = 0;
   let haltDone: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
 
@@ -183,6 +187,7 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
       startAt,
       maxNewBehind,
       maxExistingBehind,
+      staleMs,
       scheduler: ctx.scheduler,
       onTailer: (t) => subscribeTailer(realPath, t),
       onSkip: (reason, bytes) => {
@@ -229,10 +234,34 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
         if (halted) return;
         for (const f of files) {
           problems.delete(f);
-          if (!followers.has(f)) addFollower(f, initial);
+          if (followers.has(f) || adding.has(f)) continue;
+          if (staleMs === undefined) addFollower(f, initial);
+          else {
+            // ignore_stale_files: files not modified within staleness_threshold_secs are not opened.
+            adding.add(f);
+            const check = fsp.stat(f).then(
+              (st) => {
+                adding.delete(f);
+                if (!halted && !followers.has(f) && Date.now() - st.mtimeMs <= staleMs) addFollower(f, initial);
+              },
+              () => {
+                adding.delete(f);
+              },
+            );
+            if (initial) pendingReady.push(check);
+          }
         }
       },
-      onFileEvent: (p) => followers.get(p)?.wake(),
+      onFileEvent: (p) => {
+        const f = followers.get(p);
+        if (f) return f.wake();
+        // A matching file we do not follow changed (closed as stale, or not seen yet): rescan soon, at most once a second.
+        const now = Date.now();
+        if (now - lastEventScan >= 1000) {
+          lastEventScan = now;
+          void discovery?.rescan();
+        }
+      },
       onProblems: (list) => {
         for (const p of list) {
           if (!problems.has(p.path)) ctx.logger.warn(`Skipping ${p.path} (${entry.path}): ${p.error}; retried at the next scan.`);
@@ -253,7 +282,10 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
     async ready() {
       while (!firstScan) await new Promise((r) => setTimeout(r, 5));
       await firstScan;
-      await Promise.all(pendingReady);
+      for (let n = -1; n !== pendingReady.length; ) {
+        n = pendingReady.length;
+        await Promise.all(pendingReady.slice());
+      }
     },
     rescan: () => discovery?.rescan() ?? Promise.resolve(),
     status(): FileStatus[] {

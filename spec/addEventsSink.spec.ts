@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import type { Batch, Event, Stream } from '../lib/types.js';
 import { memoryLogger } from '../lib/logger.js';
 import { createAddEventsSink, type AddEventsSink, type AddEventsSinkConfig } from '../sinks/addEvents/sink.js';
-import { resolveServerUrl, noProxyMatches } from '../sinks/addEvents/transport.js';
+import { resolveServerUrl, noProxyMatches, parseRetryAfter } from '../sinks/addEvents/transport.js';
 import {
   makeTestCa,
   parseAddEventsBody,
@@ -284,6 +284,19 @@ describe('faults are survived with no loss and same si/sn', () => {
     }, 15000);
   }
 
+  test('429 with Retry-After waits that long (up to the backoff cap)', async () => {
+    const { sink } = mkSink({ retry_max_ms: 400 });
+    const a = mkStream('a');
+    server!.faults.push({ status: 429, body: '', headers: { 'Retry-After': '5' } });
+    sink.write(lines(a, 0, ['x\n']));
+    void sink.flush(50);
+    await waitFor(() => (sink.status().requestsFailed as number) === 1, 3000, 'first failure');
+    expect(sink.status().lastResponseStatus).toBe('serverTooBusy');
+    expect(sink.status().nextAttemptInMs as number).toBeGreaterThan(200);
+    await sink.flush(3000);
+    expect(a.acks).toEqual([2]);
+  });
+
   test('connection refused, then the server comes back', async () => {
     const port = server!.port;
     const { sink } = mkSink();
@@ -479,6 +492,9 @@ describe('TLS and proxies', () => {
     expect(noProxyMatches('notscalyr.com', 443, 'scalyr.com')).toBe(false);
     expect(noProxyMatches('x', 443, '*')).toBe(true);
     expect(noProxyMatches('127.0.0.1', 8443, '127.0.0.1:9999')).toBe(false);
+    expect(parseRetryAfter('3')).toBe(3000);
+    expect(parseRetryAfter(new Date(10_000).toUTCString(), 4_000)).toBe(6_000);
+    expect(parseRetryAfter('soon')).toBeUndefined();
   });
 });
 

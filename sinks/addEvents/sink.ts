@@ -403,6 +403,7 @@ class AddEventsSinkImpl implements AddEventsSink {
     let status: string;
     let message: string | undefined;
     let rawSize = 0;
+    let retryAfterMs: number | undefined;
     try {
       const clientTime = Math.floor(Date.now() / 1000);
       if (!r.body) {
@@ -450,6 +451,7 @@ class AddEventsSinkImpl implements AddEventsSink {
       message = responseMessage(answer.body);
       if (status === 'parseResponseFailed' || status === 'emptyResponse') message = `HTTP ${answer.statusCode} ${answer.contentType ?? ''}`.trim();
       if (status === 'success') this.st.bytesSent += payload.length;
+      retryAfterMs = answer.retryAfterMs;
     } catch (err) {
       if (this.closed) return;
       status = err instanceof TransportError ? err.status : 'requestFailed';
@@ -459,11 +461,11 @@ class AddEventsSinkImpl implements AddEventsSink {
     }
     this.st.lastStatus = status;
     this.st.lastMessage = message === undefined ? undefined : this.redact(message);
-    this.handle(r, classifyStatus(status), status, rawSize);
+    this.handle(r, classifyStatus(status), status, rawSize, retryAfterMs);
     this.pump();
   }
 
-  private handle(r: Req, outcome: Outcome, status: string, rawSize: number): void {
+  private handle(r: Req, outcome: Outcome, status: string, rawSize: number, retryAfterMs?: number): void {
     if (outcome === 'success' || outcome === 'discard') {
       if (this.backoff.count > 0 || this.loggedBurstStatus) {
         this.logger.info(`addEvents: upload recovered after ${this.backoff.count} failed attempts`, { sink: this.id });
@@ -490,7 +492,8 @@ class AddEventsSinkImpl implements AddEventsSink {
     this.st.requestsFailed++;
     this.st.retries++;
     countError(this.counters, new Error(`addEvents ${status}${this.st.lastMessage ? `: ${this.st.lastMessage}` : ''}`));
-    const delay = this.backoff.next();
+    // A server's Retry-After is honoured up to the backoff cap.
+    const delay = Math.max(this.backoff.next(), Math.min(retryAfterMs ?? 0, this.backoff.maxMs));
     this.gateUntil = Date.now() + delay;
     r.state = 'queued';
     let what = 'will retry';

@@ -40,6 +40,17 @@ export interface HttpAnswer {
   statusCode: number;
   body: string;
   contentType?: string;
+  /** `Retry-After` in milliseconds, when the server sent a usable one. */
+  retryAfterMs?: number;
+}
+
+/** `Retry-After` (seconds or an HTTP date) as milliseconds from now. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
 
 /** A failure before an answer arrived, with Scalyr-like status (`requestFailed`, `client/connectionFailed`…). */
@@ -271,7 +282,13 @@ export class Transport {
         }
       });
       const res = (await p) as Response<string>;
-      return { statusCode: res.statusCode, body: res.body, contentType: res.headers['content-type'] };
+      const ra = res.headers['retry-after'];
+      return {
+        statusCode: res.statusCode,
+        body: res.body,
+        contentType: res.headers['content-type'],
+        retryAfterMs: parseRetryAfter(Array.isArray(ra) ? ra[0] : ra),
+      };
     } catch (err) {
       if (tooLarge) throw new TransportError('responseTooLarge', `response larger than ${cap} bytes was cut off`);
       throw toTransportError(err, ac.signal.aborted);

@@ -98,6 +98,7 @@ export interface Fault {
   hang?: boolean;
   delayMs?: number;
   hugeBytes?: number;
+  headers?: Record<string, string>;
 }
 
 export interface TestServer {
@@ -148,6 +149,7 @@ export async function startTestServer(tls?: { certPem: string; keyPem: string },
         if (f.hang) return;
         res.statusCode = f.status ?? 200;
         res.setHeader('Content-Type', f.contentType ?? 'application/json');
+        for (const [k, v] of Object.entries(f.headers ?? {})) res.setHeader(k, v);
         if (f.hugeBytes) {
           const chunk = Buffer.alloc(64 * 1024, 0x61);
           let left = f.hugeBytes;

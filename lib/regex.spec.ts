@@ -73,6 +73,36 @@ describe('compilePythonRegex', () => {
     expect(search('a{2}', 'aa')).toBe(true);
   });
 
+  test('\\w \\d \\s \\b are Unicode like Python 3 (ASCII under (?a))', () => {
+    expect(compilePythonRegex('user=(\\w+)').exec('user=José ok')?.[1]).toBe('José');
+    expect(compilePythonRegex('(?a)user=(\\w+)').exec('user=José ok')?.[1]).toBe('Jos');
+    expect(search('^\\d$', '٣')).toBe(true);
+    expect(search('(?a)^\\d$', '٣')).toBe(false);
+    expect(search('\\s', '\x1c')).toBe(true);
+    expect(search('\\s', '\ufeff')).toBe(false);
+    expect(search('\\bé', 'café')).toBe(false);
+    expect(search('\\bé', 'x é')).toBe(true);
+    expect(search('\\B', '')).toBe(false);
+    expect(search('\\B', ' ')).toBe(true);
+  });
+
+  test('negated escapes inside classes', () => {
+    const letters = compilePythonRegex('^[^\\W\\d_]+$');
+    expect(letters.test('Zoë')).toBe(true);
+    expect(letters.test('Zoë1')).toBe(false);
+    expect(compilePythonRegex('[\\W_]+').exec('ab-_ cd')?.[0]).toBe('-_ ');
+    expect(search('[^\\S\\n]', 'a\tb')).toBe(true);
+    expect(search('[^\\S\\n]', 'a\nb')).toBe(false);
+  });
+
+  test('astral characters and punctuation escapes', () => {
+    expect(search('^.$', '😀')).toBe(true);
+    expect(search('[😀]', 'x😀')).toBe(true);
+    expect(search('\\#\\-\\ \\é', '#- é')).toBe(true);
+    expect(search('a{,}b', 'aaab')).toBe(true);
+    expect(search('a{}', 'a{}')).toBe(true);
+  });
+
   test('comments are dropped, lookarounds kept', () => {
     expect(search('a(?#note)b', 'ab')).toBe(true);
     expect(search('(?<=a)b', 'ab')).toBe(true);
@@ -94,6 +124,8 @@ describe('compilePythonRegex', () => {
     ['(?i:a)b', /scoped/],
     ['*a', /Nothing to repeat/],
     ['(?<n>a)', /Python names groups/],
+    ['[\\w-z]', /bad character range/],
+    ['[z-a]', /bad character range/],
     ['\\N{DIGIT ONE}', /not supported/],
   ])('rejects %s with a clear message', (pattern, msg) => {
     expect(() => compilePythonRegex(pattern)).toThrow(msg);

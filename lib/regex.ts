@@ -1,6 +1,7 @@
 /**
- * Regular expressions as users of Scalyr's agent write them (Python `re` syntax), compiled to
- * JavaScript RegExps that behave like Python's `re.search` on the same text.
+ * Regular expressions as users of Scalyr's agent write them (Python 3 `re` syntax on `str`),
+ * compiled to JavaScript RegExps (always with the `u` flag) that behave like Python's
+ * `re.search` on the same text.
  *
  * Promises:
  * - `(?P<n>…)` → `(?<n>…)`, `(?P=n)` → `\k<n>`, `(?#…)` comments dropped;
@@ -8,15 +9,21 @@
  *   (Python semantics, so lines can be tested WITH their trailing newline); under `(?m)` it is
  *   "before any `\n` or at the end", and `^` "at the start or after a `\n`" (Python only knows
  *   `\n` as a line end, unlike JavaScript's `m` flag, which is therefore never used);
- * - `.` never matches `\n` but does match `\r` (Python), unless `(?s)`;
+ * - `.` never matches `\n` but does match `\r` (Python), unless `(?s)`; it matches one code point;
+ * - `\w \W \d \D \s \S \b \B` have Python's Unicode meaning (`\w` = letters, numbers and `_`;
+ *   `\d` = decimal digits; `\s` = Python's whitespace set, including `\x1c-\x1f` and `\x85`),
+ *   or the ASCII meaning under `(?a)`; inside classes too (`[^\W\d]` works);
  * - `\A` → start of input, `\Z` → end of input, `\a` `\x..` `\u....` `\U........` `\0`/octal
  *   escapes, `{,n}` → `{0,n}`; back-references `\1`..`\99` checked against the groups so far;
- * - leading global inline flags `(?aimsux)`; scoped `(?s:…)`, `(?m:…)`, `(?x:…)` (and `-` forms);
- *   `(?x)` verbose whitespace/comments are stripped;
- * - anything Python rejects or JavaScript cannot express (unknown letter escapes, conditionals,
- *   atomic groups, possessive quantifiers, scoped `i`, `\N{…}`, `(?L)`) throws an `Error` whose
- *   message names the pattern and the problem.
- * `\d \w \s \b` keep JavaScript's meaning (ASCII digits/word characters, as with Python's `re.ASCII`).
+ *   a leading `]` in a class is literal (`[]a]`);
+ * - leading global inline flags `(?aimsux)`; scoped `(?s:…)`, `(?m:…)`, `(?x:…)`, `(?a:…)` (and
+ *   `-` forms); `(?x)` verbose whitespace/comments are stripped;
+ * - anything Python rejects or JavaScript cannot express (unknown letter escapes, bad ranges,
+ *   conditionals, atomic groups, possessive quantifiers, scoped `i`, `\N{…}`, `(?L)`) throws an
+ *   `Error` whose message names the pattern and the problem.
+ * Known residual differences: Unicode tables follow Node's ICU version (newer than Python's);
+ * case-insensitive matching uses JavaScript's simple case folding, also under `(?a)`; a `\B`
+ * search can report a position inside a surrogate pair (astral characters such as emoji).
  *
  * Also here (same dialect): Python replacement templates (`\1`, `\g<name>`, `\n`…) for `re.sub`.
  */
@@ -25,7 +32,7 @@
 export interface TranslatedRegex {
   /** JavaScript source for `new RegExp`. */
   source: string;
-  /** JavaScript flags (never `m`, never `s`: those are translated into the source). */
+  /** JavaScript flags (always `u`; never `m` or `s`: those are translated into the source). */
   flags: string;
   /** Number of capturing groups (Python and JavaScript number them the same way). */
   groupCount: number;
@@ -37,6 +44,7 @@ interface FlagFrame {
   dotall: boolean;
   multiline: boolean;
   verbose: boolean;
+  ascii: boolean;
 }
 
 const translationCache = new Map<string, TranslatedRegex>();
@@ -52,13 +60,30 @@ const HEX = /^[0-9a-fA-F]+$/;
 const OCT = '01234567';
 const DIGITS = '0123456789';
 
-function hexEscape(code: number): string {
+/** A code point as a `u`-mode escape (valid inside and outside classes). */
+function cp(code: number): string {
   if (code <= 0xff) return '\\x' + code.toString(16).padStart(2, '0');
   if (code <= 0xffff) return '\\u' + code.toString(16).padStart(4, '0');
-  const hi = 0xd800 + ((code - 0x10000) >> 10);
-  const lo = 0xdc00 + ((code - 0x10000) & 0x3ff);
-  return `(?:\\u${hi.toString(16)}\\u${lo.toString(16)})`;
+  return `\\u{${code.toString(16)}}`;
 }
+
+/** A literal code point: plain for ASCII letters/digits, escaped otherwise. */
+function lit(code: number): string {
+  if ((code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a)) return String.fromCharCode(code);
+  return cp(code);
+}
+
+// Class contents (inside `[...]`) for Python's character categories.
+const UNI_WORD = '\\p{L}\\p{N}_';
+const ASCII_WORD = 'A-Za-z0-9_';
+const UNI_SPACE = '\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const ASCII_SPACE = '\\t-\\r\\x20';
+
+/** One item of a character class. */
+type ClassItem =
+  | { kind: 'char'; code: number }
+  | { kind: 'set'; text: string } // positive class contents, e.g. `\p{Nd}`
+  | { kind: 'negset'; cls: string }; // a complement that is only expressible as its own class
 
 /**
  * Translates a Python `re` pattern to JavaScript. `flags` may hold JavaScript flags `g i y d`
@@ -79,7 +104,7 @@ function translate(pattern: string, flags: string): TranslatedRegex {
   if (typeof pattern !== 'string') fail(String(pattern), 'pattern must be a string');
   let jsFlags = '';
   let ignoreCase = false;
-  const frame: FlagFrame = { dotall: false, multiline: false, verbose: false };
+  const frame: FlagFrame = { dotall: false, multiline: false, verbose: false, ascii: false };
   for (const f of flags) {
     if (f === 'i') ignoreCase = true;
     else if (f === 's') frame.dotall = true;
@@ -100,14 +125,16 @@ function translate(pattern: string, flags: string): TranslatedRegex {
       else if (f === 's') frame.dotall = true;
       else if (f === 'm') frame.multiline = true;
       else if (f === 'x') frame.verbose = true;
-      else if (f === 'a' || f === 'u') {
-        /* ASCII / Unicode: \d \w keep JavaScript's ASCII meaning */
+      else if (f === 'a') frame.ascii = true;
+      else if (f === 'u') {
+        /* Unicode is the default for str patterns */
       } else if (f === 'L') fail(pattern, 'the (?L) locale flag is not supported', i);
       else fail(pattern, `unknown flag '${f}'`, i);
     }
     i += m[0].length;
   }
   if (ignoreCase) jsFlags += 'i';
+  jsFlags += 'u';
 
   let out = '';
   let groupCount = 0;
@@ -116,7 +143,16 @@ function translate(pattern: string, flags: string): TranslatedRegex {
   let cur: FlagFrame = { ...frame };
   // Whether the last emitted item was a quantifier (to detect possessive `++` `*+` `?+` `}+`).
   let afterQuantifier = false;
-  // Whether the last item can be quantified (for `{` handling we rely on JavaScript's own check).
+
+  const word = (): string => (cur.ascii ? ASCII_WORD : UNI_WORD);
+  const space = (): string => (cur.ascii ? ASCII_SPACE : UNI_SPACE);
+  const digit = (): string => (cur.ascii ? '0-9' : '\\p{Nd}');
+  const boundary = (negated: boolean): string => {
+    // Python's \B never matches in an empty string.
+    if (cur.ascii && !ignoreCase) return negated ? '(?:(?<=[^])|(?=[^]))\\B' : '\\b';
+    const w = `[${word()}]`;
+    return negated ? `(?:(?<=${w})(?=${w})|(?<!${w})(?!${w})(?:(?<=[^])|(?=[^])))` : `(?:(?<=${w})(?!${w})|(?<!${w})(?=${w}))`;
+  };
 
   const readHex = (start: number, len: number, what: string): number => {
     const h = pattern.slice(start, start + len);
@@ -124,67 +160,160 @@ function translate(pattern: string, flags: string): TranslatedRegex {
     return parseInt(h, 16);
   };
 
-  /** Translates an escape at pattern[i] === '\\'. Returns [emitted, newIndex]. */
-  const escape = (at: number, inClass: boolean): [string, number] => {
+  /** Escapes meaning one code point (both contexts); undefined when `c` is not one of them. */
+  const charEscape = (at: number, inClass: boolean): [number, number] | undefined => {
+    const c = pattern[at + 1];
+    switch (c) {
+      case 'n':
+        return [10, at + 2];
+      case 't':
+        return [9, at + 2];
+      case 'r':
+        return [13, at + 2];
+      case 'f':
+        return [12, at + 2];
+      case 'v':
+        return [11, at + 2];
+      case 'a':
+        return [7, at + 2];
+      case 'x':
+        return [readHex(at + 2, 2, '\\x'), at + 4];
+      case 'u':
+        return [readHex(at + 2, 4, '\\u'), at + 6];
+      case 'U': {
+        const code = readHex(at + 2, 8, '\\U');
+        if (code > 0x10ffff) fail(pattern, 'bad escape \\U (code point out of range)', at);
+        return [code, at + 10];
+      }
+      case 'N':
+        return fail(pattern, 'named character escapes \\N{...} are not supported', at);
+      case 'b':
+        return inClass ? [8, at + 2] : undefined;
+      default:
+        break;
+    }
+    if (c === '0' || (inClass && OCT.includes(c))) {
+      let j = at + 1;
+      let digits = '';
+      while (j < n && digits.length < 3 && OCT.includes(pattern[j])) digits += pattern[j++];
+      const v = parseInt(digits, 8);
+      if (v > 0o377) fail(pattern, `octal escape value \\${digits} outside of range 0-0o377`, at);
+      return [v, j];
+    }
+    if (DIGITS.includes(c)) {
+      if (inClass) fail(pattern, `bad escape \\${c}`, at);
+      return undefined; // back-reference or octal: handled by the caller
+    }
+    if (/[A-Za-z]/.test(c)) return undefined;
+    // Any other character escapes itself.
+    return [c.codePointAt(0)!, at + 1 + (c.codePointAt(0)! > 0xffff ? 2 : 1)];
+  };
+
+  /** Reads one class atom at `j`. */
+  const classAtom = (j: number): [ClassItem, number] => {
+    const c = pattern[j];
+    if (c !== '\\') {
+      const code = pattern.codePointAt(j)!;
+      return [{ kind: 'char', code }, j + (code > 0xffff ? 2 : 1)];
+    }
+    if (j + 1 >= n) fail(pattern, 'bad escape (end of pattern)', j);
+    const e = pattern[j + 1];
+    switch (e) {
+      case 'w':
+        return [{ kind: 'set', text: word() }, j + 2];
+      case 'W':
+        return [{ kind: 'negset', cls: `[^${word()}]` }, j + 2];
+      case 'd':
+        return [{ kind: 'set', text: digit() }, j + 2];
+      case 'D':
+        return [cur.ascii ? { kind: 'negset', cls: '[^0-9]' } : { kind: 'set', text: '\\P{Nd}' }, j + 2];
+      case 's':
+        return [{ kind: 'set', text: space() }, j + 2];
+      case 'S':
+        return [{ kind: 'negset', cls: `[^${space()}]` }, j + 2];
+      default:
+        break;
+    }
+    const ch = charEscape(j, true);
+    if (!ch) fail(pattern, `bad escape \\${e}`, j);
+    return [{ kind: 'char', code: ch[0] }, ch[1]];
+  };
+
+  /** Translates the class starting at pattern[start] === '['. */
+  const charClass = (start: number): [string, number] => {
+    let j = start + 1;
+    let negate = false;
+    if (pattern[j] === '^') {
+      negate = true;
+      j++;
+    }
+    const items: (ClassItem | { kind: 'range'; lo: number; hi: number })[] = [];
+    let first = true;
+    for (;;) {
+      if (j >= n) fail(pattern, 'unterminated character set', start);
+      if (pattern[j] === ']' && !first) {
+        j++;
+        break;
+      }
+      first = false;
+      const atomStart = j;
+      const [item, k] = classAtom(j);
+      j = k;
+      if (pattern[j] === '-' && j + 1 < n && pattern[j + 1] !== ']') {
+        const [hiItem, k2] = classAtom(j + 1);
+        if (item.kind !== 'char' || hiItem.kind !== 'char') fail(pattern, `bad character range ${pattern.slice(atomStart, k2)}`, atomStart);
+        if (hiItem.code < item.code) fail(pattern, `bad character range ${pattern.slice(atomStart, k2)}`, atomStart);
+        items.push({ kind: 'range', lo: item.code, hi: hiItem.code });
+        j = k2;
+        continue;
+      }
+      items.push(item);
+    }
+    let pos = '';
+    const negs: string[] = [];
+    for (const it of items) {
+      if (it.kind === 'char') pos += lit(it.code);
+      else if (it.kind === 'range') pos += `${lit(it.lo)}-${lit(it.hi)}`;
+      else if (it.kind === 'set') pos += it.text;
+      else negs.push(it.cls);
+    }
+    if (negs.length === 0) return [`[${negate ? '^' : ''}${pos}]`, j];
+    if (!negate) return [`(?:${[pos ? `[${pos}]` : '', ...negs].filter(Boolean).join('|')})`, j];
+    return [`(?:${pos ? `(?![${pos}])` : ''}${negs.map((c) => `(?!${c})`).join('')}[^])`, j];
+  };
+
+  /** Translates an escape outside a class at pattern[at] === '\\'. Returns [emitted, newIndex]. */
+  const escape = (at: number): [string, number] => {
     if (at + 1 >= n) fail(pattern, 'bad escape (end of pattern)', at);
     const c = pattern[at + 1];
     switch (c) {
       case 'A':
-        if (inClass) fail(pattern, 'bad escape \\A in a character class', at);
         return ['^', at + 2];
       case 'Z':
-        if (inClass) fail(pattern, 'bad escape \\Z in a character class', at);
         return ['$', at + 2];
       case 'b':
-      case 'd':
-      case 'D':
-      case 's':
-      case 'S':
-      case 'w':
-      case 'W':
-      case 'n':
-      case 't':
-      case 'r':
-      case 'f':
-      case 'v':
-        return ['\\' + c, at + 2];
+        return [boundary(false), at + 2];
       case 'B':
-        if (inClass) fail(pattern, 'bad escape \\B in a character class', at);
-        return ['\\B', at + 2];
-      case 'a':
-        return ['\\x07', at + 2];
-      case 'x':
-        return [hexEscape(readHex(at + 2, 2, '\\x')), at + 4];
-      case 'u':
-        return [hexEscape(readHex(at + 2, 4, '\\u')), at + 6];
-      case 'U': {
-        const code = readHex(at + 2, 8, '\\U');
-        if (code > 0x10ffff) fail(pattern, 'bad escape \\U (code point out of range)', at);
-        if (inClass && code > 0xffff) fail(pattern, 'characters outside the BMP are not supported inside a character class', at);
-        return [hexEscape(code), at + 10];
-      }
-      case 'N':
-        return fail(pattern, 'named character escapes \\N{...} are not supported', at);
+        return [boundary(true), at + 2];
+      case 'w':
+        return [`[${word()}]`, at + 2];
+      case 'W':
+        return [`[^${word()}]`, at + 2];
+      case 'd':
+        return [cur.ascii ? '[0-9]' : '\\p{Nd}', at + 2];
+      case 'D':
+        return [cur.ascii ? '[^0-9]' : '\\P{Nd}', at + 2];
+      case 's':
+        return [`[${space()}]`, at + 2];
+      case 'S':
+        return [`[^${space()}]`, at + 2];
       default:
         break;
     }
+    const ch = charEscape(at, false);
+    if (ch) return [lit(ch[0]), ch[1]];
     if (DIGITS.includes(c)) {
-      if (inClass) {
-        // Inside a class digits are octal escapes only.
-        if (!OCT.includes(c)) fail(pattern, `bad escape \\${c}`, at);
-        let j = at + 1;
-        let digits = '';
-        while (j < n && digits.length < 3 && OCT.includes(pattern[j])) digits += pattern[j++];
-        const v = parseInt(digits, 8);
-        if (v > 0o377) fail(pattern, `octal escape value \\${digits} outside of range 0-0o377`, at);
-        return [hexEscape(v), j];
-      }
-      if (c === '0') {
-        let j = at + 2;
-        let digits = '0';
-        while (j < n && digits.length < 3 && OCT.includes(pattern[j])) digits += pattern[j++];
-        return [hexEscape(parseInt(digits, 8)), j];
-      }
+      // Python: two digits max for a group; three octal digits make an octal escape.
       let j = at + 2;
       let digits = c;
       if (j < n && DIGITS.includes(pattern[j])) {
@@ -192,7 +321,7 @@ function translate(pattern: string, flags: string): TranslatedRegex {
           const oct = c + pattern[j] + pattern[j + 1];
           const v = parseInt(oct, 8);
           if (v > 0o377) fail(pattern, `octal escape value \\${oct} outside of range 0-0o377`, at);
-          return [hexEscape(v), j + 2];
+          return [lit(v), j + 2];
         }
         digits += pattern[j++];
       }
@@ -200,10 +329,7 @@ function translate(pattern: string, flags: string): TranslatedRegex {
       if (ref > groupCount) fail(pattern, `invalid group reference ${ref}`, at);
       return [`(?:\\${ref})`, j];
     }
-    if (/[A-Za-z]/.test(c)) fail(pattern, `bad escape \\${c}`, at);
-    // Any other character escapes itself.
-    if (c === '\n') return ['\\n', at + 2];
-    return ['\\' + c, at + 2];
+    return fail(pattern, `bad escape \\${c}`, at);
   };
 
   while (i < n) {
@@ -222,42 +348,14 @@ function translate(pattern: string, flags: string): TranslatedRegex {
     afterQuantifier = false;
     switch (ch) {
       case '\\': {
-        const [s, j] = escape(i, false);
+        const [s, j] = escape(i);
         out += s;
         i = j;
         break;
       }
       case '[': {
-        let s = '[';
-        let j = i + 1;
-        if (pattern[j] === '^') {
-          s += '^';
-          j++;
-        }
-        if (pattern[j] === ']') {
-          s += '\\]';
-          j++;
-        }
-        let closed = false;
-        while (j < n) {
-          const c = pattern[j];
-          if (c === ']') {
-            closed = true;
-            j++;
-            break;
-          }
-          if (c === '\\') {
-            const [e, k] = escape(j, true);
-            s += e;
-            j = k;
-            continue;
-          }
-          if (c === '[') s += '\\[';
-          else s += c;
-          j++;
-        }
-        if (!closed) fail(pattern, 'unterminated character set', i);
-        out += s + ']';
+        const [s, j] = charClass(i);
+        out += s;
         i = j;
         break;
       }
@@ -321,10 +419,10 @@ function translate(pattern: string, flags: string): TranslatedRegex {
             if (f === 's') next.dotall = on;
             else if (f === 'm') next.multiline = on;
             else if (f === 'x') next.verbose = on;
+            else if (f === 'a' && on) next.ascii = true;
+            else if (f === 'u' && on) next.ascii = false;
             else if (f === 'i') {
               if (on !== ignoreCase) fail(pattern, `scoped (?${on ? '' : '-'}i:...) is not supported; put (?i) at the start of the pattern`, i);
-            } else if ((f === 'a' || f === 'u') && on) {
-              /* no-op */
             } else fail(pattern, `bad inline flag '${f}'`, i);
           }
         };
@@ -345,7 +443,7 @@ function translate(pattern: string, flags: string): TranslatedRegex {
         break;
       }
       case '.':
-        out += cur.dotall ? '[\\s\\S]' : '[^\\n]';
+        out += cur.dotall ? '[^]' : '[^\\n]';
         i++;
         break;
       case '^':
@@ -358,14 +456,6 @@ function translate(pattern: string, flags: string): TranslatedRegex {
         break;
       case '*':
       case '+':
-        out += ch;
-        i++;
-        if (pattern[i] === '?') {
-          out += '?';
-          i++;
-        }
-        afterQuantifier = true;
-        break;
       case '?':
         out += ch;
         i++;
@@ -377,12 +467,7 @@ function translate(pattern: string, flags: string): TranslatedRegex {
         break;
       case '{': {
         const m = /^\{(\d*)(,?)(\d*)\}/.exec(pattern.slice(i));
-        if (m && (m[1] !== '' || m[3] !== '' || m[2] === '')) {
-          if (m[1] === '' && m[2] === '') {
-            out += '\\{';
-            i++;
-            break;
-          }
+        if (m && (m[1] !== '' || m[2] !== '')) {
           out += `{${m[1] === '' ? '0' : m[1]}${m[2]}${m[3]}}`;
           i += m[0].length;
           if (pattern[i] === '?') {
@@ -396,32 +481,23 @@ function translate(pattern: string, flags: string): TranslatedRegex {
         i++;
         break;
       }
-      case '}':
-        out += '\\}';
+      case '|':
+        out += '|';
         i++;
         break;
-      case ']':
-        out += '\\]';
-        i++;
-        break;
-      case '/':
-        out += '\\/';
-        i++;
-        break;
-      case '\n':
-        out += '\\n';
-        i++;
-        break;
-      default:
-        out += ch;
-        i++;
+      default: {
+        // A literal character (a surrogate pair counts as one).
+        const code = pattern.codePointAt(i)!;
+        out += lit(code);
+        i += code > 0xffff ? 2 : 1;
+      }
     }
   }
   if (stack.length > 0) fail(pattern, 'missing ), unterminated subpattern');
   try {
     new RegExp(out, jsFlags);
   } catch (err) {
-    fail(pattern, (err as Error).message.replace(/^Invalid regular expression: /, ''));
+    fail(pattern, (err as Error).message.replace(/^Invalid regular expression: /, '').replace(/^\/.*\/[a-z]*: /, ''));
   }
   return { source: out, flags: jsFlags, groupCount, groupNames };
 }

@@ -168,3 +168,60 @@ describe('Python replacement templates', () => {
     expect(() => parsePythonReplacement('\\g<zz>', 1)).toThrow(/unknown group name/);
   });
 });
+
+/**
+ * Differential check against CPython's `re` (skipped when `python3` is not installed): random
+ * patterns built from Python syntax pieces, random subjects; `re.search` spans must match ours.
+ */
+import { spawnSync } from 'node:child_process';
+const python = spawnSync('python3', ['-c', 'import re'], { encoding: 'utf8' });
+const describePy = python.status === 0 ? describe : describe.skip;
+describePy('against CPython re.search', () => {
+  test('1500 random patterns × 6 subjects', () => {
+    const script = String.raw`
+import random, json, re, warnings
+warnings.simplefilter('ignore')
+random.seed(20261123)
+atoms = ['a','b','.','\\d','\\D','\\w','\\W','\\s','\\S','[ab]','[^a]','[]a]','[^\\W\\d]','[\\W_]','[\\s\\d]','[^\\S\\n]','[a-c\\d]','[\\x41-\\x5a]','[-a]','[a-]','[.^$|]','(a|b)','(?:ab)','(?P<n>a)','(?P=n)','$','^','\\A','\\Z','\\n','\\\\','x*','b+?','a??','a{1,2}','a{,2}','a{,}','a{}','{','}',']','(?=a)','(?!b)','(?<=a)','(?<!\\s)','\\b','\\B','\\r','\\#','\\-','\\ ','\\u00e9','é','\\101','\\0','(?s:.)','(?m:^)','(?a:\\w)','(?x: a )','|','[\\b]','#','/','😀','[😀a]','.{2}']
+flags = ['', '(?i)', '(?s)', '(?m)', '(?x)', '(?ms)', '(?a)', '(?u)']
+chars = ['a','b','A','B','\n','\r',' ','1','x','\\','é','É','_','-','\u0663','\x1c','\x85','\ufeff','\t','#','{','}','.',']']
+cases=[]
+for _ in range(1500):
+    p = random.choice(flags) + ''.join(random.choice(atoms) for _ in range(random.randint(1,5)))
+    try:
+        r = re.compile(p)
+    except Exception as e:
+        cases.append({'p':p,'err':str(e)}); continue
+    subs=[]
+    for _ in range(6):
+        s=''.join(random.choice(chars) for _ in range(random.randint(0,8)))
+        m=r.search(s)
+        subs.append([s, None if m is None else [len(s[:m.start()].encode('utf-16-le'))//2, len(s[:m.end()].encode('utf-16-le'))//2]])
+    cases.append({'p':p,'subs':subs})
+print(json.dumps(cases))
+`;
+    const res = spawnSync('python3', ['-c', script], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    expect(res.status).toBe(0);
+    const cases = JSON.parse(res.stdout) as { p: string; err?: string; subs?: [string, [number, number] | null][] }[];
+    const mismatches: string[] = [];
+    for (const c of cases) {
+      let re: RegExp | undefined;
+      try {
+        re = compilePythonRegex(c.p);
+      } catch (e) {
+        if (!c.err) mismatches.push(`${JSON.stringify(c.p)}: rejected (${(e as Error).message}) but Python accepts`);
+        continue;
+      }
+      if (c.err) {
+        mismatches.push(`${JSON.stringify(c.p)}: accepted but Python rejects (${c.err})`);
+        continue;
+      }
+      for (const [s, span] of c.subs!) {
+        const m = re.exec(s);
+        const got = m ? [m.index, m.index + m[0].length] : null;
+        if (JSON.stringify(got) !== JSON.stringify(span)) mismatches.push(`${JSON.stringify(c.p)} on ${JSON.stringify(s)}: python ${JSON.stringify(span)}, ours ${JSON.stringify(got)}`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+});

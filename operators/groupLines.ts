@@ -32,9 +32,15 @@
  *   acknowledged, so it is read again); unsubscribing cancels the timer.
  * - No groupers → the operator is the identity.
  *
- * Deliberate differences from the Python agent (streaming design): a group is never closed by
- * "end of file" — only by a line, the timer, or completion; Python's double-append when a
- * continuation line ends exactly at the size limit is not reproduced.
+ * Checked against a re-typed copy of Scalyr's `line_matcher.py` on thousands of random inputs:
+ * identical output, except where the Python code has bugs that sluice deliberately does not
+ * reproduce: (1) a line that exactly fills the size limit while continuing a group is appended
+ * twice; (2) when a `continuePast`/`haltWith` group has already ended and the NEXT line does not
+ * fit in the remaining size, a cut piece of that next line is glued onto the finished group;
+ * (3) older versions drop the line after a one-line `haltBefore` group. Other differences come
+ * from the streaming design: a group is never closed by "end of file" (only by a line, the
+ * timer or completion), and a line the reader already split at `maxLineSize` keeps the reader's
+ * cut points (Python re-reads the rest of a cut line from the cut).
  */
 import { Observable, asyncScheduler, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { LineGrouperConfig } from '../lib/config/types.js';

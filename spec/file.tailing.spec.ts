@@ -333,6 +333,22 @@ describe('backpressure', () => {
   });
 });
 
+describe('event-driven wake-ups', () => {
+  it('appends and rename rotations are noticed through watcher events, without polling', async () => {
+    const dir = tmpDir();
+    const f = path.join(dir, 'a.log');
+    fs.writeFileSync(f, '');
+    const r = await start({ entry: entryFor(f), dataDir: tmpDir(), pollIntervalMs: 60_000, agent: { max_new_log_detection_time: 3600 } });
+    await sleep(50);
+    fs.appendFileSync(f, 'one\n');
+    await waitFor(() => r.lines().length >= 1, 3000, 'append event');
+    fs.renameSync(f, `${f}.1`);
+    fs.writeFileSync(f, 'two\n');
+    await waitFor(() => r.lines().length >= 2, 3000, 'rotation event');
+    expect(r.lines()).toEqual(['one\n', 'two\n']);
+  });
+});
+
 describe('ignore_stale_files', () => {
   it('does not open files older than staleness_threshold_secs, and closes files that go stale (keeping the checkpoint)', async () => {
     const dir = tmpDir();

@@ -210,7 +210,11 @@ export class FileDiscovery {
         void this.rescan();
       }, 20);
     };
-    w.on('add', soon).on('addDir', soon);
+    w.on('add', (p: string) => {
+      this.opts.onFileEvent?.(p);
+      soon();
+    });
+    w.on('addDir', soon);
     w.on('change', (p: string) => this.opts.onFileEvent?.(p));
     w.on('unlink', (p: string) => {
       this.opts.onFileEvent?.(p);

@@ -81,6 +81,9 @@ export class Follower {
   private readonly usedIds = new Set<string>();
   private doneSignalled = false;
   private keepCheckpoint = false;
+  private wokenEarly = false;
+  /** Sleeps since the last activity: polls back off from 50 ms to pollMs (events may coalesce a create and its first write). */
+  private idleSleeps = 0;
   private readySignal!: () => void;
   /** Resolves once the start position is decided (or the loop ended). */
   readonly ready = new Promise<void>((r) => (this.readySignal = r));
@@ -102,7 +105,8 @@ export class Follower {
   wake(): void {
     const w = this.wakeUp;
     this.wakeUp = undefined;
-    w?.();
+    if (w) w();
+    else this.wokenEarly = true; // busy: the next sleep returns at once
   }
 
   /** Stops reading (acks still count). Resolves when the loop has ended. */
@@ -166,6 +170,7 @@ export class Follower {
       this.error = undefined;
       if (r === 'data') {
         justChecked = false;
+        this.idleSleeps = 0;
         this.checkBehind(t, this.o.maxExistingBehind);
         continue;
       }
@@ -206,12 +211,15 @@ export class Follower {
   }
 
   private sleep(): Promise<void> {
-    if (this.halted) return Promise.resolve();
+    if (this.halted || this.wokenEarly) {
+      this.wokenEarly = false;
+      return Promise.resolve();
+    }
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.wakeUp = undefined;
         resolve();
-      }, this.o.pollMs);
+      }, Math.min(this.o.pollMs, 50 * 2 ** Math.min(this.idleSleeps++, 16)));
       timer.unref?.();
       this.wakeUp = () => {
         clearTimeout(timer);
@@ -399,6 +407,7 @@ export class Follower {
         last.rotatedAway = true;
       }
       await this.addTailer(f, 0, randomUUID(), false);
+      this.idleSleeps = 0;
       return;
     }
     if (st.size < last.readPos || (st.size > 0 && !(await last.headUnchanged().catch(() => true)))) {

@@ -27,7 +27,6 @@ import type { Logger } from '../types.js';
 import { encodeFrame, FrameDecoder } from '../apm/framing.js';
 import { DEFAULT_CORE_AGENT_VERSION } from '../apm/replies.js';
 import { isListening, parseTcp } from '../../sources/spanSocket/index.js';
-import { runCoreAgent } from '../apm/runCoreAgent.js';
 import { errorMessage } from '../counters.js';
 
 export interface CoreAgentArgs {
@@ -338,6 +337,8 @@ async function startForeground(a: CoreAgentArgs): Promise<number> {
   const stopSignal = new Promise<void>((r) => (stopRequested = r));
   let handle;
   try {
+    // Loaded here so probe/shutdown start fast (no aggregation or SQL parser).
+    const { runCoreAgent } = await import('../apm/runCoreAgent.js');
     handle = await runCoreAgent({
       apm: cfg.apm,
       logger,

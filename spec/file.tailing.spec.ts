@@ -70,6 +70,22 @@ describe('start positions', () => {
   });
 });
 
+describe('problems', () => {
+  it('reports unusable matches (dangling symlink) in status and logs once; they are retried at each scan', async () => {
+    const dir = tmpDir();
+    fs.symlinkSync(path.join(dir, 'nowhere'), path.join(dir, 'bad.log'));
+    const r = await start({ entry: entryFor(path.join(dir, '*.log')), dataDir: tmpDir(), watch: false, agent: { max_new_log_detection_time: 0.03 } });
+    await sleep(120);
+    const st = r.source.status();
+    expect(st).toHaveLength(1);
+    expect(st[0]).toMatchObject({ path: path.join(dir, 'bad.log'), error: 'dangling symlink' });
+    expect(r.logger.records.filter((x) => x.level === 'warn' && x.message.includes('bad.log'))).toHaveLength(1);
+    fs.writeFileSync(path.join(dir, 'nowhere'), 'now here\n');
+    await waitFor(() => r.lines().length >= 1);
+    expect(r.lines()).toEqual(['now here\n']); // found by a later scan: from byte 0
+  });
+});
+
 describe('lines', () => {
   it('splits long lines, holds partial lines until line_completion_wait_time, passes binary bytes', async () => {
     const dir = tmpDir();

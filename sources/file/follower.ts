@@ -161,8 +161,9 @@ export class Follower {
       try {
         r = await t.readOnce();
       } catch (err) {
-        this.error = `read: ${errorMessage(err)}`;
-        this.o.logger.warn(`Reading ${t.path} failed: ${errorMessage(err)}; retrying.`);
+        const msg = `read: ${errorMessage(err)}`;
+        if (this.error !== msg) this.o.logger.warn(`Reading ${t.path} failed: ${errorMessage(err)}; retrying.`);
+        this.error = msg;
         await this.sleep();
         continue;
       }

@@ -1,0 +1,97 @@
+/**
+ * The APM part of the full agent (`createAgent`): span intake → aggregateSpans → one `apm` Batch
+ * per (minute, app) handed to `deliver` (the agent's hub → Scalyr addEvents or the embedded
+ * NDJSON sink), plus the Scout check-in sink of its own when `apm.ingest_url` is set.
+ *
+ * Config (`apm` in agent.json; sluice options): `enabled`, `socket_path`, `tcp`, `ingest_url`,
+ * `key`, `max_frame_bytes`, `request_timeout_secs`, and optionally `socket_mode`,
+ * `max_connections`, `max_live_requests`, `max_spans_per_request`, `max_live_spans`,
+ * `frame_timeout_secs`, `core_agent_version`, `minute_secs` (60), `grace_secs` (10).
+ *
+ * `stop()` closes the intake, flushes the open minute through `deliver` (so call it before the
+ * hub's sink stops), then stops the check-in sink; bounded by the deadline, never rejects.
+ * A live agent already on the socket makes creation reject with code `EADDRINUSE_LIVE`.
+ */
+import { merge, type Subscription } from 'rxjs';
+import type { AgentConfig } from '../config/types.js';
+import type { Batch, Logger } from '../types.js';
+import { createSpanIntake, type SpanIntake } from '../../sources/spanSocket/index.js';
+import { aggregateSpans } from '../../operators/aggregateSpans.js';
+import { createApmBatcher } from './toBatches.js';
+import { createCheckinSink, type CheckinSink } from '../../sinks/checkin/index.js';
+import { countError, createCounters, errorMessage } from '../counters.js';
+
+export interface ApmPart {
+  intake: SpanIntake;
+  stop(deadlineMs?: number): Promise<void>;
+  status(): Record<string, unknown>;
+}
+
+export async function createApmPart(
+  cfg: AgentConfig,
+  ctx: { logger: Logger; deliver: (b: Batch) => void; onShutdownRequest?: () => void; registry?: unknown },
+): Promise<ApmPart> {
+  const apm = cfg.apm;
+  if (!apm) throw new Error('apm: no configuration');
+  const log = ctx.logger;
+  const minuteSecs = typeof apm.minute_secs === 'number' && apm.minute_secs > 0 ? apm.minute_secs : 60;
+  const graceSecs = typeof apm.grace_secs === 'number' && apm.grace_secs >= 0 ? apm.grace_secs : 10;
+  const intake = createSpanIntake(apm, { logger: log, onShutdown: ctx.onShutdownRequest });
+  const batcher = createApmBatcher();
+  let checkin: CheckinSink | undefined;
+  if (apm.ingest_url) {
+    checkin = createCheckinSink(
+      { ingest_url: apm.ingest_url, key: apm.key, proxy: cfg.https_proxy ?? cfg.http_proxy },
+      { logger: log, keyring: batcher.keyring },
+    );
+  }
+  const counters = createCounters();
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const sub: Subscription = merge(intake.completed$, intake.appEvents$)
+    .pipe(aggregateSpans({ graceMs: graceSecs * 1000, minuteMs: minuteSecs * 1000, counters }))
+    .subscribe({
+      next: (m) => {
+        try {
+          const batch = batcher.toBatch(m);
+          ctx.deliver(batch);
+          if (checkin) checkin.writeMinute(m);
+        } catch (err) {
+          countError(counters, err);
+        }
+      },
+      error: (err) => {
+        log.error('APM aggregation failed', { error: errorMessage(err) });
+        done();
+      },
+      complete: () => done(),
+    });
+  try {
+    await intake.listen();
+  } catch (err) {
+    sub.unsubscribe();
+    await intake.stop(0);
+    await checkin?.stop(0);
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    intake,
+    stop(deadlineMs = 10_000) {
+      stopping ??= (async () => {
+        const until = Date.now() + deadlineMs;
+        await intake.stop(Math.min(2000, deadlineMs));
+        await Promise.race([finished, new Promise((r) => setTimeout(r, Math.max(0, until - Date.now())).unref())]);
+        sub.unsubscribe();
+        await checkin?.stop(Math.max(0, until - Date.now()));
+      })().catch((err) => log.error('APM stop failed', { error: errorMessage(err) }));
+      return stopping;
+    },
+    status: () => ({
+      intake: { ...intake.status(), counters: intake.counters },
+      aggregation: counters,
+      ackedEnd: batcher.acked(),
+      ...(checkin ? { checkin: { counters: checkin.counters, ...checkin.status() } } : {}),
+    }),
+  };
+}

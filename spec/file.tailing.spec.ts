@@ -341,11 +341,18 @@ describe('backpressure', () => {
     const dir = tmpDir();
     const f = path.join(dir, 'a.log');
     fs.writeFileSync(f, 'a\nb\nc\n');
-    const r = await start({ entry: entryFor(f, { copy_from_start: true }), dataDir: tmpDir(), ack: (b) => b.end <= 2, agent: { read_page_size: 2 } });
+    const r = await start({
+      entry: entryFor(f, { copy_from_start: true }),
+      dataDir: tmpDir(),
+      ack: (b) => b.end <= 2,
+      agent: { read_page_size: 2, copy_staleness_threshold: 0.1 },
+    });
     await waitFor(() => r.lines().length >= 3);
     const s = r.source.status();
     expect(s).toHaveLength(1);
-    expect(s[0]).toMatchObject({ path: f, copiedBytes: 2, copiedLines: 1, pendingBytes: 4, skippedBytes: 0 });
+    expect(s[0]).toMatchObject({ path: f, copiedBytes: 2, copiedLines: 1, pendingBytes: 4, skippedBytes: 0, stalled: false });
+    expect(s[0].lastAcked).toBeGreaterThan(0);
+    await waitFor(() => r.source.status()[0].stalled, 3000, 'stalled flag');
   });
 });
 

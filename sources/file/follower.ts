@@ -72,6 +72,7 @@ export class Follower {
   skippedBytes = 0;
   copiedBytesBefore = 0;
   copiedLinesBefore = 0;
+  private lastAckTime = 0;
   done = false;
   private deletedAt?: number;
   private stopped = false;
@@ -127,16 +128,18 @@ export class Follower {
   }
 
   /** Sum over live incarnations (status). */
-  copied(): { bytes: number; lines: number; pending: number } {
+  copied(): { bytes: number; lines: number; pending: number; lastAckTime: number } {
     let bytes = this.copiedBytesBefore;
     let lines = this.copiedLinesBefore;
     let pending = 0;
+    let lastAckTime = this.lastAckTime;
     for (const t of [...this.retired, ...this.incs]) {
       bytes += t.acked - t.startPos;
       lines += t.ackedLines;
       pending += Math.max(0, Math.max(t.size, t.readPos) - t.acked);
+      lastAckTime = Math.max(lastAckTime, t.lastAckTime);
     }
-    return { bytes, lines, pending };
+    return { bytes, lines, pending, lastAckTime };
   }
 
   private async run(): Promise<void> {
@@ -459,6 +462,7 @@ export class Follower {
 
   /** Keeps the totals of a tailer that leaves the lists. */
   private absorb(t: Tailer): void {
+    this.lastAckTime = Math.max(this.lastAckTime, t.lastAckTime);
     this.copiedBytesBefore += t.acked - t.startPos;
     this.copiedLinesBefore += t.ackedLines;
   }

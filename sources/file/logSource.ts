@@ -37,6 +37,7 @@ export interface LogSourceAgentOptions {
   skip_too_far_behind?: boolean;
   max_log_offset_size?: number;
   max_existing_log_offset_size?: number;
+  copy_staleness_threshold?: number;
   [extra: string]: unknown;
 }
 
@@ -79,6 +80,10 @@ export interface FileStatus {
   skipped: Record<string, number>;
   /** Epoch ms of the last path check (0 = never). */
   lastChecked: number;
+  /** Epoch ms of the last acknowledgement that moved the offset (0 = none since start). */
+  lastAcked: number;
+  /** Bytes are pending and nothing was acknowledged for `copy_staleness_threshold` seconds (reported, never skipped). */
+  stalled: boolean;
   /** Open incarnations (current + rotated ones being drained or awaiting acks). */
   incarnations: number;
   error?: string;
@@ -105,6 +110,8 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
   const logDeletionDelayMs = Math.max(0, num(a.log_deletion_delay, 600)) * 1000;
   const rescanMs = Math.max(0.01, num(a.max_new_log_detection_time, 60)) * 1000;
   const skipBehind = a.skip_too_far_behind === true;
+  const stalledMs = Math.max(0, num(a.copy_staleness_threshold, 900)) * 1000;
+  const startedAt = Date.now();
   const maxNewBehind = skipBehind ? num(a.max_log_offset_size, 0) || undefined : undefined;
   const maxExistingBehind = skipBehind ? num(a.max_existing_log_offset_size, 0) || undefined : undefined;
 
@@ -290,6 +297,7 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
     rescan: () => discovery?.rescan() ?? Promise.resolve(),
     status(): FileStatus[] {
       const out: FileStatus[] = [];
+      const now = Date.now();
       for (const [p, f] of followers) {
         const c = f.copied();
         out.push({
@@ -300,12 +308,14 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
           skippedBytes: f.skippedBytes,
           skipped: { ...(skippedByPath.get(p) ?? {}) },
           lastChecked: f.lastChecked,
+          lastAcked: c.lastAckTime,
+          stalled: c.pending > 0 && now - Math.max(c.lastAckTime, startedAt) > stalledMs,
           incarnations: f.incs.length + f.retired.length,
           ...(f.error ? { error: f.error } : {}),
         });
       }
       for (const [p, error] of problems) {
-        if (!followers.has(p)) out.push({ path: p, copiedBytes: 0, copiedLines: 0, pendingBytes: 0, skippedBytes: 0, skipped: {}, lastChecked: 0, incarnations: 0, error });
+        if (!followers.has(p)) out.push({ path: p, copiedBytes: 0, copiedLines: 0, pendingBytes: 0, skippedBytes: 0, skipped: {}, lastChecked: 0, lastAcked: 0, stalled: false, incarnations: 0, error });
       }
       return out.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
     },

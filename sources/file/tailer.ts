@@ -66,7 +66,8 @@ export class Tailer {
   closed = false;
   ackedLines = 0;
   readBytes = 0;
-  lastAckTime = Date.now();
+  /** Epoch ms of the last ack that moved the offset (0 = none yet). */
+  lastAckTime = 0;
   private fh: fsp.FileHandle;
   private creditsHeld = 0;
   private readonly chunks = new Subject<FileChunk | SkipChunk>();

@@ -71,12 +71,15 @@ export class AgentProcess {
     return this.child && this.child.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
   }
 
+  /** Running and not being stopped (a stopping agent no longer promises to follow rotations). */
   get up(): boolean {
-    return this.pid !== undefined;
+    return this.pid !== undefined && !this.stopping;
   }
 
+  private stopping = false;
+
   async start(timeoutMs = 20_000): Promise<void> {
-    if (this.up) return;
+    if (this.pid !== undefined) return;
     const out = fs.openSync(this.logFile, 'a');
     fs.writeSync(out, `\n===== harness: starting agent (${new Date().toISOString()}) =====\n`);
     const child = spawn(process.execPath, [sluiceBin(), 'start', '--foreground', '--config', this.configPath], {
@@ -106,21 +109,25 @@ export class AgentProcess {
   /** SIGTERM; SIGKILL after `deadlineMs`. Returns true when the agent stopped by itself. */
   async term(deadlineMs = 15_000): Promise<boolean> {
     const child = this.child;
-    if (!child || !this.up) return true;
+    if (!child || this.pid === undefined) return true;
+    this.stopping = true;
     child.kill('SIGTERM');
     const timedOut = await Promise.race([this.exited!.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), deadlineMs))]);
     if (timedOut) {
       child.kill('SIGKILL');
       await this.exited;
     }
+    this.stopping = false;
     return !timedOut;
   }
 
   async kill9(): Promise<void> {
     const child = this.child;
-    if (!child || !this.up) return;
+    if (!child || this.pid === undefined) return;
+    this.stopping = true;
     child.kill('SIGKILL');
     await this.exited;
+    this.stopping = false;
   }
 
   /** `dev:ino` of every regular file the agent holds open. */

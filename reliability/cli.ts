@@ -1,5 +1,6 @@
 /**
- * `npm run soak -- --minutes 30 [--seed N] [--rate EVENTS_PER_SEC] [--files N] [--work DIR]`:
+ * `npm run soak -- --minutes 30 [--seed N] [--rate EVENTS_PER_SEC] [--files N] [--work DIR]
+ *   [--chaos-secs 20,60] [--fault-secs 3,15] [--calm 0.4] [--rotate-bytes N] [--rss] [--json FILE]`:
  * the long form of the conservation harness (see harness.ts and docs/RELIABILITY.md). The first
  * 60 % of the time has kills and restarts; the rest keeps faults and config edits without kills,
  * so one agent process runs long enough to show its RSS. Prints the judge's report (and the RSS
@@ -14,6 +15,12 @@ function flag(argv: string[], name: string): string | undefined {
   return eq?.slice(name.length + 3);
 }
 
+/** `"a,b"` seconds → [ms, ms]. */
+function pair(v: string | undefined, dflt: [number, number]): [number, number] {
+  const [a, b] = (v ?? '').split(',').map(Number);
+  return Number.isFinite(a) && Number.isFinite(b) && v ? [a * 1000, b * 1000] : [dflt[0] * 1000, dflt[1] * 1000];
+}
+
 async function main(argv: string[]): Promise<number> {
   const minutes = Number(flag(argv, 'minutes') ?? 30);
   const seed = flag(argv, 'seed');
@@ -24,8 +31,8 @@ async function main(argv: string[]): Promise<number> {
     rate: Number(flag(argv, 'rate') ?? 2000),
     filesPerEntry: Number(flag(argv, 'files') ?? 2),
     rotateBytes: Number(flag(argv, 'rotate-bytes') ?? 2 * 1024 * 1024),
-    chaosEveryMs: [20_000, 60_000],
-    faultEveryMs: [3000, 15_000],
+    chaosEveryMs: pair(flag(argv, 'chaos-secs'), [20, 60]),
+    faultEveryMs: pair(flag(argv, 'fault-secs'), [3, 15]),
     drainTimeoutMs: 180_000,
     rssEveryMs: 10_000,
     workDir: flag(argv, 'work'),

@@ -86,6 +86,12 @@ export const API_KEY = 'rel-TEST-key-0123456789abcdef';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Sleeps up to `ms`, waking early (within 100 ms) once `stop()` is true. */
+async function nap(ms: number, stop: () => boolean): Promise<void> {
+  const until = Date.now() + ms;
+  while (!stop() && Date.now() < until) await sleep(Math.min(100, until - Date.now()));
+}
+
 export async function runConservation(o: HarnessOptions): Promise<HarnessReport> {
   const log = o.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const seed = o.seed ?? (Date.now() & 0x7fffffff);
@@ -190,10 +196,10 @@ export async function runConservation(o: HarnessOptions): Promise<HarnessReport>
   const faultLoop = (async () => {
     const [lo, hi] = o.faultEveryMs ?? [1500, 4000];
     while (!stopFaults) {
-      await sleep(rng.int(lo, hi));
+      await nap(rng.int(lo, hi), () => stopFaults);
       if (stopFaults) break;
       const kind = rng.pick(FAULT_KINDS);
-      receiver.inject(kind, kind === 'refuse' ? rng.int(500, 3000) : rng.int(1, 3));
+      receiver.inject(kind, kind === 'refuse' ? rng.int(500, 3000) : rng.int(1, 2));
     }
   })();
 
@@ -202,7 +208,7 @@ export async function runConservation(o: HarnessOptions): Promise<HarnessReport>
     const [lo, hi] = o.chaosEveryMs ?? [3000, 8000];
     const [dlo, dhi] = o.downMs ?? [200, 2500];
     while (!stopChaos) {
-      await sleep(rng.int(lo, hi));
+      await nap(rng.int(lo, hi), () => stopChaos);
       if (stopChaos) break;
       const calm = Date.now() >= calmAt;
       const action = calm ? 'reload' : rng.pick(['kill9', 'kill9', 'sigterm', 'reload'] as const);

@@ -25,7 +25,7 @@ describe('conservation under faults, kills and rotation', () => {
         filesPerEntry: 2,
         rotateBytes: 192 * 1024,
         chaosEveryMs: [2500, 6000],
-        faultEveryMs: [1000, 3000],
+        faultEveryMs: [2000, 5000],
         drainTimeoutMs: 40_000,
         log: () => undefined,
       });

@@ -10,6 +10,8 @@ import { createSpanIntake } from '../sources/spanSocket/index.js';
 import { silentLogger } from '../lib/logger.js';
 import type { CompletedRequest, AppEvent } from '../lib/apm/types.js';
 import { FrameClient, waitFor } from './apmHelpers.js';
+import { lastValueFrom, of, toArray } from 'rxjs';
+import { aggregateSpans } from '../operators/aggregateSpans.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const capturePath = path.resolve(repoRoot, '../shared/vectors/scout/node-agent-capture.jsonl');
@@ -72,6 +74,14 @@ describe('replay of real Node agent frames', () => {
         expect(completed.every((r) => r.appName === 'capture-node' && r.appKey === 'FakeKey0123456789abc')).toBe(true);
         expect(events.some((e) => e.eventType === 'scout.metadata')).toBe(true);
         expect(intake.counters.dropped).toEqual({});
+        // The per-minute aggregates hold exactly these endpoints (HTTP/UNKNOWN-only requests dropped).
+        const minutes = await lastValueFrom(of([...completed, ...events]).pipe(aggregateSpans({ graceMs: 0 }), toArray()));
+        const names = new Set(minutes.flatMap((m) => m.endpoints.map((e) => e.name)));
+        expect([...names].sort()).toEqual(['Controller/GET /hello', 'Controller/GET /slow', 'Controller/GET /users/:id', 'Job/nightly_report']);
+        expect(minutes.every((m) => m.appName === 'capture-node')).toBe(true);
+        const users = minutes.flatMap((m) => m.endpoints).filter((e) => e.name === 'Controller/GET /users/:id');
+        expect(users.some((e) => 'SQL/all' in e.children)).toBe(true);
+        expect(minutes.some((m) => m.samplers['CPU/Utilization'] && m.samplers['Memory/Physical'])).toBe(true);
         await intake.stop();
         expect(fs.existsSync(sock)).toBe(false);
       });

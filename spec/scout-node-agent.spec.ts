@@ -65,13 +65,13 @@ describe('real @scout_apm/scout-apm client against our core agent', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test('express app with nested spans, SQL and an ignored route', async () => {
+  test.each(['unix', 'tcp'])('express app with nested spans, SQL and an ignored route (%s)', async (transport) => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-scout-'));
     const sock = path.join(dir, 'core-agent.sock');
     const minutes: ApmMinute[] = [];
     const completed: CompletedRequest[] = [];
     agent = await runCoreAgent({
-      apm: { enabled: true, socket_path: sock, max_frame_bytes: 1 << 24, request_timeout_secs: 30 },
+      apm: { enabled: true, socket_path: transport === 'unix' ? sock : '', tcp: transport === 'tcp' ? '127.0.0.1:0' : undefined, max_frame_bytes: 1 << 24, request_timeout_secs: 30 },
       logger: silentLogger,
       dataDir: path.join(dir, 'data'),
       minuteMs: 1000, // short 'minutes' so the timed emission (minute close + grace) is exercised
@@ -79,6 +79,8 @@ describe('real @scout_apm/scout-apm client against our core agent', () => {
       onMinute: (m) => minutes.push(m),
     });
     agent.intake.completed$.subscribe((b) => completed.push(...b));
+    const tcpPort = (agent.intake.status().listening as { port?: number }[]).find((a) => a && typeof a === 'object' && 'port' in a)?.port;
+    const address = transport === 'unix' ? sock : `tcp://127.0.0.1:${tcpPort}`;
     const appFile = path.join(dir, 'app.cjs');
     fs.writeFileSync(appFile, APP(req.resolve('@scout_apm/scout-apm'), req.resolve('express')));
     child = spawn(process.execPath, [appFile], {
@@ -92,7 +94,7 @@ describe('real @scout_apm/scout-apm client against our core agent', () => {
         SCOUT_CORE_AGENT_LAUNCH: 'false',
         SCOUT_CORE_AGENT_DOWNLOAD: 'false',
         SCOUT_ERRORS_ENABLED: 'false',
-        SCOUT_SOCKET_PATH: sock,
+        SCOUT_SOCKET_PATH: address,
         SCOUT_LOG_LEVEL: 'error',
       },
     });

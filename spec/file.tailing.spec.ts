@@ -86,6 +86,54 @@ describe('problems', () => {
   });
 });
 
+describe('overlapping entries', () => {
+  it('a file matched by two entries sharing a checkpoint store is tailed once; the other takes over after stop', async () => {
+    const dir = tmpDir();
+    const data = tmpDir();
+    const f = path.join(dir, 'a.log');
+    fs.writeFileSync(f, '');
+    const { CheckpointStore } = await import('../lib/checkpoints/store.js');
+    const { createLogSource } = await import('../sources/file/logSource.js');
+    const { Credits } = await import('../lib/pipeline/credits.js');
+    const { memoryLogger } = await import('../lib/logger.js');
+    const store = await CheckpointStore.open(data);
+    const mk = (p: string) => {
+      const logger = memoryLogger();
+      const src = createLogSource(entryFor(p), {
+        credits: new Credits(1 << 20),
+        checkpoints: store,
+        logger,
+        agent: { max_new_log_detection_time: 0.05 },
+        startup: true,
+        streamAttrs: (x) => ({ logfile: x }),
+        perFile: () => (o) => o,
+        pollIntervalMs: 20,
+      });
+      const lines: string[] = [];
+      const sub = src.batches$.subscribe((b) => {
+        for (const e of b.events) lines.push(e.message.toString());
+        b.stream.ack(b.end);
+      });
+      return { src, lines, sub, logger };
+    };
+    const a = mk(f);
+    await a.src.ready();
+    const b = mk(path.join(dir, '*.log'));
+    await b.src.ready();
+    expect(b.src.status()).toEqual([expect.objectContaining({ path: f, error: 'already tailed by another logs[] entry' })]);
+    fs.appendFileSync(f, 'one\n');
+    await waitFor(() => a.lines.length === 1);
+    a.sub.unsubscribe();
+    await a.src.stop();
+    fs.appendFileSync(f, 'two\n');
+    await waitFor(() => b.lines.length === 1, 3000, 'b to take over');
+    expect(b.lines).toEqual(['two\n']); // resumed from a's checkpoint
+    b.sub.unsubscribe();
+    await b.src.stop();
+    await store.close();
+  });
+});
+
 describe('lines', () => {
   it('splits long lines, holds partial lines until line_completion_wait_time, passes binary bytes', async () => {
     const dir = tmpDir();

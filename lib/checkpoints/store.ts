@@ -63,6 +63,7 @@ export class CheckpointStore {
   readonly counters: ComponentCounters = createCounters();
   readonly stats: CheckpointStoreStats = { writes: 0, writeErrors: 0, corruptFiles: 0 };
   private readonly entries = new Map<string, CheckpointEntry>();
+  private readonly owners = new Map<string, object>();
   private readonly logger: Logger;
   private readonly maxAgeSecs: number;
   private readonly flushIntervalMs: number;
@@ -95,6 +96,22 @@ export class CheckpointStore {
   /** The stored entry for a path, if any. */
   get(p: string): CheckpointEntry | undefined {
     return this.entries.get(p);
+  }
+
+  /**
+   * Marks a path as tailed by `owner` (one log source). False when another live owner holds it:
+   * two `logs[]` entries must not tail (and checkpoint) the same file (Scalyr matches a path once).
+   */
+  claim(p: string, owner: object): boolean {
+    const cur = this.owners.get(p);
+    if (cur && cur !== owner) return false;
+    this.owners.set(p, owner);
+    return true;
+  }
+
+  /** Gives up a claim (the follower ended or the source stopped). */
+  release(p: string, owner: object): void {
+    if (this.owners.get(p) === owner) this.owners.delete(p);
   }
 
   /** Every path with an entry. */

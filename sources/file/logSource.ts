@@ -165,11 +165,18 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
     const f = followers.get(realPath);
     if (f) {
       followers.delete(realPath);
-      void f.stop();
+      void f.stop().finally(() => ctx.checkpoints.release(realPath, owner));
     }
   };
 
+  const owner = {};
   const addFollower = (realPath: string, initial: boolean) => {
+    if (!ctx.checkpoints.claim(realPath, owner)) {
+      if (!problems.has(realPath)) ctx.logger.warn(`Skipping ${realPath} (${entry.path}): already tailed by another logs[] entry; retried at the next scan.`);
+      problems.set(realPath, 'already tailed by another logs[] entry');
+      return;
+    }
+    problems.delete(realPath);
     let attrs: Record<string, string>;
     try {
       attrs = ctx.streamAttrs(realPath);
@@ -205,7 +212,7 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
       },
       onDone: () => {
         if (followers.get(realPath) === f) followers.delete(realPath);
-        void f.stop();
+        void f.stop().finally(() => ctx.checkpoints.release(realPath, owner));
       },
     });
     followers.set(realPath, f);
@@ -240,7 +247,6 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
       onMatches: (files, initial) => {
         if (halted) return;
         for (const f of files) {
-          problems.delete(f);
           if (followers.has(f) || adding.has(f)) continue;
           if (staleMs === undefined) addFollower(f, initial);
           else {
@@ -323,6 +329,7 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
       stopping ??= (async () => {
         await halt();
         await Promise.all([...followers.values()].map((f) => f.stop()));
+        for (const p of followers.keys()) ctx.checkpoints.release(p, owner);
         await ctx.checkpoints.flush();
         subscriber?.complete();
       })().catch((err) => {

@@ -88,3 +88,52 @@ describe('replay of real Node agent frames', () => {
     }
   }
 });
+
+describe('Python-agent style frames (behaviour notes §1.4–1.6)', () => {
+  test('post-order batches, +00:00 timestamps, int tags, ignore_transaction, error, missing socket dir created', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-py-'));
+    const sock = path.join(dir, 'scout_apm_core', 'scout-agent.sock');
+    const intake = createSpanIntake({ enabled: true, socket_path: sock, max_frame_bytes: 1 << 24, request_timeout_secs: 60 }, { logger: silentLogger });
+    const completed: CompletedRequest[] = [];
+    intake.completed$.subscribe((b) => completed.push(...b));
+    await intake.listen();
+    expect(fs.statSync(path.dirname(sock)).mode & 0o777).toBe(0o700);
+    const c = await FrameClient.connect(sock);
+    expect(await c.request({ Register: { app: 'capture-python', key: 'FakeKey0123456789abc', host: 'capture-host', language: 'python', api_version: '1.0' } })).toEqual({ Register: { id: null, result: 'Success' } });
+    const batch = (rid: string, view: string, tags: Record<string, unknown>) => ({
+      BatchCommand: {
+        commands: [
+          { StartRequest: { timestamp: '2026-11-23T08:53:35.745515+00:00', request_id: rid } },
+          ...Object.entries(tags).map(([tag, value]) => ({ TagRequest: { timestamp: '2026-11-23T08:53:35.745515+00:00', request_id: rid, tag, value } })),
+          { StartSpan: { timestamp: '2026-11-23T08:53:35.76+00:00', request_id: rid, span_id: `${rid}-sql`, parent_id: `${rid}-ctl`, operation: 'SQL/Query' } },
+          { TagSpan: { timestamp: '2026-11-23T08:53:35.76+00:00', request_id: rid, span_id: `${rid}-sql`, tag: 'db.statement', value: 'SELECT "users".* FROM "users" WHERE "users"."id" = %s' } },
+          { StopSpan: { timestamp: '2026-11-23T08:53:35.770000+00:00', request_id: rid, span_id: `${rid}-sql` } },
+          { StartSpan: { timestamp: '2026-11-23T08:53:35+00:00', request_id: rid, span_id: `${rid}-ctl`, parent_id: null, operation: view } },
+          { StopSpan: { timestamp: '2026-11-23T08:53:35.781931+00:00', request_id: rid, span_id: `${rid}-ctl` } },
+          { FinishRequest: { timestamp: '2026-11-23T08:53:35.781931+00:00', request_id: rid } },
+        ],
+      },
+    });
+    for (const [rid, view, tags] of [
+      ['req-1', 'Controller/__main__.user', { path: '/user/42', user_id: 42, mem_delta: 0.0039, 'scout.queue_time_ns': 1500000 }],
+      ['req-2', 'Controller/__main__.boom', { path: '/boom', error: 'true' }],
+      ['req-3', 'Controller/__main__.ignored', { ignore_transaction: true }],
+    ] as const) {
+      expect(await c.request(batch(rid, view, tags))).toEqual({ BatchCommand: { result: 'Success' } });
+    }
+    await waitFor(() => completed.length === 3);
+    const [m] = await lastValueFrom(of(completed).pipe(aggregateSpans({ graceMs: 0 }), toArray()));
+    expect(m!.endpoints.map((e) => [e.name, e.callCount, e.errors])).toEqual([
+      ['Controller/__main__.boom', 1, 1],
+      ['Controller/__main__.user', 1, 0],
+    ]);
+    const user = m!.endpoints.find((e) => e.name === 'Controller/__main__.user')!;
+    expect(user.totalCallTime).toBeCloseTo(0.781931, 6);
+    expect(user.children['SQL/all']!.totalCallTime).toBeCloseTo(0.01, 6);
+    expect(user.queueTime!.totalCallTime).toBeCloseTo(0.0015, 9);
+    expect(m!.dbQueries.map((d) => `${d.model}/${d.operation}`)).toEqual(['User/select', 'User/select']);
+    await c.close();
+    await intake.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -17,6 +17,7 @@
  */
 import net from 'node:net';
 import fs from 'node:fs';
+import path from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import { Subject, type Observable, type SchedulerLike } from 'rxjs';
 import type { ApmConfig } from '../../lib/config/types.js';
@@ -379,6 +380,7 @@ export function createSpanIntake(cfg: ApmConfig, ctx: SpanIntakeContext): SpanIn
       } catch {
         /* absent */
       }
+      if (!st) fs.mkdirSync(path.dirname(p), { recursive: true, mode: 0o700 }); // as clients' core_agent_permissions
       if (st) {
         if (!st.isSocket()) throw new Error(`apm.socket_path ${p} exists and is not a socket; refusing to replace it`);
         if (await isListening(p)) throw liveError(p);

@@ -19,6 +19,8 @@ function run(args: string[], timeout = 15_000) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
 }
 
+const children: import('node:child_process').ChildProcess[] = [];
+
 describe('core-agent CLI', () => {
   let dir: string;
   beforeAll(() => {
@@ -26,6 +28,7 @@ describe('core-agent CLI', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-ca-'));
   });
   afterAll(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     run(['shutdown', '--socket', path.join(dir, 'a.sock')]);
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -80,6 +83,7 @@ describe('core-agent CLI', () => {
     expect(fs.existsSync(sock)).toBe(true);
     const data = path.join(dir, 'data-b');
     const child = spawn(process.execPath, [BIN, 'start', '--daemonize', 'false', '--socket', sock, '--data-dir', data, '--tcp', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     await waitFor(() => out.includes('APM socket server bound') && out.includes('APM TCP server bound'), 10_000, 'listening');

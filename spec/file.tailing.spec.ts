@@ -186,6 +186,19 @@ describe('rotation', () => {
     expect(new Set(r.batches.map((b) => b.stream.id)).size).toBe(2);
   });
 
+  it('a partial last line of a rotated-away file is sent as it is when that file is finished', async () => {
+    const dir = tmpDir();
+    const f = path.join(dir, 'a.log');
+    fs.writeFileSync(f, '');
+    const r = await start({ entry: entryFor(f), dataDir: tmpDir() });
+    fs.appendFileSync(f, 'full\npart');
+    await waitFor(() => r.lines().length >= 1);
+    fs.renameSync(f, `${f}.1`);
+    fs.writeFileSync(f, 'new\n');
+    await waitFor(() => r.lines().length >= 3);
+    expect(r.lines()).toEqual(['full\n', 'part', 'new\n']);
+  });
+
   it('copytruncate: the unread tail comes from the copy (same stream), then the truncated file from 0', async () => {
     const dir = tmpDir();
     const f = path.join(dir, 'text.txt');
@@ -347,6 +360,20 @@ describe('checkpoints and restarts', () => {
     await waitFor(() => r.lines().length >= 1);
     expect(r.lines()).toEqual(['new content, same inode\n']);
     expect(r.source.counters.dropped.inode_reused).toBe(1);
+  });
+
+  it('resumes from a checkpoint written by Scalyr Agent 2 (drop-in migration)', async () => {
+    const dir = tmpDir();
+    const data = tmpDir();
+    const f = path.join(dir, 'a.log');
+    fs.writeFileSync(f, 'sent by scalyr\nnot yet\n');
+    const ino = fs.statSync(f).ino;
+    const scalyrEntry = { position: 0, pending_files: [{ position_start: -15, position_end: 0, last_known_size: 15, is_log_file: true, inode: ino }], sequence_id: 'x', sequence_number: 15, time: Date.now() / 1000 };
+    fs.writeFileSync(path.join(data, 'checkpoints-worker-default-0.json'), JSON.stringify({ time: Date.now() / 1000, checkpoints: { [f]: scalyrEntry } }));
+    const r = await start({ entry: entryFor(f), dataDir: data });
+    await waitFor(() => r.lines().length >= 1);
+    expect(r.lines()).toEqual(['not yet\n']);
+    expect(r.batches[0].stream.seqId).not.toBe('x');
   });
 
   it('a corrupt checkpoint file is ignored: files start at their end', async () => {

@@ -8,6 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import http from 'node:http';
+import { gunzipSync } from 'node:zlib';
+import type { AddressInfo } from 'node:net';
 import { FrameClient, ensureCoreAgentBuilt, waitFor } from './apmHelpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -106,5 +109,42 @@ describe('core-agent CLI', () => {
     expect(run(['shutdown', '--socket', missing]).code).toBe(1);
     expect(run(['start', '--daemonize', 'maybe']).code).toBe(2);
     expect(run([]).code).toBe(2);
+  });
+
+  test('--config-file [debug] ingest_url: minutes are posted to the check-in endpoint', async () => {
+    const posts: { url: string; body: any }[] = [];
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        posts.push({ url: req.url!, body: JSON.parse(gunzipSync(Buffer.concat(chunks)).toString()) });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const cfg = path.join(dir, 'ingest.toml');
+    fs.writeFileSync(cfg, `[debug]\ningest_url = "http://127.0.0.1:${(server.address() as AddressInfo).port}"\n`);
+    const sock = path.join(dir, 'c.sock');
+    const child = spawn(process.execPath, [BIN, 'start', '--socket', sock, '--config-file', cfg, '--data-dir', path.join(dir, 'data-c'), '--minute-secs', '1', '--grace-secs', '0.2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    await waitFor(() => out.includes('APM socket server bound'), 10_000, 'listening');
+    const c = await FrameClient.connect(sock);
+    await c.request({ Register: { app: 'posted app', key: 'PostKey', api_version: '1.0' } });
+    await c.request({ BatchCommand: { commands: [
+      { StartRequest: { request_id: 'p1' } },
+      { StartSpan: { request_id: 'p1', span_id: 's', operation: 'Controller/posted' } },
+      { StopSpan: { request_id: 'p1', span_id: 's' } },
+      { FinishRequest: { request_id: 'p1' } },
+    ] } });
+    await c.close();
+    await waitFor(() => posts.length > 0, 5000, 'a check-in POST');
+    expect(posts[0]!.url).toBe('/apps/checkin.scout?key=PostKey&name=posted%20app');
+    expect(posts[0]!.body.metrics[0].key).toMatchObject({ bucket: 'Controller', name: 'posted' });
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    await new Promise<void>((r) => server.close(() => r()));
   });
 });

@@ -141,4 +141,19 @@ describe('createCheckinSink', () => {
     expect(sink.counters.errors).toBe(3);
     await sink.stop(100);
   });
+
+  test('absurdly nested client tag values never break the batch or the sink', async () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 20000; i++) deep = [deep];
+    const m: ApmMinute = { ...minute, traces: [{ ...minute.traces[0]!, tags: { deep } }] };
+    const batch = createApmBatcher().toBatch(m);
+    const trace = JSON.parse(batch.events.find((e) => e.attrs!.apm_type === 'trace')!.message as string);
+    expect(trace.tags).toEqual({ unserializable: true });
+    const sink = createCheckinSink({ ingest_url: url, retryBaseMs: 10 }, { logger: silentLogger });
+    sink.writeMinute(m);
+    sink.writeMinute(minute);
+    await sink.flush(2000);
+    expect(seen.length).toBe(2); // the deep one was posted with its tags replaced, the next one too
+    await sink.stop(100);
+  });
 });

@@ -21,6 +21,10 @@ import { sqlName } from './sqlName.js';
 
 export const MAX_TRACES_PER_MINUTE = 10;
 export const MAX_TRACE_SPANS = 1500;
+/** Distinct endpoints per (minute, app); more are dropped (`endpoint_cap`). */
+export const MAX_ENDPOINTS_PER_MINUTE = 2000;
+/** Endpoints remembered for slow-trace scoring across minutes. */
+const MAX_HISTORY_ENDPOINTS = 10_000;
 /** Queue times above this (ns) are implausible (clock skew, wrong header unit) and ignored. */
 const MAX_QUEUE_TIME_NS = 3600e9;
 
@@ -206,6 +210,10 @@ export class MinuteAggregator {
     const queue = kind === 'job' ? (typeof r.tags.queue === 'string' && r.tags.queue ? r.tags.queue : 'default') : undefined;
     const epKey = kind === 'job' ? `${queue}\u0000${name}` : name;
     let ep = acc.endpoints.get(epKey);
+    if (!ep && acc.endpoints.size >= MAX_ENDPOINTS_PER_MINUTE) {
+      this.drop('endpoint_cap'); // runaway endpoint-name cardinality (ids in names)
+      return created;
+    }
     if (!ep) {
       ep = { name, kind, stats: newStats(), errors: 0, hist: new NumericHistogram(), exHist: new NumericHistogram(), children: new Map() };
       if (queue !== undefined) ep.queue = queue;
@@ -263,7 +271,14 @@ export class MinuteAggregator {
 
     // Slow-trace scoring (Ruby slow_request_policy, percentile thresholds on a 0–100 scale).
     let h = this.history.hist.get(name);
-    if (!h) this.history.hist.set(name, (h = new NumericHistogram()));
+    if (!h) {
+      if (this.history.hist.size >= MAX_HISTORY_ENDPOINTS) {
+        const oldest = this.history.hist.keys().next().value as string;
+        this.history.hist.delete(oldest);
+        this.history.lastTraceMinute.delete(oldest);
+      }
+      this.history.hist.set(name, (h = new NumericHistogram()));
+    }
     const pct = h.quantileOfValue(total) * 100;
     h.add(total);
     const share = acc.endpointTimeTotal > 0 ? ep.stats.totalCallTime / acc.endpointTimeTotal : 0;

@@ -98,8 +98,8 @@ export function safeJson(v: unknown): string {
     return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
   } catch {
     try {
-      // Drop the culprit: tag values are the only client-controlled structures.
-      return JSON.stringify(v, (k, x) => (k === 'tags' ? { unserializable: true } : x));
+      // Drop the culprit: tag values (and app metadata) are the only client-controlled structures.
+      return JSON.stringify(v, (k, x) => (k === 'tags' || k === 'value' ? { unserializable: true } : typeof x === 'bigint' ? x.toString() : x));
     } catch {
       return '{"unserializable":true}';
     }

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import type { Batch, ComponentCounters, Logger, Sink } from '../../lib/types.js';
 import type { ApmMinute } from '../../lib/apm/types.js';
 import { countDrop, countError, createCounters, errorMessage } from '../../lib/counters.js';
-import { batchToMinutes } from '../../lib/apm/toBatches.js';
+import { batchToMinutes, safeJson } from '../../lib/apm/toBatches.js';
 import { buildCheckinPayload } from '../../lib/apm/checkinPayload.js';
 import type { ScoutKeyring } from '../../lib/apm/keyring.js';
 import { post, type PostOptions } from './post.js';
@@ -82,8 +82,15 @@ export function createCheckinSink(cfg: CheckinSinkConfig, ctx: { logger: Logger;
       countDrop(counters, 'no_key');
       return;
     }
-    const payload = buildCheckinPayload(m, { hostname, agentVersion, pid: process.pid, uniqueId });
-    const body = gzipSync(Buffer.from(JSON.stringify(payload)), { level: 5 });
+    let body: Buffer;
+    try {
+      const payload = buildCheckinPayload(m, { hostname, agentVersion, pid: process.pid, uniqueId });
+      body = gzipSync(Buffer.from(safeJson(payload)), { level: 5 });
+    } catch (err) {
+      countError(counters, err);
+      countDrop(counters, 'unserializable');
+      return;
+    }
     const url = `${base}/apps/checkin.scout?key=${encodeURIComponent(key)}&name=${encodeURIComponent(m.appName)}`;
     for (let attempt = 1; ; attempt++) {
       let retry = false;
@@ -134,7 +141,13 @@ export function createCheckinSink(cfg: CheckinSinkConfig, ctx: { logger: Logger;
   async function run(): Promise<void> {
     while (queue.length) {
       const job = queue[0]!;
-      for (const m of job.minutes) await deliver(m);
+      for (const m of job.minutes) {
+        try {
+          await deliver(m);
+        } catch (err) {
+          countError(counters, err); // one bad minute never stalls the queue
+        }
+      }
       queue.shift();
       if (job.batch) job.batch.stream.ack(job.batch.end);
     }

@@ -35,6 +35,7 @@ export function createApmBatcher(opts: ApmBatcherOptions = {}): ApmBatcher {
   const keyring = opts.keyring ?? new ScoutKeyring();
   let offset = 0;
   let ackedEnd = 0;
+  let lastTs = 0n;
   const path = opts.path ?? 'scout-apm';
   const stream: Stream = {
     id: opts.id ?? `apm:${path}`,
@@ -53,9 +54,12 @@ export function createApmBatcher(opts: ApmBatcherOptions = {}): ApmBatcher {
     toBatch(m: ApmMinute): Batch {
       const minuteIso = new Date(m.minute).toISOString();
       const common = { scout_app: m.appName, scout_key_id: keyring.add(m.appKey), minute: minuteIso };
-      const ts = BigInt(m.minute) * 1_000_000n;
+      const minuteNs = BigInt(m.minute) * 1_000_000n;
       const events: Event[] = [];
       const push = (apm_type: string, record: Record<string, unknown>, attrs: Record<string, unknown>) => {
+        // Event time = the minute's start, nudged so times stay unique and increasing on the stream.
+        const ts = minuteNs > lastTs ? minuteNs : lastTs + 1n;
+        lastTs = ts;
         events.push({
           message: safeJson({ apm_type, minute: minuteIso, minute_ms: m.minuteMs, app: m.appName, ...record }),
           end: ++offset,

@@ -38,3 +38,20 @@ test('delivers one apm batch per minute and flushes the open minute on stop', as
   expect(part.status().ackedEnd).toBe(batches[1]!.end);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('runCoreAgent with deliver: batches go to the caller (the shape lib/pipeline/apmPart.ts uses)', async () => {
+  const { runCoreAgent } = await import('../lib/apm/runCoreAgent.js');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-part2-'));
+  const sock = path.join(dir, 'q.sock');
+  const batches: Batch[] = [];
+  const h = await runCoreAgent({ apm: { enabled: true, socket_path: sock, max_frame_bytes: 1 << 20, request_timeout_secs: 30 }, logger: silentLogger, deliver: (b) => batches.push(b) });
+  const c = await FrameClient.connect(sock);
+  await c.request({ Register: { app: 'q', key: 'k', api_version: '1.0' } });
+  await c.request({ ApplicationEvent: { event_type: 'CPU/Utilization', event_value: 3, source: 'Pid: 2', timestamp: new Date().toISOString() } });
+  await c.close();
+  await h.stop(2000);
+  expect(batches).toHaveLength(1);
+  expect(batches[0]!.events.map((e) => e.attrs!.apm_type)).toEqual(['minute', 'sampler']);
+  expect(fs.readdirSync(dir)).toEqual([]); // no NDJSON output of its own, socket removed
+  fs.rmSync(dir, { recursive: true, force: true });
+});

@@ -7,10 +7,11 @@
  * answers on the socket); `stop()` closes the intake, flushes the open minute to every sink,
  * then stops the sinks, within the deadline; idempotent, never rejects.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { merge, type Subscription } from 'rxjs';
 import type { ApmConfig } from '../config/types.js';
-import type { Logger, Sink } from '../types.js';
+import type { Batch, Logger, Sink } from '../types.js';
 import { createSpanIntake, type SpanIntake } from '../../sources/spanSocket/index.js';
 import { aggregateSpans } from '../../operators/aggregateSpans.js';
 import { createApmBatcher } from './toBatches.js';
@@ -22,10 +23,16 @@ import type { ApmMinute } from './types.js';
 export interface RunCoreAgentOptions {
   apm: ApmConfig;
   logger: Logger;
-  /** Where the NDJSON output goes (`events.ndjson`). */
-  dataDir: string;
+  /** Where the NDJSON output goes (`events.ndjson`); not used when `deliver` is given. */
+  dataDir?: string;
+  /**
+   * Hand each minute's batch to the caller (the full agent's hub) instead of the built-in NDJSON
+   * sink. The check-in sink (when `apm.ingest_url` is set) and `extraSinks` still get them.
+   */
+  deliver?: (b: Batch) => void;
+  /** Minute length (default `apm.minute_secs` or 60 s). */
   minuteMs?: number;
-  /** Late-frame grace after a minute closes (default 10 s). */
+  /** Late-frame grace after a minute closes (default `apm.grace_secs` or 10 s). */
   graceMs?: number;
   /** HTTP proxy for the check-in sink. */
   proxy?: string;
@@ -37,6 +44,8 @@ export interface RunCoreAgentOptions {
   onMinute?: (m: ApmMinute) => void;
 }
 
+const secs = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : d);
+
 export interface CoreAgentHandle {
   intake: SpanIntake;
   stop(deadlineMs?: number): Promise<void>;
@@ -47,7 +56,11 @@ export async function runCoreAgent(o: RunCoreAgentOptions): Promise<CoreAgentHan
   const log = o.logger;
   const intake = createSpanIntake(o.apm, { logger: log, onShutdown: o.onShutdownRequest, holdShutdownClients: true });
   const batcher = createApmBatcher();
-  const sinks: Sink[] = [createNdjsonSink({ dir: path.resolve(o.dataDir) }, { logger: log, id: 'apm_ndjson' })];
+  const sinks: Sink[] = [];
+  if (!o.deliver) {
+    const dir = o.dataDir ?? path.join(os.tmpdir(), 'sluice-apm');
+    sinks.push(createNdjsonSink({ dir: path.resolve(dir) }, { logger: log, id: 'apm_ndjson' }));
+  }
   if (o.apm.ingest_url) {
     sinks.push(
       createCheckinSink(
@@ -61,12 +74,13 @@ export async function runCoreAgent(o: RunCoreAgentOptions): Promise<CoreAgentHan
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
   const sub: Subscription = merge(intake.completed$, intake.appEvents$)
-    .pipe(aggregateSpans({ graceMs: o.graceMs ?? 10_000, minuteMs: o.minuteMs, counters: aggCounters }))
+    .pipe(aggregateSpans({ graceMs: o.graceMs ?? secs(o.apm.grace_secs, 10) * 1000, minuteMs: o.minuteMs ?? secs(o.apm.minute_secs, 60) * 1000, counters: aggCounters }))
     .subscribe({
       next: (m) => {
         try {
           o.onMinute?.(m);
           const batch = batcher.toBatch(m);
+          o.deliver?.(batch);
           for (const s of sinks) s.write(batch);
         } catch (err) {
           countError(aggCounters, err);

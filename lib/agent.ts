@@ -13,6 +13,7 @@
  * rejects with {@link ConfigInvalidError} when the first config is bad; later problems are
  * logged, counted and shown in `status()`.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Subject, Subscription, concatMap, from, type Observable } from 'rxjs';
@@ -31,6 +32,7 @@ import { silentLogger } from './logger.js';
 import { CheckpointStore } from './checkpoints/store.js';
 import { createLogSource, type LogSource } from '../sources/file/logSource.js';
 import { createMonitorSource, type MonitorSource } from '../sources/monitors/monitorSource.js';
+import { assignMonitorIds, monitorName } from '../sources/monitors/metricLine.js';
 import { createNdjsonSink } from '../sinks/ndjson/sink.js';
 import { createAddEventsSink } from '../sinks/addEvents/sink.js';
 import { renameLogfile } from './renameLogfile.js';
@@ -131,15 +133,6 @@ interface SinkPart extends RunningPart {
 
 const DEFAULT_STOP_MS = 10_000;
 
-/** Short monitor name (`linux_process_metrics(agent)`), Scalyr's naming. */
-export function monitorKey(m: MonitorConfig, index: number, all: MonitorConfig[]): string {
-  const short = String(m.module).split(/[./\\]/).filter(Boolean).pop()!.replace(/\.(m?js|ts)$/, '');
-  if (m.id !== undefined && m.id !== '') return `${short}(${m.id})`;
-  const same = all.filter((x) => x.module === m.module && (x.id === undefined || x.id === ''));
-  if (same.length <= 1) return `${short}()`;
-  return `${short}(${same.indexOf(m) + 1})`;
-}
-
 export function createAgent(opts: AgentOptions): Agent {
   const registry = opts.registry ?? createDefaultRegistry();
   const taps = new Taps();
@@ -160,14 +153,24 @@ export function createAgent(opts: AgentOptions): Agent {
   let configSub: Subscription | undefined;
   let stopWatcher: (() => Promise<void>) | undefined;
   const loadedPlugins = new Set<string>();
+  let ownLogStart: Record<string, number> = {};
+
+  /** The sink every source writes to; replaced (before the old one hands over) on a sink change. */
+  let currentSink: SinkPart['sink'] | undefined;
 
   /** The hub: every source writes here; the current sink takes it. */
   function deliver(batch: Batch): void {
-    const sinkPart = supervisor?.get<SinkPart>('sink');
     taps.observe('sink', batch);
-    if (sinkPart) sinkPart.sink.write(batch);
-    else logger.error('No sink is running; a batch was held back (it will be re-read from the checkpoint).');
+    if (currentSink) {
+      currentSink.write(batch);
+      noSinkLogged = false;
+    } else if (!noSinkLogged) {
+      // Not acked, so not checkpointed: the data is read again once a sink runs (or after a restart).
+      noSinkLogged = true;
+      logger.error('No sink is running (see status for why); reading pauses until one starts.');
+    }
   }
+  let noSinkLogged = false;
 
   function load(objectConfig?: Record<string, unknown>): ConfigResult {
     const env = opts.env ?? process.env;
@@ -201,6 +204,7 @@ export function createAgent(opts: AgentOptions): Agent {
       const sink = embedded
         ? createNdjsonSink({ dir: cfg.embedded_output ?? path.join(cfg.agent_data_path, 'events'), serverAttributes: cfg.server_attributes }, { logger, id: 'sink' })
         : createAddEventsSink({ ...(cfg as unknown as Record<string, unknown>), ...((cfg.upload as object) ?? {}), version: VERSION } as never, { logger, id: 'sink' });
+      currentSink = sink;
       return {
         kind: 'sink',
         sink,
@@ -212,7 +216,8 @@ export function createAgent(opts: AgentOptions): Agent {
       key: 'sink',
       slice,
       create,
-      // Swap without losing queued events: the new sink takes the old one's unacked batches.
+      // Swap without losing queued events: new writes go to the new sink first (create() makes
+      // it current), then it takes the old one's unacked batches.
       async replace(old) {
         const next = create();
         const pending = old.sink.takePending?.() ?? [];
@@ -236,7 +241,7 @@ export function createAgent(opts: AgentOptions): Agent {
     return {
       key: `log:${entry.path}`,
       slice: { entry, globals },
-      create: () => {
+      create: async () => {
         const counters = createCounters();
         const perFile = entryChain({ id, entry, agent: cfg, registry, taps, counters, logger, credits: credits! });
         const source = createLogSource(entry, {
@@ -247,11 +252,15 @@ export function createAgent(opts: AgentOptions): Agent {
           startup,
           streamAttrs: (realPath: string) => streamAttrs(entry, realPath, logger),
           perFile,
+          initialPositions: entry.implicit ? ownLogStart : undefined,
         });
         const sub = source.batches$.subscribe({
           next: deliver,
           error: (err) => logger.error(`${id} (${entry.path}) stopped: ${errorMessage(err)}`),
         });
+        // The first scan fixes where each existing file starts (its end, unless copy_from_start);
+        // wait for it so that lines appended after start() resolves are never taken for old ones.
+        await Promise.race([source.ready(), new Promise((r) => setTimeout(r, 5000).unref())]);
         return {
           kind: 'log',
           entry,
@@ -261,8 +270,7 @@ export function createAgent(opts: AgentOptions): Agent {
           async stop(deadline = stopDeadline) {
             // Stop reading, let what is in flight be acknowledged, then checkpoint and close.
             sub.unsubscribe();
-            const sinkPart = supervisor?.get<SinkPart>('sink');
-            if (sinkPart) await sinkPart.sink.flush(deadline);
+            if (currentSink) await currentSink.flush(deadline);
             await source.stop(deadline);
           },
         };
@@ -270,12 +278,13 @@ export function createAgent(opts: AgentOptions): Agent {
     };
   }
 
-  function monitorSpec(cfg: AgentConfig, m: MonitorConfig, key: string): PartSpec<MonitorPart> {
+  function monitorSpec(cfg: AgentConfig, m: MonitorConfig, id: string): PartSpec<MonitorPart> {
+    const key = monitorName(m.module, id);
     return {
       key: `monitor:${key}`,
       slice: { m, interval: cfg.global_monitor_sample_interval, jitter: cfg.global_monitor_sample_interval_enable_jitter, logPath: cfg.agent_log_path },
       create: () => {
-        const source = createMonitorSource(m, { logger, agent: cfg, registry });
+        const source = createMonitorSource(m, { logger, agent: cfg, registry, id, baseDir: configDir() });
         const sub = source.batches$.subscribe({ next: deliver, error: (err) => logger.error(`Monitor ${key} stopped: ${errorMessage(err)}`) });
         return {
           kind: 'monitor',
@@ -302,8 +311,9 @@ export function createAgent(opts: AgentOptions): Agent {
       seen.add(entry.path);
       specs.push(logSpec(cfg, entry, i, startup) as unknown as PartSpec);
     });
+    const ids = assignMonitorIds(cfg.monitors);
     cfg.monitors.forEach((m, i) => {
-      specs.push(monitorSpec(cfg, m, monitorKey(m, i, cfg.monitors)) as unknown as PartSpec);
+      specs.push(monitorSpec(cfg, m, ids[i]) as unknown as PartSpec);
     });
     if (cfg.apm?.enabled) {
       specs.push({
@@ -325,8 +335,12 @@ export function createAgent(opts: AgentOptions): Agent {
     return specs;
   }
 
+  function configDir(): string {
+    return opts.configPath ? path.dirname(path.resolve(opts.configPath)) : (opts.baseDir ?? process.cwd());
+  }
+
   async function loadPlugins(cfg: AgentConfig): Promise<void> {
-    const baseDir = opts.configPath ? path.dirname(path.resolve(opts.configPath)) : (opts.baseDir ?? process.cwd());
+    const baseDir = configDir();
     for (const spec of cfg.plugins ?? []) {
       if (loadedPlugins.has(spec)) continue;
       await loadPlugin(spec, baseDir, registry);
@@ -350,7 +364,7 @@ export function createAgent(opts: AgentOptions): Agent {
     const report = await supervisor!.apply(specsFor(cfg));
     firstApply = false;
     // Live settings: server attributes go into the next request's sessionInfo.
-    supervisor!.get<SinkPart>('sink')?.sink.setServerAttributes?.(cfg.server_attributes);
+    currentSink?.setServerAttributes?.(cfg.server_attributes);
     if (before) {
       configStatus.lastChanged = Date.now();
       logger.info(
@@ -390,6 +404,8 @@ export function createAgent(opts: AgentOptions): Agent {
     }
     const cfg = result.config;
     configStatus.lastGood = Date.now();
+    // The agent's own log is collected from the size it had when this process started (Scalyr).
+    ownLogStart = { [path.join(cfg.agent_log_path, 'agent.log')]: fileSize(path.join(cfg.agent_log_path, 'agent.log')) };
     if (!opts.logger) {
       agentLog = createAgentLog({ dir: cfg.agent_log_path, debugLevel: cfg.debug_level, console: opts.consoleLog });
       logger = agentLog;
@@ -398,7 +414,11 @@ export function createAgent(opts: AgentOptions): Agent {
     for (const w of configStatus.warnings) logger.warn(`Configuration: ${w}`);
     if (!cfg.api_key) logger.info(`No api_key configured: events go to the embedded default sink under ${cfg.embedded_output}.`);
     credits = new Credits(cfg.max_pending_bytes);
-    checkpoints = await CheckpointStore.open(cfg.agent_data_path, { logger, maxAgeSecs: cfg.max_allowed_checkpoint_age });
+    checkpoints = await CheckpointStore.open(cfg.agent_data_path, {
+      logger,
+      maxAgeSecs: cfg.max_allowed_checkpoint_age,
+      ignorePathGlobs: (cfg.ignore_checkpoints_on_startup_path_globs as string[] | undefined) ?? [],
+    });
     supervisor = new Supervisor(logger, { stopDeadlineMs: stopDeadline });
     configSub = configs$
       .pipe(concatMap(({ config: c, done }) => from(applyConfig(c).then(done, (err) => done({ ok: false, errors: [errorMessage(err)] })))))
@@ -406,7 +426,7 @@ export function createAgent(opts: AgentOptions): Agent {
     const first = await new Promise<ReloadOutcome>((resolve) => configs$.next({ config: cfg, done: resolve }));
     if (first.errors?.length) logger.warn(`Some parts did not start: ${first.errors.join('; ')}`);
     if (opts.configPath && opts.watchConfig !== false) {
-      stopWatcher = watchConfigFiles(opts.configPath, cfg.config_directory, () => {
+      stopWatcher = await watchConfigFiles(opts.configPath, cfg.config_directory, () => {
         void reload();
       });
     }
@@ -493,6 +513,14 @@ export function streamAttrs(entry: LogEntryConfig, realPath: string, logger: Log
     }
   }
   return attrs;
+}
+
+function fileSize(p: string): number {
+  try {
+    return fs.statSync(p).size;
+  } catch {
+    return 0;
+  }
 }
 
 function safeUser(): string {

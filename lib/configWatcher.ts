@@ -1,27 +1,71 @@
 /**
- * Watches agent.json and its `agent.d/` fragments (chokidar) and calls `onChange` once per burst
- * of writes (debounced), so an editor's save or a half-written file triggers one re-read after
- * it settles. Only the main file and `*.json` fragments count: editor temp files (`.swp`,
- * `~`, `.tmp`) are ignored. A bad file is then rejected by validation, never half-applied.
+ * Watches agent.json and its `agent.d/` fragments and calls `onChange` once per burst of writes
+ * (debounced), so an editor's save or a half-written file triggers one re-read after it settles.
+ * Only the main file and `*.json` fragments count: editor temp files (`.swp`, `~`, `.tmp`) are
+ * ignored. A bad file is then rejected by validation, never half-applied.
+ *
+ * chokidar gives prompt events; a stat of the few config files every `pollMs` is the safety net
+ * (fs events can be missed, e.g. a rename-over right after the watcher started, or on NFS).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { watch } from 'chokidar';
 
-export function watchConfigFiles(configPath: string, configDirectory: string, onChange: () => void, debounceMs = 300): () => Promise<void> {
+export async function watchConfigFiles(
+  configPath: string,
+  configDirectory: string,
+  onChange: () => void,
+  opts: { debounceMs?: number; pollMs?: number } = {},
+): Promise<() => Promise<void>> {
+  const debounceMs = opts.debounceMs ?? 300;
   const main = path.resolve(configPath);
   const fragments = path.resolve(path.dirname(main), configDirectory);
   const relevant = (p: string) => path.resolve(p) === main || (path.dirname(path.resolve(p)) === fragments && p.endsWith('.json'));
+
+  let timer: NodeJS.Timeout | undefined;
+  const fire = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      signature = currentSignature();
+      onChange();
+    }, debounceMs);
+  };
+
+  // What the files look like now: path, inode, size and mtime of each.
+  function currentSignature(): string {
+    const files = [main];
+    try {
+      for (const f of fs.readdirSync(fragments).sort()) if (f.endsWith('.json')) files.push(path.join(fragments, f));
+    } catch {
+      /* no fragment directory */
+    }
+    return files
+      .map((f) => {
+        try {
+          const s = fs.statSync(f);
+          return `${f}:${s.ino}:${s.size}:${s.mtimeMs}`;
+        } catch {
+          return `${f}:-`;
+        }
+      })
+      .join('|');
+  }
+  let signature = currentSignature();
+  const poll = setInterval(() => {
+    if (currentSignature() !== signature) fire();
+  }, opts.pollMs ?? 1000);
+  poll.unref();
+
   // Watch the directories (an editor's rename-over-save replaces the file's inode).
   const watcher = watch([path.dirname(main), fragments], { ignoreInitial: true, depth: 0, persistent: true });
-  let timer: NodeJS.Timeout | undefined;
-  const fire = (p: string) => {
-    if (!relevant(p)) return;
-    clearTimeout(timer);
-    timer = setTimeout(onChange, debounceMs);
+  const onEvent = (p: string) => {
+    if (relevant(p)) fire();
   };
-  watcher.on('add', fire).on('change', fire).on('unlink', fire).on('error', () => undefined);
+  watcher.on('add', onEvent).on('change', onEvent).on('unlink', onEvent).on('error', () => undefined);
+  await Promise.race([new Promise<void>((r) => watcher.once('ready', () => r())), new Promise((r) => setTimeout(r, 5000).unref())]);
   return async () => {
     clearTimeout(timer);
+    clearInterval(poll);
     await watcher.close();
   };
 }

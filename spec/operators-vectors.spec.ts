@@ -188,3 +188,55 @@ describe('sampling_redaction.json', () => {
     }
   }
 });
+
+describe('chain group → sample → redact (property)', () => {
+  test('every byte is accounted once: ends increase, never pass held data, last end = total', async () => {
+    const fc = (await import('fast-check')).default;
+    const { VirtualTimeScheduler: VTS } = await import('rxjs');
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom('Exc password=1\n', '  at x\n', 'DEBUG y\n', 'plain\n', '\n', 'E2\n'), { minLength: 1, maxLength: 30 }),
+        fc.array(fc.nat(30)),
+        (ls, rawCuts) => {
+          const scheduler = new VTS(VirtualAction, Infinity);
+          const input = new Subject<Batch>();
+          const stream = testStream();
+          const out: Batch[] = [];
+          input
+            .pipe(
+              groupLines([{ start: '^[^\\s]', continueThrough: '^\\s+at' }], { maxLineSize: 30, completionWaitMs: 1000, scheduler }),
+              sample([{ match_expression: 'DEBUG', sampling_rate: 0 }]),
+              redact([{ match_expression: 'password=\\S*', replacement: 'password=X', hash_salt: '' }]),
+            )
+            .subscribe((b) => out.push(b));
+          let off = 0;
+          const events: Event[] = ls.map((l) => ({ message: Buffer.from(l), end: (off += Buffer.byteLength(l)) }));
+          const cuts = [...new Set(rawCuts.filter((c) => c < events.length))].sort((a, b) => a - b);
+          let prev = 0;
+          for (const c of [...cuts, events.length]) {
+            const part = events.slice(prev, c);
+            if (part.length) input.next({ stream, events: part, end: part[part.length - 1].end });
+            prev = c;
+            if (c % 3 === 0) scheduler.flush(); // sometimes let the completion timer fire
+          }
+          input.complete();
+          let lastEnd = -1;
+          let lastEventEnd = -1;
+          for (const b of out) {
+            expect(b.end).toBeGreaterThanOrEqual(lastEnd);
+            for (const e of b.events) {
+              expect(e.end).toBeGreaterThan(lastEventEnd);
+              expect(e.end).toBeLessThanOrEqual(b.end);
+              expect(text(e.message)).not.toMatch(/password=1/);
+              expect(text(e.message)).not.toMatch(/DEBUG/);
+              lastEventEnd = e.end;
+            }
+            lastEnd = b.end;
+          }
+          expect(lastEnd).toBe(off);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});

@@ -103,6 +103,11 @@ describe('compilePythonRegex', () => {
     expect(search('a{}', 'a{}')).toBe(true);
   });
 
+  test('a repeated lookaround is allowed (as in Python)', () => {
+    expect(compilePythonRegex('(?=a)*b').exec('ab')?.index).toBe(1);
+    expect(search('x(?!y)?z', 'xz')).toBe(true);
+  });
+
   test('comments are dropped, lookarounds kept', () => {
     expect(search('a(?#note)b', 'ab')).toBe(true);
     expect(search('(?<=a)b', 'ab')).toBe(true);

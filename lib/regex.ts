@@ -143,6 +143,10 @@ function translate(pattern: string, flags: string): TranslatedRegex {
   let cur: FlagFrame = { ...frame };
   // Whether the last emitted item was a quantifier (to detect possessive `++` `*+` `?+` `}+`).
   let afterQuantifier = false;
+  // Output position of each open group, or -1; and of a lookaround that just closed (else -1):
+  // Python lets a lookaround be repeated, JavaScript (u mode) only a group around it.
+  const starts: number[] = [];
+  let closedLookaround = -1;
 
   const word = (): string => (cur.ascii ? ASCII_WORD : UNI_WORD);
   const space = (): string => (cur.ascii ? ASCII_SPACE : UNI_SPACE);
@@ -346,6 +350,11 @@ function translate(pattern: string, flags: string): TranslatedRegex {
     }
     if (afterQuantifier && ch === '+') fail(pattern, 'possessive quantifiers are not supported', i);
     afterQuantifier = false;
+    const lookaround = closedLookaround;
+    closedLookaround = -1;
+    if (lookaround >= 0 && (ch === '*' || ch === '+' || ch === '?' || (ch === '{' && /^\{\d*,?\d*\}/.test(pattern.slice(i))))) {
+      out = out.slice(0, lookaround) + '(?:' + out.slice(lookaround) + ')';
+    }
     switch (ch) {
       case '\\': {
         const [s, j] = escape(i);
@@ -363,6 +372,7 @@ function translate(pattern: string, flags: string): TranslatedRegex {
         const rest = pattern.slice(i, i + 4);
         if (pattern[i + 1] !== '?') {
           groupCount++;
+          starts.push(-1);
           stack.push(cur);
           cur = { ...cur };
           out += '(';
@@ -377,6 +387,7 @@ function translate(pattern: string, flags: string): TranslatedRegex {
           if (name in groupNames) fail(pattern, `redefinition of group name ${JSON.stringify(name)}`, i);
           groupCount++;
           groupNames[name] = groupCount;
+          starts.push(-1);
           stack.push(cur);
           cur = { ...cur };
           out += `(?<${name}>`;
@@ -401,6 +412,7 @@ function translate(pattern: string, flags: string): TranslatedRegex {
         }
         if (rest.startsWith('(?:') || rest.startsWith('(?=') || rest.startsWith('(?!') || rest.startsWith('(?<=') || rest.startsWith('(?<!')) {
           const len = rest.startsWith('(?<') ? 4 : 3;
+          starts.push(rest.startsWith('(?:') ? -1 : out.length);
           stack.push(cur);
           cur = { ...cur };
           out += pattern.slice(i, i + len);
@@ -428,6 +440,7 @@ function translate(pattern: string, flags: string): TranslatedRegex {
         };
         apply(m[1], true);
         if (m[2] !== undefined) apply(m[2], false);
+        starts.push(-1);
         stack.push(cur);
         cur = next;
         out += '(?:';
@@ -438,6 +451,7 @@ function translate(pattern: string, flags: string): TranslatedRegex {
         const prev = stack.pop();
         if (!prev) fail(pattern, 'unbalanced parenthesis', i);
         cur = prev;
+        closedLookaround = starts.pop()!;
         out += ')';
         i++;
         break;

@@ -37,7 +37,7 @@ import { createNdjsonSink } from '../sinks/ndjson/sink.js';
 import { createAddEventsSink } from '../sinks/addEvents/sink.js';
 import { renameLogfile } from './renameLogfile.js';
 import { loadPlugin } from './plugins.js';
-import { createApmPart } from './pipeline/apmPart.js';
+import { createApmPart } from './apm/apmPart.js';
 import { watchConfigFiles } from './configWatcher.js';
 import { VERSION } from './version.js';
 

@@ -120,10 +120,10 @@ describe('sluice CLI', () => {
     let tapped = '';
     tap.stdout!.on('data', (d) => (tapped += d));
     await new Promise((r) => setTimeout(r, 500));
-    fs.appendFileSync(c.log, 'second password=swordfish\n');
+    fs.appendFileSync(c.log, 'second password=swordfish ok\n');
     expect(await exited(tap)).toBe(0);
     const rec = JSON.parse(tapped.trim().split('\n')[0]);
-    expect(rec.message).toBe('second password=XXX\n');
+    expect(rec.message).toBe('second password=XXX ok\n');
     expect(tapped).not.toContain('swordfish');
 
     expect(sluice(['reload', '--config', c.configPath]).code).toBe(0);

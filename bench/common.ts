@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 
 /** Repository root (dist/bench/common.js → ../..). */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const SLUICE_BIN = path.join(REPO, 'bin', 'sluice');
+/** The sluice command (override with $SLUICE_BIN, e.g. to bench another build). */
+export const SLUICE_BIN = process.env.SLUICE_BIN ?? path.join(REPO, 'bin', 'sluice');
 const CLK_TCK = 100;
 const PAGE = 4096;
 

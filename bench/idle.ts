@@ -4,7 +4,7 @@
  * agent's CPU (utime+stime from /proc) is measured over `--secs` (default 60) and reported as %
  * of one core, with RSS. Also measures a single tailed file for the idle-RSS baseline.
  *
- *   node dist/bench/idle.js [--files 1000] [--secs 60] [--runs 3] [--settle 10] [--cpus 0]
+ *   node dist/bench/idle.js [--files 1000] [--secs 60] [--runs 3] [--settle 10] [--cpus 0] [--cpu-prof DIR]
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,7 +19,7 @@ interface IdleRun {
   startupS: number;
 }
 
-async function idleOnce(files: number, secs: number, settleS: number, cpus: string): Promise<IdleRun> {
+async function idleOnce(files: number, secs: number, settleS: number, cpus: string, cpuProfDir?: string): Promise<IdleRun> {
   const dir = tmpDir('sluice-idle-');
   const logs = path.join(dir, 'logs');
   fs.mkdirSync(logs);
@@ -27,7 +27,7 @@ async function idleOnce(files: number, secs: number, settleS: number, cpus: stri
   const receiver = await startReceiver();
   const config = benchConfig(dir, receiver.url, [{ path: path.join(logs, '*.log'), copy_from_start: true, attributes: { parser: 'bench' } }]);
   const t0 = Date.now();
-  const agent = startAgent({ dir: path.join(dir, 'agent'), config, cpus });
+  const agent = startAgent({ dir: path.join(dir, 'agent'), config, cpus, nodeArgs: cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [] });
   try {
     await receiver.waitFor((c) => c.lines >= 2 * files, 180_000, 50);
     const startupS = (Date.now() - t0) / 1000;
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   for (const n of files === 1 ? [1] : [1, files]) {
     const rs: IdleRun[] = [];
     for (let i = 0; i < runs; i++) {
-      const r = await idleOnce(n, secs, settle, cpus);
+      const r = await idleOnce(n, secs, settle, cpus, f.has('cpu-prof') ? path.resolve(f.str('cpu-prof', 'cpu-prof'), `files-${n}`) : undefined);
       rs.push(r);
       process.stdout.write(`  ${n} file(s) run ${i + 1}: ${r.cpuPct.toFixed(3)}% of one core, RSS ${r.rssMiB.toFixed(0)} MiB (peak ${r.peakRssMiB.toFixed(0)}), all initial lines in ${r.startupS.toFixed(1)} s\n`);
     }

@@ -3,7 +3,7 @@
  * batch → deflate (level 6) → HTTP POST to the local counting receiver (this process).
  *
  *   node dist/bench/logpath.js [--size 1024] [--runs 3] [--cpus 0] [--compression deflate|none]
- *        [--plain] [--cpu-prof DIR] [--receiver-cpus 1]
+ *        [--plain] [--cpu-prof DIR] [--receiver-cpus 1] [--pending MiB]
  *
  * The agent runs under `taskset -c <cpus>`; this process (receiver, inflate, counting) pins
  * itself to `--receiver-cpus` (default: the other core when the agent has one core, unpinned
@@ -11,6 +11,7 @@
  * the agent's CPU (utime+stime from /proc/<pid>/stat) and VmHWM are read at that moment.
  * `--plain` turns grouping, sampling and redaction off. Figures: MB/s and lines/s over the whole
  * run (spawn → last line received: startup included), CPU-seconds per GiB of input, peak RSS.
+ * `--pending` sets `max_pending_bytes` (MiB; the agent's default is 64).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -154,7 +155,8 @@ async function main(): Promise<void> {
   const results: ShipRun[] = [];
   try {
     for (let i = 0; i < runs; i++) {
-      const r = await shipOnce(m, receiver, { cpus, compression, plain, cpuProfDir, timeoutMs: f.num('timeout', 0) * 1000 || undefined });
+      const extraConfig = f.has('pending') ? { max_pending_bytes: f.num('pending', 64) * MiB } : undefined;
+      const r = await shipOnce(m, receiver, { cpus, compression, plain, cpuProfDir, extraConfig, timeoutMs: f.num('timeout', 0) * 1000 || undefined });
       results.push(r);
       process.stdout.write(`  run ${i + 1}: ${describeRun(r)}\n`);
     }

@@ -1,5 +1,6 @@
 import { NEVER, Subject, VirtualAction, VirtualTimeScheduler, concat, from, lastValueFrom, map, throwError, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
+import fc from 'fast-check';
 import { parseCri } from './parseCri.js';
 import { createCounters } from '../lib/counters.js';
 import type { Batch, Event, Stream } from '../lib/types.js';
@@ -26,7 +27,7 @@ describe('parseCri', () => {
     expect(out.events).toEqual([{ message: 'hello world\n', end: ev[0].end, ts: TS, attrs: { stream: 'stdout', raw_timestamp: T } }]);
   });
 
-  test('P pieces join per stream until F; batch end stops before held pieces', async () => {
+  test('P pieces join per stream until F; later lines wait behind held pieces', async () => {
     const ev = lines([`${T} stdout P part1 \n`, `${T} stderr F err\n`, `${T} stdout P part2 \n`, `${T} stdout F:x end\n`]);
     const input = new Subject<Batch>();
     const got: Batch[] = [];
@@ -34,11 +35,9 @@ describe('parseCri', () => {
     input.pipe(parseCri({ ...opts, scheduler })).subscribe((b) => got.push(b));
     input.next(batch(ev.slice(0, 3)));
     input.next(batch(ev.slice(3)));
-    expect(got.map(simple)).toEqual([
-      { m: ['err\n'], end: 0 },
-      { m: ['part1 part2 end\n'], end: ev[3].end },
-    ]);
-    expect(got[1].events[0].attrs).toEqual({ stream: 'stdout', raw_timestamp: T });
+    // stderr's line waits behind stdout's held piece (no event may pass held bytes).
+    expect(got.map(simple)).toEqual([{ m: ['err\n', 'part1 part2 end\n'], end: ev[3].end }]);
+    expect(got[0].events[1].attrs).toEqual({ stream: 'stdout', raw_timestamp: T });
     expect(scheduler.actions.filter((a) => !a.closed).length).toBe(0);
   });
 
@@ -89,5 +88,48 @@ describe('parseCri', () => {
       scheduler.flush();
       expect(seen).toEqual([]);
     }
+  });
+});
+
+describe('parseCri property', () => {
+  test('random interleaved P/F lines and batch cuts: ordered ends, nothing passes held bytes, batching-independent', () => {
+    const lineArb = fc.tuple(fc.constantFrom('stdout', 'stderr'), fc.constantFrom('P', 'F', 'F:x', 'X'), fc.stringMatching(/^[a-z ]{0,5}$/)).map(([st, tag, c]) => `${T} ${st} ${tag} ${c}\n`);
+    const run = (all: Event[], cuts: number[]) => {
+      const scheduler = new VirtualTimeScheduler(VirtualAction, Infinity);
+      const input = new Subject<Batch>();
+      const out: Batch[] = [];
+      input.pipe(parseCri({ maxLineSize: 12, completionWaitMs: 1000, scheduler })).subscribe((b) => out.push(b));
+      let prev = 0;
+      for (const c of [...cuts, all.length]) {
+        const part = all.slice(prev, c);
+        if (part.length) input.next({ stream, events: part, end: part[part.length - 1].end });
+        prev = c;
+      }
+      input.complete();
+      return out;
+    };
+    fc.assert(
+      fc.property(fc.array(lineArb, { minLength: 1, maxLength: 25 }), fc.array(fc.nat(25)), (ls, rawCuts) => {
+        const all = lines(ls);
+        const cuts = [...new Set(rawCuts.filter((c) => c > 0 && c < all.length))].sort((a, b) => a - b);
+        const one = run(all, []);
+        const many = run(all, cuts);
+        let lastEnd = -1;
+        let lastEv = -1;
+        for (const b of many) {
+          expect(b.end).toBeGreaterThanOrEqual(lastEnd);
+          for (const e of b.events) {
+            expect(e.end).toBeGreaterThan(lastEv);
+            expect(e.end).toBeLessThanOrEqual(b.end);
+            lastEv = e.end;
+          }
+          lastEnd = b.end;
+        }
+        expect(lastEnd).toBe(all[all.length - 1].end);
+        const flat = (bs: Batch[]) => bs.flatMap((b) => b.events.map((e) => [String(e.message), e.end, (e.attrs as any).stream]));
+        expect(flat(many)).toEqual(flat(one));
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -11,9 +11,10 @@
  *   (emitted at once, without newline; anything longer is cut into `maxLineSize` fragments), or until `completionWaitMs × 60` after the first piece
  *   (Scalyr waits `line_completion_wait_time × 60`; timer on `scheduler`); a timed-out join is
  *   emitted as it is.
- * - Batch invariant: while pieces are held, the emitted batch `end` stops before the first held
- *   line (an event of the other stream may then have an `end` beyond the batch `end`: it is
- *   delivered and, at worst, sent again after a restart).
+ * - Batch invariant: events go out in `end` order, and only once every byte before their `end`
+ *   is in an event already emitted or going out with them; so a complete line of one stream
+ *   waits while the other stream has pieces held before it (usually milliseconds). The batch
+ *   `end` stops before the first byte still held; no event's `end` passes its batch's `end`.
  * - Unparsable lines are dropped and counted (`counters.dropped.parse_error`); their bytes stay
  *   consumed. On complete held pieces are flushed; on error they are dropped (unacknowledged);
  *   unsubscribing cancels the timers.
@@ -61,6 +62,10 @@ export function parseCri(opts: ParseCriOptions): MonoTypeOperatorFunction<Batch>
       let stream: Stream | null = null;
       let lastEnd = -1;
       let emittedEnd = -1;
+      let cursor: number | undefined; // offset after the last line consumed
+
+      // Completed events not yet emitted, with the offset of their first byte.
+      let ready: { ev: Event; start: number }[] = [];
 
       const heldFloor = (): number => {
         let floor = Infinity;
@@ -68,9 +73,24 @@ export function parseCri(opts: ParseCriOptions): MonoTypeOperatorFunction<Batch>
         return floor;
       };
 
-      const send = (events: Event[], end: number): void => {
+      /**
+       * Emits, in `end` order, every completed event whose bytes are all before anything still
+       * held (open joins, and completed events waiting behind them); the batch `end` stops at
+       * the first byte still held.
+       */
+      const release = (end: number): void => {
         if (!stream) return;
-        const e = Math.max(emittedEnd, Math.min(end, heldFloor()));
+        const floor = heldFloor();
+        if (ready.length > 1) ready.sort((a, b) => a.ev.end - b.ev.end);
+        const suffixMin: number[] = new Array(ready.length + 1);
+        suffixMin[ready.length] = floor;
+        for (let k = ready.length - 1; k >= 0; k--) suffixMin[k] = Math.min(ready[k].start, suffixMin[k + 1]);
+        // The longest prefix (in end order) whose last end is before every byte still held.
+        let k = ready.length;
+        while (k > 0 && ready[k - 1].ev.end > suffixMin[k]) k--;
+        const events = ready.slice(0, k).map((r) => r.ev);
+        ready = ready.slice(k);
+        const e = Math.max(emittedEnd, Math.min(end, suffixMin[k]));
         if (events.length === 0 && e <= emittedEnd) return;
         if (counters) {
           counters.sentEvents += events.length;
@@ -88,25 +108,24 @@ export function parseCri(opts: ParseCriOptions): MonoTypeOperatorFunction<Batch>
         return e;
       };
 
-      const finish = (name: string, j: Join, tail: string, end: number, newline: boolean, out: Event[]): void => {
+      const finish = (name: string, j: Join, tail: string, end: number, newline: boolean): void => {
         if (j.timer) j.timer.unsubscribe();
         joins.delete(name);
         j.pieces.push(tail);
         const message = j.pieces.join('') + (newline ? '\n' : '');
-        if (Buffer.byteLength(message) <= max) out.push(makeEvent(message, end, name, j.ts, j.rawTs));
+        if (Buffer.byteLength(message) <= max) ready.push({ ev: makeEvent(message, end, name, j.ts, j.rawTs), start: j.start });
         else {
           const attrs = makeEvent('', end, name, j.ts, j.rawTs).attrs;
-          for (const f of fragmentMessage(message, max, end, j.ts, attrs)) out.push(f);
+          for (const f of fragmentMessage(message, max, end, j.ts, attrs)) ready.push({ ev: f, start: j.start });
         }
       };
 
       const flushAll = (): void => {
-        const out: Event[] = [];
-        for (const [name, j] of [...joins.entries()].sort((a, b) => a[1].lastEnd - b[1].lastEnd)) finish(name, j, '', j.lastEnd, false, out);
-        send(out, lastEnd);
+        for (const [name, j] of [...joins.entries()]) finish(name, j, '', j.lastEnd, false);
+        release(lastEnd);
       };
 
-      const onLine = (ev: Event, out: Event[]): void => {
+      const onLine = (ev: Event, lineStart: number): void => {
         const raw = ev.message;
         const text = typeof raw === 'string' ? raw : raw.toString('utf8');
         const m = CRI.exec(text);
@@ -117,11 +136,10 @@ export function parseCri(opts: ParseCriOptions): MonoTypeOperatorFunction<Batch>
         }
         const [, rawTs, name] = m;
         const content = m[4] ?? '';
-        const lineStart = ev.end - (typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length);
         let j = joins.get(name);
         if (tag[0] === 'F') {
-          if (j) finish(name, j, content, ev.end, true, out);
-          else out.push(makeEvent(content + '\n', ev.end, name, parseRfc3339Nanos(rawTs), rawTs));
+          if (j) finish(name, j, content, ev.end, true);
+          else ready.push({ ev: makeEvent(content + '\n', ev.end, name, parseRfc3339Nanos(rawTs), rawTs), start: lineStart });
           return;
         }
         if (!j) {
@@ -131,16 +149,15 @@ export function parseCri(opts: ParseCriOptions): MonoTypeOperatorFunction<Batch>
           j.timer = scheduler.schedule(() => {
             held.timer = null;
             if (joins.get(name) !== held) return;
-            const o: Event[] = [];
-            finish(name, held, '', held.lastEnd, false, o);
-            send(o, lastEnd);
+            finish(name, held, '', held.lastEnd, false);
+            release(lastEnd);
           }, waitMs);
         }
         const bytes = Buffer.byteLength(content);
         j.pieces.push(content);
         j.bytes += bytes;
         j.lastEnd = ev.end;
-        if (j.bytes >= max) finish(name, j, '', ev.end, false, out);
+        if (j.bytes >= max) finish(name, j, '', ev.end, false);
       };
 
       const sub = source.subscribe({
@@ -150,23 +167,24 @@ export function parseCri(opts: ParseCriOptions): MonoTypeOperatorFunction<Batch>
               flushAll();
               lastEnd = -1;
               emittedEnd = -1;
+              cursor = undefined;
             }
             stream = batch.stream;
-            if (emittedEnd < 0 && batch.events.length > 0) {
-              // First batch of the stream: nothing before its first line needs acknowledging.
-              const first = batch.events[0];
-              emittedEnd = first.end - (typeof first.message === 'string' ? Buffer.byteLength(first.message) : first.message.length);
-            }
-            const out: Event[] = [];
             for (const ev of batch.events) {
+              const bytes = typeof ev.message === 'string' ? Buffer.byteLength(ev.message) : ev.message.length;
               if (counters) {
                 counters.receivedEvents++;
-                counters.receivedBytes += typeof ev.message === 'string' ? Buffer.byteLength(ev.message) : ev.message.length;
+                counters.receivedBytes += bytes;
               }
-              onLine(ev, out);
+              // The line's first byte: the previous line's end (its own size as a fallback).
+              const start = cursor ?? ev.end - bytes;
+              if (emittedEnd < 0) emittedEnd = start; // nothing before the stream's first line is ours
+              onLine(ev, start);
+              cursor = ev.end;
             }
+            if (cursor === undefined || batch.end > cursor) cursor = batch.end;
             lastEnd = Math.max(lastEnd, batch.end);
-            send(out, batch.end);
+            release(batch.end);
           } catch (err) {
             for (const j of joins.values()) j.timer?.unsubscribe();
             joins.clear();

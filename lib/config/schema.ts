@@ -81,7 +81,7 @@ export const REDACTION_RULE_OPTIONS: OptionSpec[] = [
 
 /** Options of one `logs[]` entry. */
 export const LOG_ENTRY_OPTIONS: OptionSpec[] = [
-  s({ name: 'path', type: 'string', required: true, description: 'File path or glob (`*`, `?`, `**` for any directory depth). A relative path is joined to `agent_log_path`.' }),
+  s({ name: 'path', type: 'string', required: true, description: 'File path or glob (`*`, `?`, `**` for any directory depth). A relative path is joined to `agent_log_path` (Scalyr); sluice: a path starting with `./` or `../` resolves against the main config file\'s directory.' }),
   s({ name: 'attributes', type: 'stringMap', default: {}, description: 'Fields attached to every event of the file (e.g. `parser`, `service`).' }),
   s({ name: 'parser', type: 'string', description: 'Shortcut for `attributes.parser`: the name of the server-side parser for this log.' }),
   s({ name: 'exclude', type: 'stringArray', default: [], description: 'Globs (not regular expressions) of paths to skip; `*` also matches `/` here.' }),

@@ -415,7 +415,7 @@ export function buildConfig(root: Obj, ctx: BuildContext): AgentConfig | undefin
   const logs: LogEntryConfig[] = [];
   const rawLogs = Array.isArray(root.logs) ? root.logs : Array.isArray(out.logs) ? (out.logs as unknown[]) : [];
   rawLogs.forEach((entry, i) => {
-    const e = readLogEntry(reader, rawLogs, i, entry, out.agent_log_path as string);
+    const e = readLogEntry(reader, rawLogs, i, entry, out.agent_log_path as string, baseDir);
     if (e) logs.push(e);
   });
   if (out.implicit_agent_log_collection) {
@@ -472,7 +472,7 @@ function defaultLogEntry(partial: Partial<LogEntryConfig> & { path: string }): L
   return { ...base, ...partial } as LogEntryConfig;
 }
 
-function readLogEntry(reader: Reader, list: unknown[], i: number, entry: unknown, agentLogPath: string): LogEntryConfig | undefined {
+function readLogEntry(reader: Reader, list: unknown[], i: number, entry: unknown, agentLogPath: string, baseDir: string): LogEntryConfig | undefined {
   const diag = reader.diag;
   const p = joinPath('logs', i);
   if (!isObj(entry)) {
@@ -483,6 +483,10 @@ function readLogEntry(reader: Reader, list: unknown[], i: number, entry: unknown
   const e = reader.readFields(LOG_ENTRY_OPTIONS, entry, p);
   if (typeof e.path === 'string') {
     if (e.path.trim() === '') diag.error(joinPath(p, 'path'), 'must not be empty', locationOf(entry, 'path'), 'badValue');
+    // Scalyr joins a relative path to agent_log_path; sluice resolves an explicit `./` or `../`
+    // path against the main config file's directory (as for plugins), so a config can name
+    // files next to it.
+    else if (e.path.startsWith('./') || e.path.startsWith('../')) e.path = path.resolve(baseDir, e.path);
     else if (!path.isAbsolute(e.path)) e.path = path.join(agentLogPath, e.path);
   }
   const attributes = (isObj(e.attributes) ? e.attributes : {}) as Record<string, string>;

@@ -1,4 +1,4 @@
-import { from, lastValueFrom, throwError, toArray } from 'rxjs';
+import { Subject, from, lastValueFrom, throwError, toArray } from 'rxjs';
 import { parseJson, parseRfc3339Nanos } from './parseJson.js';
 import { createCounters } from '../lib/counters.js';
 import type { Batch, Stream } from '../lib/types.js';
@@ -64,8 +64,11 @@ describe('parseJson', () => {
     expect(out.events[0].message).toBe('{"a":1}');
   });
 
-  test('rxjs checklist: empty and error passthrough', async () => {
+  test('rxjs checklist: empty, error passthrough, unsubscribe', async () => {
     expect(await lastValueFrom(from([] as Batch[]).pipe(parseJson(opts), toArray()))).toEqual([]);
     await expect(lastValueFrom(throwError(() => new Error('e')).pipe(parseJson(opts)))).rejects.toThrow('e');
+    const input = new Subject<Batch>();
+    input.pipe(parseJson(opts)).subscribe().unsubscribe();
+    expect(input.observed).toBe(false);
   });
 });

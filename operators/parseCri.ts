@@ -8,9 +8,9 @@
  *   is emitted with a trailing `\n` (like every line sluice reads), `ts` from the first piece
  *   (bigint ns), attributes `stream` and, unless `includeRawTimestamp === false`, `raw_timestamp`.
  * - `P` pieces are buffered until the `F`, until the joined content reaches `maxLineSize` bytes
- *   (emitted at once, without newline; anything longer is cut into `maxLineSize` fragments), or until `completionWaitMs × 60` after the first piece
- *   (Scalyr waits `line_completion_wait_time × 60`; timer on `scheduler`); a timed-out join is
- *   emitted as it is.
+ *   (emitted at once, without newline; anything longer is cut into `maxLineSize` fragments),
+ *   or until `completionWaitMs × 60` after the first piece (Scalyr waits
+ *   `line_completion_wait_time × 60`; timer on `scheduler`); a timed-out join is emitted as is.
  * - Batch invariant: events go out in `end` order, and only once every byte before their `end`
  *   is in an event already emitted or going out with them; so a complete line of one stream
  *   waits while the other stream has pieces held before it (usually milliseconds). The batch

@@ -24,7 +24,7 @@ import { createCounters, errorMessage } from './counters.js';
 import { Credits } from './pipeline/credits.js';
 import { Supervisor, type PartSpec, type RunningPart } from './pipeline/supervisor.js';
 import { Taps } from './pipeline/taps.js';
-import { entryChain } from './pipeline/logPipeline.js';
+import { entryChain, createEntryStats, summarize, type EntryStats } from './pipeline/logPipeline.js';
 import type { Registry } from './registry.js';
 import { createDefaultRegistry } from './builtins.js';
 import { createAgentLog, type AgentLog } from './agentLog.js';
@@ -107,18 +107,29 @@ export interface AgentStatus {
   mode: 'scalyr' | 'embedded';
   config: ConfigStatus;
   sink: Record<string, unknown> & { counters?: ComponentCounters };
-  logs: { key: string; path: string; files: unknown[]; counters: ComponentCounters; error?: string }[];
+  logs: {
+    key: string;
+    path: string;
+    files: unknown[];
+    counters: ComponentCounters;
+    stages?: Record<string, ComponentCounters>;
+    redactions?: number;
+    droppedBySampling?: { lines: number; bytes: number };
+    error?: string;
+  }[];
   monitors: { key: string; status: unknown; counters?: ComponentCounters; error?: string }[];
   apm?: unknown;
   pendingBytes: number;
   creditsTotal: number;
+  /** Seconds without a successful upload, while data waits, before the agent is unhealthy. */
+  healthMaxSecs: number;
 }
 
 interface LogPart extends RunningPart {
   kind: 'log';
   entry: LogEntryConfig;
   source: LogSource;
-  counters: ComponentCounters;
+  stats: EntryStats;
 }
 
 interface MonitorPart extends RunningPart {
@@ -242,8 +253,8 @@ export function createAgent(opts: AgentOptions): Agent {
       key: `log:${entry.path}`,
       slice: { entry, globals },
       create: async () => {
-        const counters = createCounters();
-        const perFile = entryChain({ id, entry, agent: cfg, registry, taps, counters, logger, credits: credits! });
+        const stats = createEntryStats();
+        const perFile = entryChain({ id, entry, agent: cfg, registry, taps, stats, logger, credits: credits! });
         const source = createLogSource(entry, {
           credits: credits!,
           checkpoints: checkpoints!,
@@ -265,7 +276,7 @@ export function createAgent(opts: AgentOptions): Agent {
           kind: 'log',
           entry,
           source,
-          counters,
+          stats,
           status: () => source.status(),
           async stop(deadline = stopDeadline) {
             // Stop reading, let what is in flight be acknowledged, then checkpoint and close.
@@ -482,7 +493,16 @@ export function createAgent(opts: AgentOptions): Agent {
           .filter((p) => p.key.startsWith('log:'))
           .map((p) => {
             const lp = p.part as LogPart | undefined;
-            return { key: p.key, path: p.key.slice(4), files: lp?.source.status() ?? [], counters: lp?.counters ?? createCounters(), error: p.error };
+            return {
+              key: p.key,
+              path: p.key.slice(4),
+              files: lp?.source.status() ?? [],
+              counters: lp ? summarize(lp.source.counters, lp.stats) : createCounters(),
+              stages: lp?.stats.stages,
+              redactions: lp?.stats.redaction.redactedLines ?? 0,
+              droppedBySampling: lp ? { lines: lp.stats.sampling.droppedLines, bytes: lp.stats.sampling.droppedBytes } : { lines: 0, bytes: 0 },
+              error: p.error,
+            };
           }),
         monitors: parts
           .filter((p) => p.key.startsWith('monitor:'))
@@ -493,6 +513,7 @@ export function createAgent(opts: AgentOptions): Agent {
         apm: parts.find((p) => p.key === 'apm')?.part?.status?.(),
         pendingBytes: credits?.inUse ?? 0,
         creditsTotal: credits?.total ?? 0,
+        healthMaxSecs: Number(config?.healthy_max_time_since_last_copy_attempt ?? 60),
       };
     },
   };

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { AgentConfig } from './config/types.js';
 import { createDefaultRegistry } from './builtins.js';
 import { loadPlugin } from './plugins.js';
-import { entryChain } from './pipeline/logPipeline.js';
+import { entryChain, createEntryStats } from './pipeline/logPipeline.js';
 import { Taps } from './pipeline/taps.js';
 import { Credits } from './pipeline/credits.js';
 import { createCounters, errorMessage } from './counters.js';
@@ -29,7 +29,7 @@ export async function buildCheck(cfg: AgentConfig, configPath: string | undefine
   const credits = new Credits(1);
   cfg.logs.forEach((entry, i) => {
     try {
-      const chain = entryChain({ id: `logs[${i}]`, entry, agent: cfg, registry, taps, counters: createCounters(), logger: silentLogger, credits });
+      const chain = entryChain({ id: `logs[${i}]`, entry, agent: cfg, registry, taps, stats: createEntryStats(), logger: silentLogger, credits });
       chain({ id: 'check', kind: 'log', path: entry.path, attrs: {}, ack() {} });
     } catch (err) {
       problems.push(`logs[${i}] (${entry.path}): ${errorMessage(err)}`);

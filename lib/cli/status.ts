@@ -30,7 +30,8 @@ export async function status(args: CliArgs, out: Output): Promise<number> {
     }
     throw err;
   }
-  const verdict = healthOf(s);
+  const maxSecs = args.flags.get('max-secs');
+  const verdict = healthOf(s, typeof maxSecs === 'string' ? Number(maxSecs) : undefined);
   if (health) {
     out.out(`Health check: ${verdict.reason}`);
     return verdict.healthy ? 0 : 2;

@@ -19,7 +19,7 @@ import { loadConfig, formatConfigError } from '../config/load.js';
 import { parseLenientJson } from '../config/lenientJson.js';
 import type { AgentConfig, LogEntryConfig } from '../config/types.js';
 import type { Batch, Event } from '../types.js';
-import { entryChain } from '../pipeline/logPipeline.js';
+import { entryChain, createEntryStats } from '../pipeline/logPipeline.js';
 import { Taps } from '../pipeline/taps.js';
 import { Credits } from '../pipeline/credits.js';
 import { createCounters } from '../counters.js';
@@ -46,7 +46,7 @@ export interface CaseResult {
 
 /** Runs the lines of one case through the entry's chain and returns the events out. */
 export function runCase(cfg: AgentConfig, entry: LogEntryConfig, index: number, lines: string[], seed: number | undefined, registry = createDefaultRegistry()): Event[] {
-  const chain = entryChain({ id: `logs[${index}]`, entry, agent: cfg, registry, taps: new Taps(), counters: createCounters(), logger: silentLogger, credits: new Credits(1), seed });
+  const chain = entryChain({ id: `logs[${index}]`, entry, agent: cfg, registry, taps: new Taps(), stats: createEntryStats(), logger: silentLogger, credits: new Credits(1), seed });
   const stream = { id: 'test', kind: 'log', path: entry.path, attrs: { ...entry.attributes }, ack() {} };
   const input = new Subject<Batch>();
   const out: Event[] = [];

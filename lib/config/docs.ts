@@ -123,6 +123,7 @@ entries the agent adds itself with \`implicit: true\`.
   );
   parts.push('## `apm` (sluice)\n\n' + table(configSchema.apm, false));
   parts.push('## `http_endpoint` (sluice)\n\n' + table(configSchema.httpEndpoint, false));
+  parts.push('## `upload` (sluice)\n\n' + table(configSchema.upload, false));
   parts.push('## `import_vars[]` entries\n\nA plain string is a variable name with default `""`.\n\n' + table(configSchema.importVar, false));
   return parts.join('\n');
 }

@@ -130,6 +130,15 @@ export const HTTP_ENDPOINT_OPTIONS: OptionSpec[] = [
   own({ name: 'port', type: 'int', default: 5255, min: 0, max: 65535, description: 'TCP port (0 picks a free one).' }),
 ];
 
+/** Tuning of the addEvents upload sink (sluice). */
+export const UPLOAD_OPTIONS: OptionSpec[] = [
+  own({ name: 'max_in_flight', type: 'int', default: 1, min: 1, max: 8, description: 'Requests in flight at once (acks stay in file order either way).' }),
+  own({ name: 'linger_ms', type: 'int', default: 500, min: 0, description: 'How long a request that is not full waits for more events before it is sent.' }),
+  own({ name: 'retry_base_ms', type: 'int', default: 1000, min: 1, description: 'First retry delay after a failed request; doubles per failure, with jitter.' }),
+  own({ name: 'retry_max_ms', type: 'int', default: 30000, min: 1, description: 'Longest retry delay.' }),
+  own({ name: 'max_response_bytes', type: 'int', default: 1048576, min: 1024, description: 'Longest server answer read; a longer one is cut off and treated as unparsable.' }),
+];
+
 /** Entries of `import_vars`: a name, or `{var, default}`. */
 export const IMPORT_VAR_OPTIONS: OptionSpec[] = [
   s({ name: 'var', type: 'string', required: true, description: 'Environment variable name.' }),
@@ -221,6 +230,7 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   own({ name: 'max_no_success_secs', type: 'float', default: 0, min: 0, description: 'When > 0, pending data is dropped (counted) after this many seconds without a successful upload, as Scalyr does after 15 minutes. Default 0: never drop; back-pressure holds reading instead.' }),
   own({ name: 'apm', type: 'object', fields: APM_OPTIONS, description: 'APM intake, a drop-in for the Scout APM core agent (see "apm" below).' }),
   own({ name: 'http_endpoint', type: 'object', fields: HTTP_ENDPOINT_OPTIONS, description: 'Local HTTP endpoint for health and metrics (see "http_endpoint" below).' }),
+  own({ name: 'upload', type: 'object', fields: UPLOAD_OPTIONS, description: 'Tuning of the addEvents upload (see "upload" below).' }),
   own({ name: 'embedded_output', type: 'string', defaultText: '`<agent_data_path>/events`', description: 'Directory where the embedded default sink writes events when no `api_key` is set. A relative path resolves against the main config file\'s directory.' }),
   own({ name: 'plugins', type: 'stringArray', default: [], env: false, description: 'Plugin modules to load: package names, or paths (`./x.js` resolves against the main config file\'s directory).' }),
   own({ name: 'tests', type: 'array', env: false, description: 'Config unit tests run by `sluice test` (passed through unchanged).' }),
@@ -239,6 +249,7 @@ export const configSchema = {
   monitor: MONITOR_OPTIONS,
   apm: APM_OPTIONS,
   httpEndpoint: HTTP_ENDPOINT_OPTIONS,
+  upload: UPLOAD_OPTIONS,
   importVar: IMPORT_VAR_OPTIONS,
 } as const;
 

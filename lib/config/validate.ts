@@ -20,6 +20,7 @@ import {
   GLOBAL_BY_NAME,
   GLOBAL_OPTIONS,
   HTTP_ENDPOINT_OPTIONS,
+  UPLOAD_OPTIONS,
   LINE_GROUPER_OPTIONS,
   LOG_ENTRY_OPTIONS,
   MONITOR_OPTIONS,
@@ -410,6 +411,7 @@ export function buildConfig(root: Obj, ctx: BuildContext): AgentConfig | undefin
   }
   out.apm = apm;
   if (!isObj(out.http_endpoint)) out.http_endpoint = reader.readFields(HTTP_ENDPOINT_OPTIONS, {}, 'http_endpoint');
+  if (!isObj(out.upload)) out.upload = reader.readFields(UPLOAD_OPTIONS, {}, 'upload');
 
   // --- logs
   const logs: LogEntryConfig[] = [];

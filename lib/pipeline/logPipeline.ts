@@ -14,10 +14,42 @@ import type { Registry } from '../registry.js';
 import type { Taps } from './taps.js';
 import type { Credits } from './credits.js';
 import { groupLines } from '../../operators/groupLines.js';
-import { sample, seededRandom } from '../../operators/sample.js';
-import { redact } from '../../operators/redact.js';
+import { sample, seededRandom, createSamplingStats, type SamplingStats } from '../../operators/sample.js';
+import { redact, createRedactionStats, type RedactionStats } from '../../operators/redact.js';
+import { createCounters } from '../counters.js';
 import { parseJson } from '../../operators/parseJson.js';
 import { parseCri } from '../../operators/parseCri.js';
+
+/**
+ * What one entry's stages counted. Each stage has its own counters (a shared object would count
+ * every event once per stage); `summarize` folds them into the entry's figures.
+ */
+export interface EntryStats {
+  stages: Record<string, ComponentCounters>;
+  sampling: SamplingStats;
+  redaction: RedactionStats;
+}
+
+export function createEntryStats(): EntryStats {
+  return { stages: {}, sampling: createSamplingStats(), redaction: createRedactionStats() };
+}
+
+/** The entry's figures: received by the source, sent by the last stage, drops and errors of all. */
+export function summarize(source: ComponentCounters, stats: EntryStats): ComponentCounters {
+  const stages = Object.values(stats.stages);
+  const last = stages[stages.length - 1] ?? source;
+  const out = createCounters();
+  out.receivedEvents = source.receivedEvents;
+  out.receivedBytes = source.receivedBytes;
+  out.sentEvents = last === source ? source.sentEvents || source.receivedEvents : last.sentEvents;
+  out.sentBytes = last === source ? source.sentBytes || source.receivedBytes : last.sentBytes;
+  for (const c of [source, ...stages]) {
+    for (const [reason, n] of Object.entries(c.dropped)) out.dropped[reason] = (out.dropped[reason] ?? 0) + n;
+    out.errors += c.errors;
+    if (c.lastError && (!out.lastError || c.lastError.time > out.lastError.time)) out.lastError = c.lastError;
+  }
+  return out;
+}
 
 export interface EntryChainContext {
   id: string;
@@ -25,7 +57,7 @@ export interface EntryChainContext {
   agent: AgentConfig;
   registry: Registry;
   taps: Taps;
-  counters: ComponentCounters;
+  stats: EntryStats;
   logger: Logger;
   credits: Credits;
   /** Seed for sampling (deterministic runs in `sluice test`). */
@@ -48,22 +80,23 @@ export function entryChain(ctx: EntryChainContext): (stream: Stream) => Operator
   const hasRedaction = entry.redaction_rules.length > 0;
   const present = hasRedaction ? (b: Batch) => redactBatch(entry.redaction_rules, b) : undefined;
 
+  const counters = (stage: string) => (ctx.stats.stages[stage] ??= createCounters());
   return (_stream: Stream) => {
     const stages: MonoTypeOperatorFunction<Batch>[] = [taps.point(`${id}:source`, present)];
-    const parser = parserStage(ctx, completionWaitMs);
+    const parser = parserStage(ctx, completionWaitMs, counters('parse'));
     if (parser) stages.push(parser, taps.point(`${id}:parse`, present));
     if (entry.lineGroupers.length > 0) {
       stages.push(
-        groupLines(entry.lineGroupers, { maxLineSize: agent.max_line_size, completionWaitMs, counters: ctx.counters }),
+        groupLines(entry.lineGroupers, { maxLineSize: agent.max_line_size, completionWaitMs, counters: counters('groupLines') }),
         taps.point(`${id}:groupLines`, present),
       );
     }
     if (entry.sampling_rules.length > 0) {
       const random = ctx.seed !== undefined ? seededRandom(ctx.seed) : undefined;
-      stages.push(sample(entry.sampling_rules, { random, counters: ctx.counters }), taps.point(`${id}:sample`, present));
+      stages.push(sample(entry.sampling_rules, { random, counters: counters('sample'), stats: ctx.stats.sampling }), taps.point(`${id}:sample`, present));
     }
     if (hasRedaction) {
-      stages.push(redact(entry.redaction_rules, { counters: ctx.counters }), taps.point(`${id}:redact`));
+      stages.push(redact(entry.redaction_rules, { counters: counters('redact'), stats: ctx.stats.redaction }), taps.point(`${id}:redact`));
     }
     for (const [i, op] of pluginOperators(ctx).entries()) {
       stages.push(op, taps.point(`${id}:operators[${i}]`));
@@ -72,7 +105,7 @@ export function entryChain(ctx: EntryChainContext): (stream: Stream) => Operator
   };
 }
 
-function parserStage(ctx: EntryChainContext, completionWaitMs: number): MonoTypeOperatorFunction<Batch> | undefined {
+function parserStage(ctx: EntryChainContext, completionWaitMs: number, counters: ComponentCounters): MonoTypeOperatorFunction<Batch> | undefined {
   const { entry, agent } = ctx;
   switch (entry.parse_format) {
     case 'raw':
@@ -83,10 +116,10 @@ function parserStage(ctx: EntryChainContext, completionWaitMs: number): MonoType
         messageField: entry.json_message_field,
         timestampField: entry.json_timestamp_field,
         maxLineSize: agent.max_line_size,
-        counters: ctx.counters,
+        counters,
       });
     case 'cri':
-      return parseCri({ maxLineSize: agent.max_line_size, completionWaitMs, counters: ctx.counters });
+      return parseCri({ maxLineSize: agent.max_line_size, completionWaitMs, counters });
     default: {
       const factory = ctx.registry.get('parser', entry.parse_format);
       if (!factory) throw new Error(`${ctx.id}.parse_format: no parser named "${entry.parse_format}" (built-in: raw, json, cri; or a plugin's)`);

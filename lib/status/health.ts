@@ -15,14 +15,16 @@ export interface HealthVerdict {
 /** Seconds without a successful upload, while data waits, after which the sink is unhealthy. */
 export const DEFAULT_MAX_SECS_SINCE_SUCCESS = 60;
 
-export function healthOf(status: AgentStatus, maxSecs = DEFAULT_MAX_SECS_SINCE_SUCCESS): HealthVerdict {
+export function healthOf(status: AgentStatus, maxSecs = status.healthMaxSecs ?? DEFAULT_MAX_SECS_SINCE_SUCCESS): HealthVerdict {
   const problems: string[] = [];
   if (status.config.status === 'bad') problems.push('Bad config, using last good configuration');
   const sink = status.sink as Record<string, unknown>;
-  const pending = Number(sink.pendingBytes ?? 0) + Number(status.pendingBytes ?? 0);
+  const pending = Math.max(Number(sink.bytesPending ?? sink.pendingBytes ?? 0), Number(status.pendingBytes ?? 0));
   const lastSuccess = Number(sink.lastSuccessTime ?? sink.lastWriteTime ?? 0) || 0;
   const since = lastSuccess ? (status.now - lastSuccess) / 1000 : (status.now - status.startedAt) / 1000;
-  if (pending > 0 && since > maxSecs) {
+  // Failing = the last attempt did not succeed (a quiet sink that simply has not sent yet is fine).
+  const failing = Number(sink.consecutiveFailures ?? 0) > 0 || sink.healthy === false || (sink.health !== undefined && sink.health !== 'good');
+  if (pending > 0 && failing && since > maxSecs) {
     const last = sink.lastResponseStatus ? ` (last response: ${String(sink.lastResponseStatus)})` : '';
     problems.push(`Upload failing: no success for ${Math.round(since)} seconds with ${pending} bytes pending${last}`);
   }

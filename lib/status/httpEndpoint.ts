@@ -1,6 +1,8 @@
 /**
  * Optional HTTP endpoint (off by default; bound to loopback unless told otherwise):
- *   GET /health   → 200 `Good` or 503 with the reason (the verdict of `sluice status -H`)
+ *   GET /health   → 200 `Good` or 503 with the reason (the verdict of `sluice status -H`);
+ *                   `?max_secs=N` overrides the window without a successful upload
+ *   GET /ready    → 200 once the agent runs (its configuration was valid and parts started)
  *   GET /metrics  → Prometheus text (prom-client): component counters, drops by reason,
  *                   sink figures and request latency, tail lag per file, process figures.
  * Figures are read from the agent's status at scrape time: nothing is computed when nobody scrapes.
@@ -126,14 +128,17 @@ export async function startHttpEndpoint(cfg: HttpEndpointConfig, ctx: { status: 
       const url = new URL(req.url ?? '/', 'http://x');
       if (req.method !== 'GET') {
         res.writeHead(405).end();
+      } else if (url.pathname === '/ready') {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
       } else if (url.pathname === '/health') {
-        const v = healthOf(ctx.status());
+        const maxSecs = url.searchParams.get('max_secs');
+        const v = healthOf(ctx.status(), maxSecs ? Number(maxSecs) : undefined);
         res.writeHead(v.healthy ? 200 : 503, { 'content-type': 'text/plain' }).end(`${v.reason}\n`);
       } else if (url.pathname === '/metrics') {
         const body = await reg.metrics();
         res.writeHead(200, { 'content-type': reg.contentType }).end(body);
       } else {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('try /health or /metrics\n');
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('try /health, /ready or /metrics\n');
       }
     } catch (err) {
       res.writeHead(500).end(String((err as Error).message));

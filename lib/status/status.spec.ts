@@ -56,9 +56,13 @@ describe('health verdict', () => {
   });
 
   it('is unhealthy when data waits and the last success is too old, with the reason', () => {
-    const v = healthOf(status({ pendingBytes: 500, sink: { lastSuccessTime: 1409958853000 - 120_000, lastResponseStatus: 'error/server/backoff' } }));
+    const v = healthOf(status({ pendingBytes: 500, sink: { lastSuccessTime: 1409958853000 - 120_000, lastResponseStatus: 'error/server/backoff', consecutiveFailures: 3 } }));
     expect(v.healthy).toBe(false);
     expect(v.reason).toMatch(/Upload failing: no success for 120 seconds with 500 bytes pending \(last response: error\/server\/backoff\)/);
+  });
+
+  it('is not unhealthy while data merely waits for its first attempt', () => {
+    expect(healthOf(status({ pendingBytes: 500, sink: { lastSuccessTime: 1409958853000 - 120_000, consecutiveFailures: 0, health: 'good' } })).healthy).toBe(true);
   });
 
   it('is unhealthy with a bad config or a part that failed to start', () => {

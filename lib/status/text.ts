@@ -95,21 +95,23 @@ export function renderStatusText(s: AgentStatus, agentLogPath: string): string {
   for (const l of s.logs) {
     const isGlob = /[*?[]/.test(l.path);
     const files = l.files as FileStatusLike[];
-    const dropped = l.counters.dropped;
-    const extra = Object.entries(dropped)
-      .map(([r, n]) => `${n} ${r}`)
-      .join(', ');
+    // Sampling and redaction are counted per entry (Scalyr counts them per file).
+    const extraParts: string[] = [];
+    if (l.droppedBySampling?.lines) extraParts.push(`${l.droppedBySampling.bytes} bytes dropped by sampling (${l.droppedBySampling.lines} lines)`);
+    if (l.redactions) extraParts.push(`${l.redactions} redactions`);
+    for (const [r, n] of Object.entries(l.counters.dropped)) if (r !== 'sampling') extraParts.push(`${n} events dropped (${r})`);
+    const extra = extraParts.join(', ');
     if (!isGlob) {
       const f = files.find((x) => x.path === l.path) ?? files[0];
       if (l.error) out.push(`Path ${l.path}: failed to start: ${l.error}`);
       else if (!f) out.push(`Path ${l.path}: no matching readable file, last checked ${asctime(s.now)}`);
       else out.push(`Path ${l.path}: ${fileLine(f)}`);
-      if (extra) out.push(`  (entry dropped: ${extra})`);
+      if (extra) out.push(`  entry totals: ${extra}`);
     } else {
       out.push(`Glob: ${l.path}:: last scanned for glob matches at ${asctime(s.now)}`);
       if (l.error) out.push(`  failed to start: ${l.error}`);
       for (const f of files) out.push(`  ${f.path}: ${fileLine(f)}`);
-      if (extra) out.push(`  (entry dropped: ${extra})`);
+      if (extra) out.push(`  entry totals: ${extra}`);
     }
   }
   out.push('', '');

@@ -345,6 +345,18 @@ describe('server statuses', () => {
     expect(sink.counters.sentEvents).toBe(0);
   });
 
+  test('max_no_success_secs (off by default) drops a failing request after the window, counted', async () => {
+    const { sink } = mkSink({ max_no_success_secs: 0.2 });
+    const a = mkStream('a');
+    for (let i = 0; i < 100; i++) server!.faults.push({ status: 503, body: '{"status":"error/server/backoff"}' });
+    await new Promise((r) => setTimeout(r, 250));
+    sink.write(lines(a, 0, ['given up\n']));
+    await sink.flush(3000);
+    expect(a.acks).toEqual([9]);
+    expect(sink.counters.dropped.no_success_timeout).toBe(1);
+    expect(sink.counters.sentEvents).toBe(0);
+  });
+
   test('a bad API key is loud once per burst, shown in status, and keeps the data', async () => {
     const { sink, logger } = mkSink();
     const a = mkStream('a');

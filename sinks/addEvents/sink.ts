@@ -50,6 +50,8 @@ export interface AddEventsSinkConfig {
   /** sluice version for the User-Agent. */
   version?: string;
   max_in_flight?: number;
+  /** Drop a failing request's events after this many seconds without success (0 = never). */
+  max_no_success_secs?: number;
   retry_base_ms?: number;
   retry_max_ms?: number;
   linger_ms?: number;
@@ -107,6 +109,9 @@ class AddEventsSinkImpl implements AddEventsSink {
   private allowedSize: number;
   private readonly maxInFlight: number;
   private readonly lingerMs: number;
+  /** `max_no_success_secs` in ms (0 = never drop: back-pressure holds reading instead). */
+  private readonly maxNoSuccessMs: number;
+  private readonly createdAt = Date.now();
   private readonly backoff: Backoff;
   private readonly headers: Record<string, string>;
 
@@ -165,6 +170,7 @@ class AddEventsSinkImpl implements AddEventsSink {
     this.allowedSize = this.maxSize;
     this.maxInFlight = Math.max(1, Math.min(8, Math.trunc(num(config.max_in_flight, 1))));
     this.lingerMs = Math.max(0, num(config.linger_ms, 500));
+    this.maxNoSuccessMs = Math.max(0, num(config.max_no_success_secs, 0)) * 1000;
     this.backoff = new Backoff(Math.max(1, num(config.retry_base_ms, 1000)), Math.max(1, num(config.retry_max_ms, 30_000)));
     this.transport = new Transport({
       scalyrServer: String(config.scalyr_server ?? 'https://agent.scalyr.com'),
@@ -466,6 +472,16 @@ class AddEventsSinkImpl implements AddEventsSink {
   }
 
   private handle(r: Req, outcome: Outcome, status: string, rawSize: number, retryAfterMs?: number): void {
+    let dropReason = 'discardBuffer';
+    if (outcome !== 'success' && outcome !== 'discard' && this.maxNoSuccessMs > 0) {
+      // Scalyr's give-up rule, only when asked for: after max_no_success_secs without a success
+      // the failing request's events are dropped (counted) instead of retried.
+      const since = this.st.lastSuccessTime ?? this.createdAt;
+      if (Date.now() - since > this.maxNoSuccessMs) {
+        outcome = 'discard';
+        dropReason = 'no_success_timeout';
+      }
+    }
     if (outcome === 'success' || outcome === 'discard') {
       if (this.backoff.count > 0 || this.loggedBurstStatus) {
         this.logger.info(`addEvents: upload recovered after ${this.backoff.count} failed attempts`, { sink: this.id });
@@ -482,8 +498,9 @@ class AddEventsSinkImpl implements AddEventsSink {
         this.counters.sentEvents += r.events;
         this.counters.sentBytes += r.messageBytes;
       } else {
-        countDrop(this.counters, 'discardBuffer', r.events);
-        this.logger.warn(`addEvents: server answered ${status}; ${r.events} events dropped as asked`, { sink: this.id, status });
+        countDrop(this.counters, dropReason, r.events);
+        if (dropReason === 'discardBuffer') this.logger.warn(`addEvents: server answered ${status}; ${r.events} events dropped as asked`, { sink: this.id, status });
+        else this.logger.warn(`addEvents: no successful upload for over ${this.maxNoSuccessMs / 1000} s (last answer ${status}); ${r.events} events dropped (max_no_success_secs)`, { sink: this.id, status });
       }
       while (this.requests.length > 0 && this.requests[0].state === 'done') this.requests.shift();
       this.settle();

@@ -232,7 +232,8 @@ describe('linux_process_metrics (real processes)', () => {
 
   test('aggregate_multiple_processes sums matches; otherwise the first is used with one warning', async () => {
     const marker = `sluice-agg-test-${process.pid}-${Date.now()}`;
-    const kids = [0, 1].map(() => spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', marker], { stdio: 'ignore' }));
+    // Single-threaded children (a Node child's thread count moves while it starts up).
+    const kids = [0, 1].map(() => spawn('bash', ['-c', `exec -a ${marker} sleep 1000`], { stdio: 'ignore' }));
     children.push(...kids);
     try {
       const logger = memoryLogger();

@@ -80,8 +80,10 @@ export function renderTop(s: AgentStatus, prev: AgentStatus | undefined, opts: {
   }
   const sink = s.sink as Record<string, unknown>;
   out.push('');
+  const sinkCounters = sink.counters as (Counters & { lastError?: { message: string } }) | undefined;
+  const lastError = (sink.lastError as string | null | undefined) ?? sinkCounters?.lastError?.message;
   out.push(
-    `${c('1', 'Sink')}  last status ${String(sink.lastResponseStatus ?? (sink.lastWriteTime ? 'written' : '-'))}  retries ${String(sink.retries ?? 0)}  last error ${String(sink.lastError ?? (sink.counters as Counters | undefined)?.errors ?? '-')}`,
+    `${c('1', 'Sink')}  last status ${String(sink.lastResponseStatus ?? (sink.lastWriteTime ? 'written' : '-'))}  retries ${String(sink.retries ?? 0)}  errors ${sinkCounters?.errors ?? 0}  last error ${lastError ? c('31', lastError) : '-'}`,
   );
   return out.join('\n') + '\n';
 }

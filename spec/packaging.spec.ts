@@ -1,0 +1,104 @@
+/**
+ * What a user installs and looks at: `sluice top` in a real terminal (tmux), its plain-text
+ * fallback, and the packed tarball installed into a temp prefix (`sluice version`, `validate`,
+ * `core-agent probe`).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './helpers/wait.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(ROOT, 'bin', 'sluice');
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+
+function sluice(args: string[]) {
+  return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+}
+
+function config(): { dir: string; configPath: string; log: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-top-'));
+  const log = path.join(dir, 'busy.log');
+  fs.writeFileSync(log, '');
+  const configPath = path.join(dir, 'agent.json');
+  fs.writeFileSync(
+    configPath,
+    JSON.stringify({
+      agent_data_path: './data',
+      agent_log_path: './log',
+      implicit_metric_monitor: false,
+      implicit_agent_process_metrics_monitor: false,
+      implicit_agent_log_collection: false,
+      logs: [{ path: log, copy_from_start: true, sampling_rules: [{ match_expression: 'DEBUG', sampling_rate: 0 }] }],
+    }),
+  );
+  return { dir, configPath, log };
+}
+
+describe('sluice top', () => {
+  let agent: ChildProcess;
+  const c = config();
+  beforeAll(async () => {
+    agent = spawn(process.execPath, [BIN, 'start', '--foreground', '--config', c.configPath], { stdio: 'ignore' });
+    await waitFor('agent', () => sluice(['status', '--config', c.configPath]).status === 0, 20_000, 100);
+    fs.appendFileSync(c.log, 'INFO hello\nDEBUG noise\n'.repeat(50));
+  });
+  afterAll(() => {
+    sluice(['stop', '--config', c.configPath]);
+    if (agent.exitCode === null) agent.kill('SIGKILL');
+  });
+
+  it('prints plain text blocks when stdout is not a terminal', () => {
+    const r = sluice(['top', '--once', '--config', c.configPath]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^sluice top {2}v\d/);
+    expect(r.stdout).toMatch(/COMPONENT +IN ev\/s +IN B\/s +OUT ev\/s +OUT B\/s +ERR {2}DROPPED/);
+    expect(r.stdout).toMatch(new RegExp(`log ${c.log.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} .*sampling=50`));
+    expect(r.stdout).not.toContain('\x1b[');
+  });
+
+  (hasTmux ? it : it.skip)('renders a live table in a real terminal (tmux) and leaves the screen clean on Ctrl-C', async () => {
+    const session = `sluice-top-${process.pid}`;
+    execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '160', '-y', '40', `${process.execPath} ${BIN} top --config ${c.configPath} --interval 0.3`]);
+    try {
+      const screen = await waitFor(
+        'top on screen',
+        () => {
+          const out = execFileSync('tmux', ['capture-pane', '-p', '-t', session], { encoding: 'utf8' });
+          return /COMPONENT/.test(out) && /Files/.test(out) ? out : undefined;
+        },
+        15_000,
+        100,
+      );
+      expect(screen).toMatch(/health Good/);
+      expect(screen).toMatch(/busy\.log +\[#+\.*\] 0 B pending/);
+      execFileSync('tmux', ['send-keys', '-t', session, 'C-c']);
+      await waitFor('top exited', () => spawnSync('tmux', ['has-session', '-t', session]).status !== 0, 5000, 100);
+    } finally {
+      spawnSync('tmux', ['kill-session', '-t', session]);
+    }
+  }, 30_000);
+});
+
+describe('npm pack', () => {
+  it('produces a tarball that installs into a clean prefix and provides sluice and core-agent', () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-pack-'));
+    const packed = execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', work], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
+    const tarball = path.join(work, packed);
+    expect(fs.existsSync(tarball)).toBe(true);
+    const prefix = path.join(work, 'prefix');
+    // Offline install of the tarball: its dependencies come from this checkout's node_modules cache.
+    execFileSync('npm', ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', tarball], { encoding: 'utf8', stdio: 'pipe' });
+    const binDir = path.join(prefix, 'bin');
+    const version = execFileSync(path.join(binDir, 'sluice'), ['version'], { encoding: 'utf8' });
+    expect(version).toMatch(/^sluice \d+\.\d+\.\d+/);
+    const c = config();
+    const v = spawnSync(path.join(binDir, 'sluice'), ['validate', '--config', c.configPath], { encoding: 'utf8' });
+    expect(v.status).toBe(0);
+    expect(v.stdout).toMatch(/Configuration is valid/);
+    const probe = spawnSync(path.join(binDir, 'core-agent'), ['probe', '--socket', path.join(c.dir, 'none.sock')], { encoding: 'utf8' });
+    expect(probe.status).not.toBe(0);
+  }, 120_000);
+});

@@ -78,6 +78,32 @@ describe('createAgent (embedded)', () => {
     expect(JSON.stringify(logger.records)).not.toContain('hunter2');
   });
 
+  it('ships monitor samples (built-in and shell) through the same sink, in Scalyr metric line format', async () => {
+    const dir = tmpdir();
+    const agent = createAgent({
+      logger: memoryLogger(),
+      config: baseConfig(dir, {
+        implicit_metric_monitor: true,
+        global_monitor_sample_interval: 0.2,
+        global_monitor_sample_interval_enable_jitter: false,
+        monitors: [{ module: 'scalyr_agent.builtin_monitors.shell_monitor', id: 'greet', command: 'echo "hi there"', sample_interval: 0.2 }],
+      }),
+    });
+    await agent.start();
+    const out = path.join(dir, 'data', 'events');
+    const recs = await waitFor('metrics from both monitors', () => {
+      const r = readNdjson(out);
+      return r.some((x) => x.message.includes('[shell_monitor(greet)]')) && r.some((x) => x.message.includes('[linux_system_metrics()] proc.loadavg.1min')) ? r : undefined;
+    });
+    const shell = recs.find((x) => x.message.includes('[shell_monitor(greet)]'))!;
+    expect(shell.message).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}Z \[shell_monitor\(greet\)\] output "hi there" command="echo \\"hi there\\"" duration=0 exit_code=0 length=9\n$/);
+    expect(shell.attrs.parser).toBe('agent-metrics');
+    expect(shell.logfile).toBe(path.join(dir, 'log', 'shell_monitor.log'));
+    const status = agent.status();
+    expect(status.monitors.map((m) => m.key).sort()).toEqual(['linux_system_metrics()', 'shell_monitor(greet)']);
+    await agent.stop();
+  });
+
   it('rejects a bad config at start with file-less key paths, and starts nothing', async () => {
     const dir = tmpdir();
     const agent = createAgent({

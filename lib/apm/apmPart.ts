@@ -20,6 +20,7 @@ import { aggregateSpans } from '../../operators/aggregateSpans.js';
 import { createApmBatcher } from './toBatches.js';
 import { createCheckinSink, type CheckinSink } from '../../sinks/checkin/index.js';
 import { countError, createCounters, errorMessage } from '../counters.js';
+import type { ApmMinute } from './types.js';
 
 export interface ApmPart {
   intake: SpanIntake;
@@ -27,21 +28,36 @@ export interface ApmPart {
   status(): Record<string, unknown>;
 }
 
-export async function createApmPart(
-  cfg: AgentConfig,
-  ctx: { logger: Logger; deliver: (b: Batch) => void; onShutdownRequest?: () => void; registry?: unknown },
-): Promise<ApmPart> {
+export interface ApmPartContext {
+  logger: Logger;
+  /** Where each minute's batch goes (the agent's hub, or the core-agent command's sinks). */
+  deliver: (b: Batch) => void;
+  /** Called when a client sent CoreAgentShutdown. */
+  onShutdownRequest?: () => void;
+  /** Keep shutdown clients waiting until `intake.release()` (the core-agent command). */
+  holdShutdownClients?: boolean;
+  /** Overrides of `apm.minute_secs` / `apm.grace_secs` (tests). */
+  minuteMs?: number;
+  graceMs?: number;
+  /** Proxy for the check-in sink (default: `https_proxy`, then `http_proxy`). */
+  proxy?: string;
+  /** Sees every emitted minute (tests). */
+  onMinute?: (m: ApmMinute) => void;
+  registry?: unknown;
+}
+
+export async function createApmPart(cfg: Pick<AgentConfig, 'apm' | 'https_proxy' | 'http_proxy'>, ctx: ApmPartContext): Promise<ApmPart> {
   const apm = cfg.apm;
   if (!apm) throw new Error('apm: no configuration');
   const log = ctx.logger;
   const minuteSecs = typeof apm.minute_secs === 'number' && apm.minute_secs > 0 ? apm.minute_secs : 60;
   const graceSecs = typeof apm.grace_secs === 'number' && apm.grace_secs >= 0 ? apm.grace_secs : 10;
-  const intake = createSpanIntake(apm, { logger: log, onShutdown: ctx.onShutdownRequest });
+  const intake = createSpanIntake(apm, { logger: log, onShutdown: ctx.onShutdownRequest, holdShutdownClients: ctx.holdShutdownClients });
   const batcher = createApmBatcher();
   let checkin: CheckinSink | undefined;
   if (apm.ingest_url) {
     checkin = createCheckinSink(
-      { ingest_url: apm.ingest_url, key: apm.key, proxy: cfg.https_proxy ?? cfg.http_proxy },
+      { ingest_url: apm.ingest_url, key: apm.key, proxy: ctx.proxy ?? cfg.https_proxy ?? cfg.http_proxy },
       { logger: log, keyring: batcher.keyring },
     );
   }
@@ -49,10 +65,11 @@ export async function createApmPart(
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
   const sub: Subscription = merge(intake.completed$, intake.appEvents$)
-    .pipe(aggregateSpans({ graceMs: graceSecs * 1000, minuteMs: minuteSecs * 1000, counters }))
+    .pipe(aggregateSpans({ graceMs: ctx.graceMs ?? graceSecs * 1000, minuteMs: ctx.minuteMs ?? minuteSecs * 1000, counters }))
     .subscribe({
       next: (m) => {
         try {
+          ctx.onMinute?.(m);
           const batch = batcher.toBatch(m);
           ctx.deliver(batch);
           if (checkin) checkin.writeMinute(m);

@@ -1,7 +1,8 @@
 /**
- * runCoreAgent: the standalone APM pipeline the `core-agent` command runs until `createAgent`
- * (lib/agent.ts) takes over: span intake → aggregateSpans → minute batches → sinks (the embedded
- * NDJSON sink under `dataDir`, plus the Scout check-in sink when `apm.ingest_url` is set).
+ * runCoreAgent: the stand-alone APM pipeline the `core-agent` command runs: the same APM part the
+ * full agent runs (`apmPart.ts`: span intake → aggregateSpans → minute batches, plus the Scout
+ * check-in sink when `apm.ingest_url` is set), delivering to the command's own sinks (the
+ * embedded NDJSON sink under `dataDir` unless `deliver` is given, plus `extraSinks`).
  *
  * Promises: resolves once listening (rejects with code `EADDRINUSE_LIVE` when another agent
  * answers on the socket); `stop()` closes the intake, flushes the open minute to every sink,
@@ -9,15 +10,12 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { merge, type Subscription } from 'rxjs';
 import type { ApmConfig } from '../config/types.js';
 import type { Batch, Logger, Sink } from '../types.js';
-import { createSpanIntake, type SpanIntake } from '../../sources/spanSocket/index.js';
-import { aggregateSpans } from '../../operators/aggregateSpans.js';
-import { createApmBatcher } from './toBatches.js';
+import type { SpanIntake } from '../../sources/spanSocket/index.js';
+import { createApmPart, type ApmPart } from './apmPart.js';
 import { createNdjsonSink } from '../../sinks/ndjson/sink.js';
-import { createCheckinSink } from '../../sinks/checkin/index.js';
-import { createCounters, countError, errorMessage } from '../counters.js';
+import { errorMessage } from '../counters.js';
 import type { ApmMinute } from './types.js';
 
 export interface RunCoreAgentOptions {
@@ -44,7 +42,6 @@ export interface RunCoreAgentOptions {
   onMinute?: (m: ApmMinute) => void;
 }
 
-const secs = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : d);
 
 export interface CoreAgentHandle {
   intake: SpanIntake;
@@ -54,74 +51,52 @@ export interface CoreAgentHandle {
 
 export async function runCoreAgent(o: RunCoreAgentOptions): Promise<CoreAgentHandle> {
   const log = o.logger;
-  const intake = createSpanIntake(o.apm, { logger: log, onShutdown: o.onShutdownRequest, holdShutdownClients: true });
-  const batcher = createApmBatcher();
+  // The command's own sinks: the embedded NDJSON output unless a hub was given, plus extras.
   const sinks: Sink[] = [];
   if (!o.deliver) {
     const dir = o.dataDir ?? path.join(os.tmpdir(), 'sluice-apm');
     sinks.push(createNdjsonSink({ dir: path.resolve(dir) }, { logger: log, id: 'apm_ndjson' }));
   }
-  if (o.apm.ingest_url) {
-    sinks.push(
-      createCheckinSink(
-        { ingest_url: o.apm.ingest_url, key: o.apm.key, proxy: o.proxy ?? (o.apm.proxy as string | undefined) },
-        { logger: log, keyring: batcher.keyring },
-      ),
-    );
-  }
   sinks.push(...(o.extraSinks ?? []));
-  const aggCounters = createCounters();
-  let done!: () => void;
-  const finished = new Promise<void>((r) => (done = r));
-  const sub: Subscription = merge(intake.completed$, intake.appEvents$)
-    .pipe(aggregateSpans({ graceMs: o.graceMs ?? secs(o.apm.grace_secs, 10) * 1000, minuteMs: o.minuteMs ?? secs(o.apm.minute_secs, 60) * 1000, counters: aggCounters }))
-    .subscribe({
-      next: (m) => {
-        try {
-          o.onMinute?.(m);
-          const batch = batcher.toBatch(m);
+  let part: ApmPart;
+  try {
+    part = await createApmPart(
+      { apm: o.apm, https_proxy: o.proxy ?? (o.apm.proxy as string | undefined) },
+      {
+        logger: log,
+        deliver: (batch) => {
           o.deliver?.(batch);
           for (const s of sinks) s.write(batch);
-        } catch (err) {
-          countError(aggCounters, err);
-        }
+        },
+        onShutdownRequest: o.onShutdownRequest,
+        holdShutdownClients: true,
+        minuteMs: o.minuteMs,
+        graceMs: o.graceMs,
+        onMinute: o.onMinute,
       },
-      error: (err) => {
-        log.error('APM aggregation failed', { error: errorMessage(err) });
-        done();
-      },
-      complete: () => done(),
-    });
-  try {
-    await intake.listen();
+    );
   } catch (err) {
-    sub.unsubscribe();
-    await intake.stop(0);
     await Promise.all(sinks.map((s) => s.stop(0)));
     throw err;
   }
 
   let stopping: Promise<void> | undefined;
   return {
-    intake,
+    intake: part.intake,
     stop(deadlineMs = 10_000) {
       stopping ??= (async () => {
         const until = Date.now() + deadlineMs;
-        await intake.stop(Math.min(2000, deadlineMs));
-        log.debug('APM intake stopped; flushing the open minute');
-        // The intake completing flushes the open minute through aggregateSpans.
-        await Promise.race([finished, new Promise((r) => setTimeout(r, Math.max(0, until - Date.now())).unref())]);
-        sub.unsubscribe();
+        // Stopping the part flushes the open minute through `deliver`.
+        await part.stop(deadlineMs);
         log.debug('APM aggregation flushed; flushing sinks');
         await Promise.all(sinks.map((s) => s.flush(Math.max(0, until - Date.now())).catch(() => undefined)));
         await Promise.all(sinks.map((s) => s.stop(Math.max(0, until - Date.now())).catch(() => undefined)));
-        intake.release(); // lets `core-agent shutdown` return: everything was flushed
+        part.intake.release(); // lets `core-agent shutdown` return: everything was flushed
       })().catch((err) => log.error('core agent stop failed', { error: errorMessage(err) }));
       return stopping;
     },
     status: () => ({
-      intake: { ...intake.status(), counters: intake.counters },
-      aggregation: aggCounters,
+      ...part.status(),
       sinks: Object.fromEntries(sinks.map((s) => [s.id, { counters: s.counters, ...s.status() }])),
     }),
   };

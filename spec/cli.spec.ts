@@ -127,6 +127,11 @@ describe('sluice CLI', () => {
     expect(tapped).not.toContain('swordfish');
 
     expect(sluice(['reload', '--config', c.configPath]).code).toBe(0);
+    // SIGHUP re-reads the config too.
+    const checked = () => JSON.parse(sluice(['status', '-v', '--format', 'json', '--config', c.configPath]).stdout).config.lastChecked as number;
+    const before = checked();
+    agent.kill('SIGHUP');
+    await waitFor('re-read after SIGHUP', () => checked() > before, 5000, 100);
     expect(sluice(['status', '-H', '--config', c.configPath]).stdout).toMatch(/^Health check: Good/);
 
     const stop = sluice(['stop', '--config', c.configPath]);

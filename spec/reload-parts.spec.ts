@@ -1,0 +1,125 @@
+/**
+ * Live reconfiguration of each kind of part: the sink (swapped without losing queued events),
+ * server_attributes (next request), added and removed log entries, a changed monitor.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createAgent, type Agent } from '../lib/index.js';
+import { memoryLogger } from '../lib/logger.js';
+import { makeTestCa, startTestServer, parseAddEventsBody, type TestServer } from './helpers/tlsServer.js';
+import { waitFor } from './helpers/wait.js';
+import { readNdjson } from './helpers/ndjson.js';
+
+const ca = makeTestCa();
+
+function events(server: TestServer) {
+  return server.requests.filter((r) => !r.fault.status && !r.fault.reset && !r.fault.hang).flatMap((r) => parseAddEventsBody(r.body).events);
+}
+
+describe('reloading each kind of part', () => {
+  let agent: Agent | undefined;
+  const servers: TestServer[] = [];
+  afterEach(async () => {
+    await agent?.stop(3000);
+    agent = undefined;
+    for (const s of servers.splice(0)) await s.close();
+  });
+
+  function base(dir: string, extra: Record<string, unknown>) {
+    return {
+      agent_data_path: path.join(dir, 'data'),
+      agent_log_path: path.join(dir, 'log'),
+      implicit_metric_monitor: false,
+      implicit_agent_process_metrics_monitor: false,
+      implicit_agent_log_collection: false,
+      ca_cert_path: ca.caPath,
+      upload: { retry_base_ms: 50, retry_max_ms: 100, linger_ms: 20 },
+      ...extra,
+    };
+  }
+
+  it('a new scalyr_server swaps the sink; events queued for the failing one go to the new one', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-rp-'));
+    const log = path.join(dir, 'a.log');
+    fs.writeFileSync(log, '');
+    const bad = await startTestServer({ certPem: ca.certPem, keyPem: ca.keyPem });
+    const good = await startTestServer({ certPem: ca.certPem, keyPem: ca.keyPem });
+    servers.push(bad, good);
+    for (let i = 0; i < 10_000; i++) bad.faults.push({ status: 500, body: 'down' });
+    const cfg = base(dir, { api_key: 'k', scalyr_server: bad.url, logs: [{ path: log, copy_from_start: true }], server_attributes: { serverHost: 'h1' } });
+    agent = createAgent({ logger: memoryLogger(), config: cfg });
+    await agent.start();
+    fs.appendFileSync(log, 'queued 1\nqueued 2\n');
+    await waitFor('failing attempts', () => bad.requests.length >= 2);
+    const outcome = await agent.reload({ ...cfg, scalyr_server: good.url, server_attributes: { serverHost: 'h2' } });
+    expect(outcome.restarted).toEqual(['sink']);
+    expect(outcome.unchanged).toContain(`log:${log}`);
+    await waitFor('delivered to the new server', () => events(good).length >= 2);
+    expect(events(good).map((e) => e.message.toString())).toEqual(['queued 1\n', 'queued 2\n']);
+    expect((parseAddEventsBody(good.requests[0].body).head.sessionInfo as Record<string, string>).serverHost).toBe('h2');
+  });
+
+  it('server_attributes change the next request without restarting anything', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-rp-'));
+    const log = path.join(dir, 'a.log');
+    fs.writeFileSync(log, '');
+    const server = await startTestServer({ certPem: ca.certPem, keyPem: ca.keyPem });
+    servers.push(server);
+    const cfg = base(dir, { api_key: 'k', scalyr_server: server.url, logs: [{ path: log, copy_from_start: true }], server_attributes: { serverHost: 'before' } });
+    agent = createAgent({ logger: memoryLogger(), config: cfg });
+    await agent.start();
+    fs.appendFileSync(log, 'one\n');
+    await waitFor('first', () => events(server).length >= 1);
+    const outcome = await agent.reload({ ...cfg, server_attributes: { serverHost: 'after', team: 'x' } });
+    expect(outcome.restarted).toEqual([]);
+    expect(outcome.started).toEqual([]);
+    fs.appendFileSync(log, 'two\n');
+    await waitFor('second', () => events(server).length >= 2);
+    const last = parseAddEventsBody(server.requests[server.requests.length - 1].body);
+    expect(last.head.sessionInfo).toEqual({ serverHost: 'after', team: 'x' });
+  });
+
+  it('an added entry starts existing files at their end (Scalyr); a removed one stops after its data is delivered', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-rp-'));
+    const a = path.join(dir, 'a.log');
+    const b = path.join(dir, 'b.log');
+    fs.writeFileSync(a, '');
+    fs.writeFileSync(b, 'old b content\n');
+    const cfg = base(dir, { logs: [{ path: a, copy_from_start: true }] });
+    agent = createAgent({ logger: memoryLogger(), config: cfg });
+    await agent.start();
+    const out = path.join(dir, 'data', 'events');
+    const withB = { ...cfg, logs: [{ path: a, copy_from_start: true }, { path: b }] };
+    const added = await agent.reload(withB);
+    expect(added.started).toEqual([`log:${b}`]);
+    fs.appendFileSync(b, 'new b\n');
+    fs.appendFileSync(a, 'a1\n');
+    await waitFor('both', () => readNdjson(out).length >= 2);
+    expect(readNdjson(out).map((r) => r.message).sort()).toEqual(['a1\n', 'new b\n']);
+
+    fs.appendFileSync(b, 'last b\n');
+    await waitFor('last b', () => readNdjson(out).some((r) => r.message === 'last b\n'));
+    const removed = await agent.reload(cfg);
+    expect(removed.stopped).toEqual([`log:${b}`]);
+    fs.appendFileSync(b, 'after removal\n');
+    fs.appendFileSync(a, 'a2\n');
+    await waitFor('a2', () => readNdjson(out).some((r) => r.message === 'a2\n'));
+    expect(readNdjson(out).some((r) => r.message === 'after removal\n')).toBe(false);
+    expect(agent.status().logs.map((l) => l.path)).toEqual([a]);
+  });
+
+  it('a changed monitor restarts only that monitor', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-rp-'));
+    const mon = (id: string, text: string) => ({ module: 'shell_monitor', id, command: `echo ${text}`, sample_interval: 0.1 });
+    const cfg = base(dir, { global_monitor_sample_interval_enable_jitter: false, monitors: [mon('a', 'alpha'), mon('b', 'beta')] });
+    agent = createAgent({ logger: memoryLogger(), config: cfg });
+    await agent.start();
+    const out = path.join(dir, 'data', 'events');
+    await waitFor('both monitors', () => readNdjson(out).some((r) => r.message.includes('beta')) && readNdjson(out).some((r) => r.message.includes('alpha')));
+    const r = await agent.reload({ ...cfg, monitors: [mon('a', 'alpha'), mon('b', 'gamma')] });
+    expect(r.restarted).toEqual(['monitor:shell_monitor(b)']);
+    expect(r.unchanged).toContain('monitor:shell_monitor(a)');
+    await waitFor('new command', () => readNdjson(out).some((x) => x.message.includes('gamma')));
+  });
+});

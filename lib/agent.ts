@@ -33,8 +33,6 @@ import { CheckpointStore } from './checkpoints/store.js';
 import { createLogSource, type LogSource } from '../sources/file/logSource.js';
 import { createMonitorSource, type MonitorSource } from '../sources/monitors/monitorSource.js';
 import { assignMonitorIds, monitorName } from '../sources/monitors/metricLine.js';
-import { createNdjsonSink } from '../sinks/ndjson/sink.js';
-import { createAddEventsSink } from '../sinks/addEvents/sink.js';
 import { renameLogfile } from './renameLogfile.js';
 import { loadPlugin } from './plugins.js';
 import { createApmPart } from './apm/apmPart.js';
@@ -104,7 +102,8 @@ export interface AgentStatus {
   now: number;
   user: string;
   serverHost: string;
-  mode: 'scalyr' | 'embedded';
+  /** The sink type in use: `addEvents`, `embedded`, or a registered plugin sink. */
+  mode: string;
   config: ConfigStatus;
   sink: Record<string, unknown> & { counters?: ComponentCounters };
   logs: {
@@ -193,28 +192,39 @@ export function createAgent(opts: AgentOptions): Agent {
     return loadConfig({ path: opts.configPath, env, hostname });
   }
 
+  /** The sink type: `sink.type` (a registered type, e.g. a plugin's), else addEvents with an api_key, else the embedded default. */
+  function sinkType(cfg: AgentConfig): string {
+    return (cfg.sink as { type?: string } | undefined)?.type ?? (cfg.api_key ? 'addEvents' : 'embedded');
+  }
+
   function sinkSpec(cfg: AgentConfig): PartSpec<SinkPart> {
-    const embedded = !cfg.api_key;
-    const slice = embedded
-      ? { embedded: true, dir: cfg.embedded_output }
-      : {
-          scalyr_server: cfg.scalyr_server,
-          api_key: cfg.api_key,
-          compression_type: cfg.compression_type,
-          compression_level: cfg.compression_level,
-          https_proxy: cfg.https_proxy,
-          http_proxy: cfg.http_proxy,
-          ca_cert_path: cfg.ca_cert_path,
-          verify_server_certificate: cfg.verify_server_certificate,
-          allow_http: cfg.allow_http,
-          max_allowed_request_size: cfg.max_allowed_request_size,
-          request_deadline: cfg.request_deadline,
-          upload: cfg.upload,
-        };
+    const type = sinkType(cfg);
+    const slice =
+      type === 'embedded'
+        ? { type, dir: cfg.embedded_output }
+        : {
+            type,
+            scalyr_server: cfg.scalyr_server,
+            api_key: cfg.api_key,
+            compression_type: cfg.compression_type,
+            compression_level: cfg.compression_level,
+            https_proxy: cfg.https_proxy,
+            http_proxy: cfg.http_proxy,
+            ca_cert_path: cfg.ca_cert_path,
+            verify_server_certificate: cfg.verify_server_certificate,
+            allow_http: cfg.allow_http,
+            max_allowed_request_size: cfg.max_allowed_request_size,
+            request_deadline: cfg.request_deadline,
+            max_no_success_secs: cfg.max_no_success_secs,
+            upload: cfg.upload,
+            sink: cfg.sink,
+          };
     const create = (): SinkPart => {
-      const sink = embedded
-        ? createNdjsonSink({ dir: cfg.embedded_output ?? path.join(cfg.agent_data_path, 'events'), serverAttributes: cfg.server_attributes }, { logger, id: 'sink' })
-        : createAddEventsSink({ ...(cfg as unknown as Record<string, unknown>), ...((cfg.upload as object) ?? {}), version: VERSION } as never, { logger, id: 'sink' });
+      const factory = registry.get('sink', type);
+      if (!factory) throw new Error(`sink.type: no sink named "${type}" (registered: ${registry.types('sink').join(', ')})`);
+      // Sinks read the options they know from the whole config (`upload` and `sink` refine it).
+      const options = { ...(cfg as unknown as Record<string, unknown>), ...((cfg.upload as object) ?? {}), ...((cfg.sink as object) ?? {}) };
+      const sink = factory(options, { id: 'sink', logger, agent: cfg, credits: credits!, dataPath: cfg.agent_data_path }) as SinkPart['sink'];
       currentSink = sink;
       return {
         kind: 'sink',
@@ -486,7 +496,7 @@ export function createAgent(opts: AgentOptions): Agent {
         now: Date.now(),
         user: safeUser(),
         serverHost: config?.server_attributes.serverHost ?? os.hostname(),
-        mode: config?.api_key ? 'scalyr' : 'embedded',
+        mode: config ? sinkType(config) : 'embedded',
         config: configStatus,
         sink: { ...(sinkPart?.sink.status() ?? {}), counters: sinkPart?.sink.counters },
         logs: parts

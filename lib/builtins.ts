@@ -2,7 +2,9 @@
  * The default registry: every built-in component, registered into a fresh registry value.
  * Embedders call `createDefaultRegistry()` and add their own types to the copy they hold.
  */
+import path from 'node:path';
 import { Registry } from './registry.js';
+import { VERSION } from './version.js';
 import { registerBuiltinMonitors } from '../sources/monitors/builtins.js';
 import { parseJson } from '../operators/parseJson.js';
 import { parseCri } from '../operators/parseCri.js';
@@ -20,7 +22,13 @@ export function createDefaultRegistry(): Registry {
     }),
   );
   registry.register('parser', 'cri', (c) => parseCri({ maxLineSize: Number(c.max_line_size ?? 49900), completionWaitMs: Number(c.completion_wait_ms ?? 5000) }));
-  registry.register('sink', 'embedded', (c, ctx) => createNdjsonSink({ dir: String(c.dir ?? `${ctx.dataPath}/events`) }, { logger: ctx.logger, id: ctx.id }));
-  registry.register('sink', 'addEvents', (c, ctx) => createAddEventsSink(c as never, { logger: ctx.logger, id: ctx.id }));
+  // Sinks get the whole agent config (with `upload` and `sink` merged in) and read what they know.
+  registry.register('sink', 'embedded', (c, ctx) =>
+    createNdjsonSink(
+      { dir: String(c.embedded_output ?? c.dir ?? path.join(ctx.dataPath, 'events')), serverAttributes: c.server_attributes as Record<string, string> | undefined },
+      { logger: ctx.logger, id: ctx.id },
+    ),
+  );
+  registry.register('sink', 'addEvents', (c, ctx) => createAddEventsSink({ ...c, version: VERSION } as never, { logger: ctx.logger, id: ctx.id }));
   return registry;
 }

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createAgent, ConfigInvalidError } from '../lib/index.js';
+import { createAgent, ConfigInvalidError, createDefaultRegistry, createCounters } from '../lib/index.js';
 import { memoryLogger } from '../lib/logger.js';
 import { waitFor } from './helpers/wait.js';
 import { readNdjson } from './helpers/ndjson.js';
@@ -101,6 +101,37 @@ describe('createAgent (embedded)', () => {
     expect(shell.logfile).toBe(path.join(dir, 'log', 'shell_monitor.log'));
     const status = agent.status();
     expect(status.monitors.map((m) => m.key).sort()).toEqual(['linux_system_metrics()', 'shell_monitor(greet)']);
+    await agent.stop();
+  });
+
+  it('uses a sink type an embedding app registered (the registry is a value)', async () => {
+    const dir = tmpdir();
+    const log = path.join(dir, 'a.log');
+    fs.writeFileSync(log, '');
+    const got: string[] = [];
+    const registry = createDefaultRegistry().with();
+    registry.register('sink', 'memory', (options, ctx) => {
+      const counters = createCounters();
+      return {
+        id: ctx.id,
+        counters,
+        write(batch) {
+          for (const e of batch.events) got.push(`${options.prefix}${String(e.message)}`);
+          counters.sentEvents += batch.events.length;
+          batch.stream.ack(batch.end);
+        },
+        flush: async () => {},
+        stop: async () => {},
+        status: () => ({ type: 'memory' }),
+      };
+    });
+    const agent = createAgent({ logger: memoryLogger(), registry, config: baseConfig(dir, { sink: { type: 'memory', prefix: '> ' }, logs: [{ path: log, copy_from_start: true }] }) });
+    await agent.start();
+    fs.appendFileSync(log, 'to memory\n');
+    await waitFor('event in the custom sink', () => got.length > 0);
+    expect(got).toEqual(['> to memory\n']);
+    expect(agent.status().mode).toBe('memory');
+    expect(createDefaultRegistry().has('sink', 'memory')).toBe(false);
     await agent.stop();
   });
 

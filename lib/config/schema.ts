@@ -230,6 +230,7 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   own({ name: 'max_no_success_secs', type: 'float', default: 0, min: 0, description: 'When > 0, pending data is dropped (counted) after this many seconds without a successful upload, as Scalyr does after 15 minutes. Default 0: never drop; back-pressure holds reading instead.' }),
   own({ name: 'apm', type: 'object', fields: APM_OPTIONS, description: 'APM intake, a drop-in for the Scout APM core agent (see "apm" below).' }),
   own({ name: 'http_endpoint', type: 'object', fields: HTTP_ENDPOINT_OPTIONS, description: 'Local HTTP endpoint for health and metrics (see "http_endpoint" below).' }),
+  own({ name: 'sink', type: 'any', env: false, description: 'Use another registered sink type (a plugin\'s) instead of `addEvents` (with an `api_key`) or the embedded default: `{type: "name", ...its options}`.' }),
   own({ name: 'upload', type: 'object', fields: UPLOAD_OPTIONS, description: 'Tuning of the addEvents upload (see "upload" below).' }),
   own({ name: 'embedded_output', type: 'string', defaultText: '`<agent_data_path>/events`', description: 'Directory where the embedded default sink writes events when no `api_key` is set. A relative path resolves against the main config file\'s directory.' }),
   own({ name: 'plugins', type: 'stringArray', default: [], env: false, description: 'Plugin modules to load: package names, or paths (`./x.js` resolves against the main config file\'s directory).' }),

@@ -105,6 +105,10 @@ export interface AgentConfig {
   http_endpoint?: { enabled: boolean; host: string; port: number };
   /** Where the embedded default sink writes (sluice option). */
   embedded_output?: string;
+  /** A registered sink type to use instead of addEvents/embedded (sluice option). */
+  sink?: { type: string; [option: string]: unknown };
+  /** Tuning of the addEvents upload (sluice option). */
+  upload?: Record<string, unknown>;
   /** Plugin modules to load (sluice option). */
   plugins: string[];
   /** Config unit tests (`sluice test`). */

@@ -11,7 +11,7 @@ function status(over: Partial<AgentStatus> = {}): AgentStatus {
     now: 1409958853000,
     user: 'root',
     serverHost: 'test_machine',
-    mode: 'scalyr',
+    mode: 'addEvents',
     config: { status: 'good', files: ['/etc/sluice/agent.json', '/etc/sluice/agent.d/server.json'], errors: [], warnings: [], lastChecked: 1409958853000, lastChanged: 1409917453000, lastGood: 1409958853000 },
     sink: { lastSuccessTime: 1409958793000, lastAttemptTime: 1409958793000, lastResponseStatus: 'success', pendingBytes: 0, counters: createCounters() },
     logs: [],

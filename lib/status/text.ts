@@ -58,7 +58,8 @@ export function renderStatusText(s: AgentStatus, agentLogPath: string): string {
   out.push(row('Agent running as:', s.user));
   out.push(row('Agent log:', agentLogPath));
   out.push(row('ServerHost:', s.serverHost));
-  out.push(row('Upload mode:', s.mode === 'embedded' ? `embedded default sink (no api_key): ${String(sink.output ?? '')}` : 'Scalyr addEvents'));
+  const mode = s.mode === 'embedded' ? `embedded default sink (no api_key): ${String(sink.output ?? '')}` : s.mode === 'addEvents' ? `Scalyr addEvents to ${String(sink.server ?? '')}` : `sink "${s.mode}"`;
+  out.push(row('Upload mode:', mode));
   if (sink.compressionType) out.push(row('Compression algorithm:', sink.compressionType));
   if (sink.compressionLevel !== undefined) out.push(row('Compression level:', sink.compressionLevel));
   out.push('', '');

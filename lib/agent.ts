@@ -122,6 +122,8 @@ export interface AgentStatus {
   creditsTotal: number;
   /** Seconds without a successful upload, while data waits, before the agent is unhealthy. */
   healthMaxSecs: number;
+  /** The agent process's figures, added by the control socket (pidusage). */
+  process?: { cpuPercent: number; rssBytes: number; uptimeSecs: number };
 }
 
 interface LogPart extends RunningPart {

@@ -57,7 +57,8 @@ export function renderTop(s: AgentStatus, prev: AgentStatus | undefined, opts: {
   out.push(
     `${c('1', 'sluice top')}  v${s.version}  pid ${s.pid}  host ${s.serverHost}  mode ${s.mode}  health ${health.healthy ? c('32', 'Good') : c('31', health.reason)}`,
   );
-  out.push(`pending ${formatBytes(s.pendingBytes)} of ${formatBytes(s.creditsTotal)} budget ${bar(s.creditsTotal ? s.pendingBytes / s.creditsTotal : 0)}`);
+  const proc = s.process ? `  cpu ${s.process.cpuPercent}%  rss ${formatBytes(s.process.rssBytes)}  up ${s.process.uptimeSecs}s` : '';
+  out.push(`pending ${formatBytes(s.pendingBytes)} of ${formatBytes(s.creditsTotal)} budget ${bar(s.creditsTotal ? s.pendingBytes / s.creditsTotal : 0)}${proc}`);
   out.push('');
   const nameW = Math.max(20, Math.min(48, opts.width - 70));
   out.push(c('7', `${'COMPONENT'.padEnd(nameW)} ${'IN ev/s'.padStart(9)} ${'IN B/s'.padStart(10)} ${'OUT ev/s'.padStart(9)} ${'OUT B/s'.padStart(10)} ${'ERR'.padStart(5)}  DROPPED`));

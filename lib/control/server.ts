@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import pidusage from 'pidusage';
 import type { Agent } from '../agent.js';
 import type { Logger } from '../types.js';
 
@@ -58,7 +59,7 @@ export async function startControlServer(agent: Agent, dataPath: string, logger:
     try {
       switch (req.cmd) {
         case 'status':
-          sock.end(JSON.stringify(agent.status()) + '\n');
+          sock.end(JSON.stringify({ ...agent.status(), process: await processFigures() }) + '\n');
           return;
         case 'reload':
           sock.end(JSON.stringify(await agent.reload()) + '\n');
@@ -109,6 +110,16 @@ export async function startControlServer(agent: Agent, dataPath: string, logger:
         server.close(() => resolve());
       }),
   };
+}
+
+/** The agent process's CPU (% of one core since the last call) and memory, via pidusage. */
+async function processFigures(): Promise<{ cpuPercent: number; rssBytes: number; uptimeSecs: number } | undefined> {
+  try {
+    const u = await pidusage(process.pid);
+    return { cpuPercent: Math.round(u.cpu * 10) / 10, rssBytes: u.memory, uptimeSecs: Math.round(u.elapsed / 1000) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Removes a socket file nobody answers on; refuses to steal a live one. */

@@ -56,6 +56,7 @@ export function renderStatusText(s: AgentStatus, agentLogPath: string): string {
   out.push(row('Main process pid:', s.pid));
   out.push(row('Version:', s.version));
   out.push(row('Agent running as:', s.user));
+  if (s.process) out.push(row('Agent CPU and memory:', `${s.process.cpuPercent}% of one core, ${s.process.rssBytes} bytes resident`));
   out.push(row('Agent log:', agentLogPath));
   out.push(row('ServerHost:', s.serverHost));
   const mode = s.mode === 'embedded' ? `embedded default sink (no api_key): ${String(sink.output ?? '')}` : s.mode === 'addEvents' ? `Scalyr addEvents to ${String(sink.server ?? '')}` : `sink "${s.mode}"`;

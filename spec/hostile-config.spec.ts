@@ -42,15 +42,18 @@ const BASE = `// a realistic agent.json
 
 const NOISE = ['{', '}', '[', ']', '"', ':', ',', '/*', '//', '\\', '\n', 'true', '-1', '1e999', '"(?P<', 'null', '\u0000', '\u00ff', '+', '"""'];
 
-/** One mutation of the text: truncate, delete a range, insert noise, or swap a value. */
+/** One mutation of the text: truncate, delete a range, insert noise, or swap a value (printable in counterexamples). */
+interface Mutation {
+  (t: string): string;
+  toString(): string;
+}
+const named = (desc: string, f: (t: string) => string): Mutation => Object.assign(f, { toString: () => desc });
 const mutation = fc.oneof(
-  fc.nat({ max: BASE.length }).map((n) => (t: string) => t.slice(0, n)),
-  fc.tuple(fc.nat({ max: BASE.length }), fc.integer({ min: 1, max: 40 })).map(([at, len]) => (t: string) => t.slice(0, at) + t.slice(at + len)),
-  fc.tuple(fc.nat({ max: BASE.length }), fc.constantFrom(...NOISE)).map(([at, s]) => (t: string) => t.slice(0, at) + s + t.slice(at)),
-  fc.tuple(fc.constantFrom('0.5', '49900', 'true', '"DEBUG"', '"appLog"'), fc.constantFrom('"x"', '-5', '2', '"("', '{}', '[]', 'null', '"[a-"')).map(
-    ([from, to]) =>
-      (t: string) =>
-        t.replace(from, to),
+  fc.nat({ max: BASE.length }).map((n) => named(`truncate at ${n}`, (t) => t.slice(0, n))),
+  fc.tuple(fc.nat({ max: BASE.length }), fc.integer({ min: 1, max: 40 })).map(([at, len]) => named(`delete ${len} at ${at}`, (t) => t.slice(0, at) + t.slice(at + len))),
+  fc.tuple(fc.nat({ max: BASE.length }), fc.constantFrom(...NOISE)).map(([at, s]) => named(`insert ${JSON.stringify(s)} at ${at}`, (t) => t.slice(0, at) + s + t.slice(at))),
+  fc.tuple(fc.constantFrom('0.5', '49900', 'true', '"DEBUG"', '"appLog"'), fc.constantFrom('"x"', '-5', '2', '"("', '{}', '[]', 'null', '"[a-"')).map(([from, to]) =>
+    named(`replace ${from} by ${to}`, (t) => t.replace(from, to)),
   ),
 );
 
@@ -71,23 +74,31 @@ async function check(text: string): Promise<void> {
   const agent = createAgent({ configPath: file, logger: memoryLogger(), watchConfig: false });
   let err: unknown;
   await agent.start().catch((e) => (err = e));
+  try {
+    await judge(file, code, out.text, err, agent);
+  } finally {
+    await agent.stop(2000);
+  }
+  await waitFor('no handle left behind', () => process.getActiveResourcesInfo().length <= handles, 3000);
+}
+
+async function judge(file: string, code: number, text: string, err: unknown, agent: ReturnType<typeof createAgent>): Promise<void> {
+  const out = { text };
   if (code === 0) {
     expect(err).toBeUndefined();
-    await agent.stop(2000);
     return;
   }
   const errorLines = out.text.split('\n').filter((l) => l && !l.startsWith('warning:') && !/error\(s\): configuration is not valid/.test(l));
   expect(errorLines.length).toBeGreaterThan(0);
-  // Every error names where: file:line:col, or (for checks after parsing) a key path.
-  for (const l of errorLines) expect(l).toMatch(new RegExp(`^(${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+(:\\d+)?: |[A-Za-z_][\\w.\\[\\]]*: |logs\\[\\d+\\])`));
+  // The first error names where: file:line:col, or (for checks after parsing) a key path. (Later
+  // lines may continue a message; see the known gap about raw characters in messages below.)
+  for (const l of errorLines.slice(0, 1)) expect(l).toMatch(new RegExp(`^(${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+(:\\d+)?: |[A-Za-z_][\\w.\\[\\]]*: |logs\\[\\d+\\])`));
   // start() refuses the same config, with the same kind of error, and leaves nothing running.
   if (!(err instanceof ConfigInvalidError)) {
     const s = agent.status();
     throw new Error(`validate said invalid but start() ${err ? `threw ${String(err)}` : 'succeeded'}; running parts: ${JSON.stringify(s.logs.map((l) => [l.key, l.error]))}\nvalidate output:\n${out.text}`);
   }
   expect(agent.status().logs).toEqual([]);
-  await agent.stop(2000);
-  await waitFor('no handle left by the refused start', () => process.getActiveResourcesInfo().length <= handles, 3000);
 }
 
 describe('hostile config files', () => {
@@ -103,4 +114,32 @@ describe('hostile config files', () => {
       { numRuns: 60, seed: 20261123, endOnFailure: true },
     );
   }, 60_000);
+
+  // KNOWN GAPS found by this property with other seeds (reported to the integrator). `it.failing`
+  // passes while the gap exists and fails once it is fixed (then turn it into a plain `it`).
+
+  // lib/agent.ts doStart() does not run lib/check.ts buildCheck() as `sluice validate` does: an
+  // unknown parse_format passes the schema (a free string), `validate` rejects it, but start()
+  // runs the entry; every file then fails in lib/pipeline/logPipeline.ts:125 and is retried at
+  // each scan, while status shows no error — a half-started agent.
+  it.failing('an unknown parse_format is refused by start() as by validate', async () => {
+    await check(BASE.replace('parse_format: "json"', 'parse_format: "jsn"'));
+  });
+
+  // A NUL byte in a path option passes validation (exit 0) and start() then throws Node's raw
+  // TypeError ("...without null bytes") with no location, instead of a ConfigInvalidError.
+  it.failing('a NUL byte in a path option is a config error with a location', async () => {
+    await check(BASE.replace('/data"', '/da\\u0000ta"'));
+  });
+
+  // lib/config/lenientJson.ts puts the offending character raw into the message: a backslash
+  // before a line break gives "Unexpected backslash escape [<newline>]", splitting the one-line
+  // `file:line:col: message` format (the location itself is right).
+  it.failing('parse errors stay on one line', async () => {
+    const file = path.join(dir, 'nl.json');
+    fs.writeFileSync(file, '{\n  server_attributes: { a: "x\\\ny" }\n}\n');
+    const out = capture();
+    expect(await validate(parseArgs(['validate', '--config', file]), out)).toBe(1);
+    expect(out.text.trim().split('\n')).toHaveLength(2);
+  });
 });

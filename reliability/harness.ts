@@ -161,21 +161,23 @@ export async function runConservation(o: HarnessOptions): Promise<HarnessReport>
   const rate = o.rate ?? 1000;
   const per = o.filesPerEntry ?? 2;
   const rotations: RotationKind[] = ['rename', 'copytruncate'];
-  const mkWriter = (dir: string, prefix: string) =>
+  // Entry a deletes a rotated file as soon as the agent holds it (it must drain a deleted file);
+  // entry b keeps two rotated files, deleted once delivered or held.
+  const mkWriter = (dir: string, prefix: string, keep: number) =>
     new Writer({
       dir,
       tags: Array.from({ length: per }, (_, i) => `${prefix}${i}`),
       rotations,
       rate: rate / 2,
       rotateBytes: o.rotateBytes ?? 256 * 1024,
-      keep: o.keep ?? 2,
+      keep,
       rng,
       ledger,
       agentHolds: holds,
       agentKnows: knows,
       agentUp: () => agent.up,
     });
-  const writers = [mkWriter(filesA, 'a'), mkWriter(filesB, 'b')];
+  const writers = [mkWriter(filesA, 'a', 0), mkWriter(filesB, 'b', o.keep ?? 2)];
 
   const counts = { kills: 0, sigterms: 0, sigtermTimeouts: 0, reloads: 0 };
   const rss: RssSample[] = [];

@@ -397,36 +397,32 @@ export function createAgent(opts: AgentOptions): Agent {
     return { ok: report.failed.length === 0, ...report, errors: report.failed.map((f) => `${f.key}: ${f.error}`) };
   }
 
-  async function reload(objectConfig?: Record<string, unknown>): Promise<ReloadOutcome> {
-    if (!supervisor || stopping) return { ok: false, errors: ['agent is not running'] };
+  /** Loads the configuration and records the outcome in `configStatus`. */
+  function loadAndRecord(objectConfig?: Record<string, unknown>): ConfigResult {
     const result = load(objectConfig);
     configStatus.lastChecked = Date.now();
     configStatus.files = result.files;
     configStatus.warnings = result.warnings.map(formatConfigError);
+    configStatus.status = result.ok ? 'good' : 'bad';
+    configStatus.errors = result.ok ? [] : result.errors.map(formatConfigError);
+    if (result.ok) configStatus.lastGood = Date.now();
+    return result;
+  }
+
+  async function reload(objectConfig?: Record<string, unknown>): Promise<ReloadOutcome> {
+    if (!supervisor || stopping) return { ok: false, errors: ['agent is not running'] };
+    const result = loadAndRecord(objectConfig);
     if (!result.ok) {
-      configStatus.status = 'bad';
-      configStatus.errors = result.errors.map(formatConfigError);
       logger.error(`Bad configuration seen; using the last good configuration.\n${configStatus.errors.join('\n')}`);
       return { ok: false, errors: configStatus.errors };
     }
-    configStatus.status = 'good';
-    configStatus.errors = [];
-    configStatus.lastGood = Date.now();
     return new Promise<ReloadOutcome>((resolve) => configs$.next({ config: result.config, done: resolve }));
   }
 
   async function doStart(): Promise<void> {
-    const result = load();
-    configStatus.lastChecked = Date.now();
-    configStatus.files = result.files;
-    configStatus.warnings = result.warnings.map(formatConfigError);
-    if (!result.ok) {
-      configStatus.status = 'bad';
-      configStatus.errors = result.errors.map(formatConfigError);
-      throw new ConfigInvalidError(result.errors);
-    }
+    const result = loadAndRecord();
+    if (!result.ok) throw new ConfigInvalidError(result.errors);
     const cfg = result.config;
-    configStatus.lastGood = Date.now();
     // The agent's own log is collected from the size it had when this process started (Scalyr).
     ownLogStart = { [path.join(cfg.agent_log_path, 'agent.log')]: fileSize(path.join(cfg.agent_log_path, 'agent.log')) };
     if (!opts.logger) {

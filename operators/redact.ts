@@ -21,7 +21,7 @@
  * string (+ salt) instead of raising and leaving the file stuck forever.
  */
 import { createHash } from 'node:crypto';
-import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import { map, type MonoTypeOperatorFunction } from 'rxjs';
 import type { RedactionRuleConfig } from '../lib/config/types.js';
 import type { Batch, ComponentCounters, Event } from '../lib/types.js';
 import { compilePythonRegex, parsePythonReplacement, translatePythonRegex, type ReplacementPart } from '../lib/regex.js';
@@ -183,23 +183,8 @@ export function redact(rules: readonly RedactionRuleConfig[], opts: RedactOption
     return { stream: batch.stream, events: out, end: batch.end };
   };
 
-  return (source) =>
-    new Observable<Batch>((subscriber) =>
-      source.subscribe({
-        next(batch) {
-          let result: Batch;
-          try {
-            result = process(batch);
-          } catch (err) {
-            subscriber.error(err);
-            return;
-          }
-          subscriber.next(result);
-        },
-        error: (err) => subscriber.error(err),
-        complete: () => subscriber.complete(),
-      }),
-    );
+  // `map` sends an error thrown by `process` downstream as an error notification.
+  return map(process);
 }
 
 /** Applies rules to one text (for `sluice test`, taps…): the new text and whether any matched. */

@@ -15,7 +15,7 @@
  * - No rules → the operator is the identity (nothing decoded).
  * Errors/complete pass through; nothing is held, so there is nothing to flush or cancel.
  */
-import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import { map, type MonoTypeOperatorFunction } from 'rxjs';
 import type { SamplingRuleConfig } from '../lib/config/types.js';
 import type { Batch, ComponentCounters, Event } from '../lib/types.js';
 import { compilePythonRegex } from '../lib/regex.js';
@@ -120,21 +120,6 @@ export function sample(rules: readonly SamplingRuleConfig[], opts: SampleOptions
     return { stream: batch.stream, events: out, end: batch.end };
   };
 
-  return (source) =>
-    new Observable<Batch>((subscriber) =>
-      source.subscribe({
-        next(batch) {
-          let result: Batch;
-          try {
-            result = process(batch);
-          } catch (err) {
-            subscriber.error(err);
-            return;
-          }
-          subscriber.next(result);
-        },
-        error: (err) => subscriber.error(err),
-        complete: () => subscriber.complete(),
-      }),
-    );
+  // `map` sends an error thrown by `process` downstream as an error notification.
+  return map(process);
 }

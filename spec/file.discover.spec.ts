@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FileDiscovery, isGlob, matchPaths, splitPattern } from '../sources/file/discover.js';
-import { fnmatch } from '../sources/file/fnmatch.js';
+import { fnmatch } from '../lib/fnmatch.js';
 import { looksLikeRotatedCopy } from '../sources/file/copytruncate.js';
 import { silentLogger } from '../lib/logger.js';
 import { tmpDir, waitFor } from './file.harness.js';

@@ -26,7 +26,7 @@ import { countError, createCounters, errorMessage } from '../counters.js';
 import { silentLogger } from '../logger.js';
 import { normalizeEntry, parseCheckpointFile } from './normalize.js';
 import type { CheckpointEntry, CheckpointFile } from './types.js';
-import { fnmatchRegExp } from '../../sources/file/fnmatch.js';
+import { fnmatchRegExp } from '../fnmatch.js';
 
 export type { CheckpointEntry, CheckpointFile, IncarnationCheckpoint } from './types.js';
 

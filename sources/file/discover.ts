@@ -20,7 +20,7 @@ import micromatch from 'micromatch';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../../lib/types.js';
 import { errorMessage } from '../../lib/counters.js';
-import { fnmatchRegExp } from './fnmatch.js';
+import { fnmatchRegExp } from '../../lib/fnmatch.js';
 
 /** True when Scalyr would treat the path as a glob. */
 export function isGlob(p: string): boolean {

@@ -16,32 +16,13 @@ import path from 'node:path';
 import type { MonitorContext } from '../../lib/registry.js';
 import type { ScalyrMonitorSample } from './metricLine.js';
 import { PROC, readText } from './procfs.js';
+import { fnmatchRegExp } from '../../lib/fnmatch.js';
 
 export const DEFAULT_IGNORE_MOUNTS = ['/sys/*', '/dev*', '/run*', '/var/lib/docker/*', '/snap/*'];
 
 /** Remote/network file systems skipped when `local_disks_only` (what `df -l` leaves out). */
 const REMOTE_FS = new Set(['nfs', 'nfs4', 'cifs', 'smbfs', 'smb3', 'ncpfs', 'afs', 'coda', 'ceph', 'glusterfs', 'fuse.glusterfs', 'fuse.sshfs', 'sshfs', '9p', 'lustre', 'gfs', 'gfs2', 'ocfs2', 'fuse.s3fs', 'davfs', 'fuse.davfs']);
 
-/** fnmatch (Python `fnmatch.fnmatch`) pattern → RegExp; `*` crosses `/`. */
-export function fnmatchToRegExp(pattern: string): RegExp {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '*') re += '.*';
-    else if (c === '?') re += '.';
-    else if (c === '[') {
-      const j = pattern.indexOf(']', i + 2);
-      if (j < 0) re += '\\[';
-      else {
-        let body = pattern.slice(i + 1, j).replace(/\\/g, '\\\\');
-        if (body.startsWith('!')) body = '^' + body.slice(1);
-        re += '[' + body + ']';
-        i = j;
-      }
-    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  }
-  return new RegExp('^(?:' + re + ')$', 's');
-}
 
 function toList(v: unknown, dflt: string[]): string[] {
   if (Array.isArray(v)) return v.map(String);
@@ -75,7 +56,7 @@ export function systemMetricsOptions(config: Record<string, unknown>): SystemMet
     procRoot: typeof config.proc_root === 'string' ? config.proc_root : PROC,
     interfaceRe: new RegExp(`^\\s*((?:${prefixes.join('|')})(?:${suffix})):(.*)$`),
     localDisksOnly: config.local_disks_only === undefined ? true : config.local_disks_only !== false && config.local_disks_only !== 'false',
-    ignoreMounts: toList(config.ignore_mounts, DEFAULT_IGNORE_MOUNTS).map(fnmatchToRegExp),
+    ignoreMounts: toList(config.ignore_mounts, DEFAULT_IGNORE_MOUNTS).map(fnmatchRegExp),
   };
 }
 

@@ -65,6 +65,8 @@ export class AgentProcess {
     readonly configPath: string,
     readonly dataPath: string,
     readonly logFile: string,
+    /** Extra environment for the agent process. */
+    readonly env: NodeJS.ProcessEnv = {},
   ) {}
 
   get pid(): number | undefined {
@@ -84,7 +86,7 @@ export class AgentProcess {
     fs.writeSync(out, `\n===== harness: starting agent (${new Date().toISOString()}) =====\n`);
     const child = spawn(process.execPath, [sluiceBin(), 'start', '--foreground', '--config', this.configPath], {
       stdio: ['ignore', out, out],
-      env: { ...process.env, SLUICE_PROGRESS_MS: '5000' },
+      env: { ...process.env, SLUICE_PROGRESS_MS: '5000', ...this.env },
     });
     fs.closeSync(out);
     this.child = child;

@@ -345,7 +345,7 @@ export function formatReport(r: HarnessReport): string {
     `conservation run: ${r.passed ? 'PASSED' : 'FAILED'} (seed ${r.seed}, ${Math.round(r.durationMs / 1000)} s, drain ${Math.round(r.drainMs / 1000)} s)`,
     `  lines written     ${r.written}`,
     `  delivered         ${r.delivered}`,
-    `  duplicated        ${r.duplicated}  (late-answer ${r.dups['late-answer']}, crash-window ${r.dups['crash-window']} [max ${r.maxCrashWindowMs} ms before the kill], after-reload ${r.dups['after-reload']}, after-stop ${r.dups['after-stop']}, outside-window ${r.dups['outside-window']})`,
+    `  duplicated        ${r.duplicated}  (late-answer ${r.dups['late-answer']}, crash-window ${r.dups['crash-window']} [max ${r.maxCrashWindowMs} ms before the kill], after-reload ${r.dups['after-reload']}, after-stop ${r.dups['after-stop']}, outside-window ${r.dups['outside-window']}); ${r.dupsWithSameSequence} of them carried the first copy's (si, sn), so a Scalyr server drops them`,
     `  lost              ${r.lost}`,
     `  corrupt / foreign ${r.corrupt} / ${r.foreign}; order violations ${r.orderViolations}; cross-rotation interleavings ${r.crossIncarnationInterleavings}`,
     `  restarts          ${r.restarts}  (kill -9 ${r.kills}, SIGTERM ${r.sigterms}, of which timed out ${r.sigtermTimeouts}); config edits ${r.reloads}; upload sessions ${r.sessions}`,

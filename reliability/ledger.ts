@@ -53,6 +53,9 @@ class TagState {
   readonly firstSession = new Grow(new Uint16Array(0), Uint16Array);
   readonly firstAt = new Grow(new Uint32Array(0), Uint32Array);
   readonly late = new Grow(new Uint8Array(0), Uint8Array);
+  /** Sequence id (index) and number of the first copy, for the server's (si, sn) de-duplication. */
+  readonly firstSi = new Grow(new Uint16Array(0), Uint16Array);
+  readonly firstSn = new Grow(new Uint32Array(0), Uint32Array);
   readonly incs: Incarnation[] = [];
   readonly lastFirstSeqOfInc = new Map<number, number>();
   lastFirstInc = -1;
@@ -87,6 +90,8 @@ export interface Verdict {
   orderSamples: string[];
   crossIncarnationInterleavings: number;
   dups: Record<DupClass, number>;
+  /** Duplicates that carried the same (si, sn) as their first copy: a Scalyr server drops them. */
+  dupsWithSameSequence: number;
   maxCrashWindowMs: number;
   perTag: Record<string, { written: number; delivered: number; lost: number; incarnations: number }>;
 }
@@ -95,6 +100,8 @@ export class Ledger {
   readonly t0 = Date.now();
   private readonly tags = new Map<string, TagState>();
   private readonly sessions = new Map<string, number>();
+  private readonly seqIds = new Map<string, number>();
+  private sameSeqDups = 0;
   private readonly timeline: TimelineEvent[] = [];
   private corrupt = 0;
   private readonly corruptSamples: string[] = [];
@@ -163,8 +170,11 @@ export class Ledger {
     return this.sessions.size;
   }
 
-  /** Records an event the receiver accepted. `late`: the request is being answered after the deadline. */
-  accept(message: Buffer, id: { tag: string; seq: number } | undefined, session: number, late: boolean): void {
+  /**
+   * Records an event the receiver accepted. `late`: the request is being answered after the
+   * deadline. `si`/`sn`: the event's resolved sequence id and number (when it carried them).
+   */
+  accept(message: Buffer, id: { tag: string; seq: number } | undefined, session: number, late: boolean, si?: string, sn?: number): void {
     if (!id) {
       this.foreign++;
       if (this.foreignSamples.length < 5) this.foreignSamples.push(JSON.stringify(message.subarray(0, 120).toString('utf8')));
@@ -187,13 +197,22 @@ export class Ledger {
     t.firstSession.ensure(seq + 1);
     t.firstAt.ensure(seq + 1);
     t.late.ensure(seq + 1);
+    t.firstSi.ensure(seq + 1);
+    t.firstSn.ensure(seq + 1);
     const c = t.counts.a as Uint8Array;
+    let siIdx = 0;
+    if (si !== undefined) {
+      siIdx = this.seqIds.get(si) ?? 0;
+      if (!siIdx) this.seqIds.set(si, (siIdx = this.seqIds.size + 1));
+    }
     const now = Date.now() - this.t0;
     if (c[seq] === 0) {
       c[seq] = 1;
       t.firstSession.a[seq] = session;
       t.firstAt.a[seq] = now;
       t.late.a[seq] = late ? 1 : 0;
+      t.firstSi.a[seq] = siIdx;
+      t.firstSn.a[seq] = sn !== undefined && sn >= 0 && sn < 2 ** 32 ? sn : 0;
       const inc = t.incOf(seq);
       const last = t.lastFirstSeqOfInc.get(inc);
       if (last !== undefined && seq < last) {
@@ -205,6 +224,7 @@ export class Ledger {
       return;
     }
     if (c[seq] < 255) c[seq]++;
+    if (siIdx && t.firstSi.a[seq] === siIdx && t.firstSn.a[seq] === sn) this.sameSeqDups++;
     const cls = this.classify(t.firstAt.a[seq] + this.t0, t.firstSession.a[seq], session, t.late.a[seq] === 1);
     this.dups[cls]++;
     if (cls === 'outside-window' && this.dupSamples.length < 5) {
@@ -274,6 +294,7 @@ export class Ledger {
       orderSamples: this.orderSamples,
       crossIncarnationInterleavings: this.cross,
       dups: { ...this.dups },
+      dupsWithSameSequence: this.sameSeqDups,
       dupSamples: this.dupSamples,
       maxCrashWindowMs: this.maxCrashLag,
       perTag,

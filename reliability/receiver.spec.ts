@@ -95,6 +95,8 @@ describe('receiver with faults, fed by the real addEvents sink', () => {
       expect(v.dups['outside-window']).toBe(0);
       // The late answer made the sink resend: those copies are classified, not unexplained.
       expect(v.dups['late-answer']).toBeGreaterThan(0);
+      // …and it resent the very same request: same (si, sn), so a Scalyr server would drop them.
+      expect(v.dupsWithSameSequence).toBe(v.duplicated);
       expect(receiver.badBodies).toBe(0);
       expect(Object.values(receiver.faults).every((c) => c === 1)).toBe(true);
     } finally {

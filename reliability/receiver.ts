@@ -19,7 +19,7 @@ import https from 'node:https';
 import type http from 'node:http';
 import type net from 'node:net';
 import zlib from 'node:zlib';
-import { parseAddEventsBody } from '../spec/helpers/tlsServer.js';
+import { parseAddEventsBody, resolveSequence } from '../spec/helpers/tlsServer.js';
 import { parseId } from './lines.js';
 import type { Ledger } from './ledger.js';
 
@@ -187,9 +187,9 @@ export class Receiver {
       if (fault) this.faults[fault]++;
       const record = (late: boolean) => {
         const session = this.opts.ledger.sessionIndex(String(parsed.head.session ?? ''));
-        for (const ev of parsed.events) {
+        for (const ev of resolveSequence(parsed.events)) {
           const msg = Buffer.isBuffer(ev.message) ? ev.message : Buffer.from(String(ev.message ?? ''));
-          this.opts.ledger.accept(msg, parseId(msg), session, late);
+          this.opts.ledger.accept(msg, parseId(msg), session, late, ev.seq, ev.num);
         }
         this.acceptedRequests++;
         this.acceptedEvents += parsed.events.length;

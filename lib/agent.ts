@@ -131,6 +131,7 @@ interface LogPart extends RunningPart {
   entry: LogEntryConfig;
   source: LogSource;
   stats: EntryStats;
+  detach(deadlineMs?: number): Promise<void>;
 }
 
 interface MonitorPart extends RunningPart {
@@ -290,13 +291,30 @@ export function createAgent(opts: AgentOptions): Agent {
           source,
           stats,
           status: () => source.status(),
+          async detach(deadline = stopDeadline) {
+            // Stop reading, let what is in flight be acknowledged, then checkpoint and give the
+            // files up (handles stay open until stop()).
+            sub.unsubscribe();
+            if (currentSink) await currentSink.flush(deadline);
+            await source.detach();
+          },
           async stop(deadline = stopDeadline) {
-            // Stop reading, let what is in flight be acknowledged, then checkpoint and close.
             sub.unsubscribe();
             if (currentSink) await currentSink.flush(deadline);
             await source.stop(deadline);
           },
         };
+      },
+      // A changed entry: the successor resumes from the acknowledged checkpoints while the old
+      // source still holds its files open, so a file rotated away and deleted in between is
+      // still reachable (nothing acknowledged is re-sent, nothing unacknowledged is lost).
+      async replace(old) {
+        await old.detach();
+        try {
+          return await this.create();
+        } finally {
+          await old.stop(stopDeadline);
+        }
       },
     };
   }

@@ -109,6 +109,30 @@ describe('reloading each kind of part', () => {
     expect(agent.status().logs.map((l) => l.path)).toEqual([a]);
   });
 
+  it('a restarted entry still drains a file rotated away and deleted during the restart', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-rp-'));
+    const log = path.join(dir, 'a.log');
+    fs.writeFileSync(log, '');
+    const cfg = base(dir, { logs: [{ path: log, copy_from_start: true, attributes: { v: '1' } }] });
+    // Long rescans and polls: the old source must not notice the rotation on its own.
+    agent = createAgent({ logger: memoryLogger(), config: { ...cfg, max_new_log_detection_time: 30 } });
+    await agent.start();
+    const out = path.join(dir, 'data', 'events');
+    fs.appendFileSync(log, 'first\n');
+    await waitFor('first', () => readNdjson(out).length >= 1);
+    // Written, rotated away and deleted with no reader in between, then the entry changes.
+    const fd = fs.openSync(log, 'a');
+    fs.writeSync(fd, 'late 1\nlate 2\n');
+    fs.closeSync(fd);
+    const reloading = agent.reload({ ...cfg, max_new_log_detection_time: 30, logs: [{ path: log, copy_from_start: true, attributes: { v: '2' } }] });
+    fs.renameSync(log, log + '.1');
+    fs.unlinkSync(log + '.1');
+    fs.writeFileSync(log, 'new file\n');
+    expect((await reloading).restarted).toEqual([`log:${log}`]);
+    await waitFor('every line', () => readNdjson(out).length >= 4, 10_000);
+    expect(readNdjson(out).map((r) => r.message)).toEqual(['first\n', 'late 1\n', 'late 2\n', 'new file\n']);
+  });
+
   it('a changed monitor restarts only that monitor', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-rp-'));
     const mon = (id: string, text: string) => ({ module: 'shell_monitor', id, command: `echo ${text}`, sample_interval: 0.1 });

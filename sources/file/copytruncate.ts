@@ -56,7 +56,11 @@ export async function findRotatedCopy(
   return undefined;
 }
 
-/** Looks in `dir` for a file with the given inode (a file renamed while sluice was stopped). */
+/**
+ * Looks in `dir` for a file with the given inode (a file renamed while sluice was stopped), then
+ * among this process's own open files (/proc/self/fd, Linux): a predecessor source of the same
+ * entry (a reload) may still hold a file that was rotated away and deleted meanwhile.
+ */
 export async function findByInode(
   dir: string,
   ino: number,
@@ -65,14 +69,34 @@ export async function findByInode(
 ): Promise<{ path: string; fh: fsp.FileHandle; dev: number; ino: number } | undefined> {
   const names = await fsp.readdir(dir).catch(() => [] as string[]);
   for (const n of names) {
-    const p = path.join(dir, n);
-    const st = await fsp.stat(p).catch(() => undefined);
-    if (!st?.isFile() || st.ino !== ino || (dev !== undefined && st.dev !== dev)) continue;
-    const fh = await fsp.open(p, 'r').catch(() => undefined);
-    if (!fh) continue;
-    const st2 = await fh.stat().catch(() => undefined);
-    if (st2 && st2.ino === ino && (await fingerprintMatches(fh, fingerprint).catch(() => false))) return { path: p, fh, dev: st2.dev, ino: st2.ino };
-    await fh.close().catch(() => undefined);
+    const found = await openIfSame(path.join(dir, n), ino, dev, fingerprint);
+    if (found) return found;
   }
+  const fds = await fsp.readdir('/proc/self/fd').catch(() => [] as string[]);
+  for (const fd of fds) {
+    const link = `/proc/self/fd/${fd}`;
+    const found = await openIfSame(link, ino, dev, fingerprint);
+    if (found) {
+      const target = await fsp.readlink(link).catch(() => link);
+      return { ...found, path: target.replace(/ \(deleted\)$/, '') };
+    }
+  }
+  return undefined;
+}
+
+/** Opens `p` when it is the regular file with that inode (and fingerprint). */
+async function openIfSame(
+  p: string,
+  ino: number,
+  dev: number | undefined,
+  fingerprint: string | undefined,
+): Promise<{ path: string; fh: fsp.FileHandle; dev: number; ino: number } | undefined> {
+  const st = await fsp.stat(p).catch(() => undefined);
+  if (!st?.isFile() || st.ino !== ino || (dev !== undefined && st.dev !== dev)) return undefined;
+  const fh = await fsp.open(p, 'r').catch(() => undefined);
+  if (!fh) return undefined;
+  const st2 = await fh.stat().catch(() => undefined);
+  if (st2 && st2.ino === ino && (await fingerprintMatches(fh, fingerprint).catch(() => false))) return { path: p, fh, dev: st2.dev, ino: st2.ino };
+  await fh.close().catch(() => undefined);
   return undefined;
 }

@@ -76,6 +76,8 @@ export class Follower {
   done = false;
   private deletedAt?: number;
   private stopped = false;
+  /** Set by `detach()`: a successor owns the checkpoint now. */
+  private detached = false;
   private halted = false;
   private wakeUp?: () => void;
   private running?: Promise<void>;
@@ -116,6 +118,18 @@ export class Follower {
     for (const t of this.incs) t.cancel();
     this.wake();
     await this.running;
+  }
+
+  /**
+   * Halts and writes the checkpoint, then stops recording: a successor (the same entry restarted
+   * by a reload) takes the file over from the checkpoint. Handles stay open until `stop()`, so
+   * the successor can still reach a file that was rotated away and deleted meanwhile (through
+   * /proc/self/fd, see `findByInode`).
+   */
+  async detach(): Promise<void> {
+    await this.halt();
+    this.writeCheckpoint();
+    this.detached = true;
   }
 
   /** Halts, writes the final checkpoint, returns held credits, closes every handle. */
@@ -468,7 +482,7 @@ export class Follower {
   }
 
   private onAck(t: Tailer): void {
-    if (this.stopped) return;
+    if (this.stopped || this.detached) return;
     const i = this.retired.indexOf(t);
     if (i >= 0 && t.fullyAcked) {
       this.retired.splice(i, 1);
@@ -488,7 +502,7 @@ export class Follower {
 
   /** Entry = the newest incarnation + older ones that still have unacknowledged bytes. */
   writeCheckpoint(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.detached) return;
     const live = [...this.retired, ...this.incs];
     const cur = live[live.length - 1];
     if (!cur) return;

@@ -98,6 +98,13 @@ export interface LogSource {
   ready(): Promise<void>;
   /** Runs a discovery pass now. */
   rescan(): Promise<void>;
+  /**
+   * Stops reading, writes every file's checkpoint and gives the files up (a successor source for
+   * the same entry may claim them now), keeping handles open until `stop()`. Used when a reload
+   * restarts the entry: the successor resumes from the checkpoints, and can still reach a file
+   * rotated away and deleted in between through the still-open handle.
+   */
+  detach(): Promise<void>;
 }
 
 export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): LogSource {
@@ -324,6 +331,11 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
         if (!followers.has(p)) out.push({ path: p, copiedBytes: 0, copiedLines: 0, pendingBytes: 0, skippedBytes: 0, skipped: {}, lastChecked: 0, lastAcked: 0, stalled: false, incarnations: 0, error });
       }
       return out.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+    },
+    async detach(): Promise<void> {
+      await halt();
+      await Promise.all([...followers.values()].map((f) => f.detach()));
+      for (const p of followers.keys()) ctx.checkpoints.release(p, owner);
     },
     stop(deadlineMs = 5000): Promise<void> {
       stopping ??= (async () => {

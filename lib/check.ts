@@ -10,7 +10,7 @@ import { loadPlugin } from './plugins.js';
 import { entryChain, createEntryStats } from './pipeline/logPipeline.js';
 import { Taps } from './pipeline/taps.js';
 import { Credits } from './pipeline/credits.js';
-import { createCounters, errorMessage } from './counters.js';
+import { errorMessage } from './counters.js';
 import { silentLogger } from './logger.js';
 import { resolveMonitorFactory } from '../sources/monitors/monitorSource.js';
 import type { Registry } from './registry.js';

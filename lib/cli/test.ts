@@ -22,7 +22,6 @@ import type { Batch, Event } from '../types.js';
 import { entryChain, createEntryStats } from '../pipeline/logPipeline.js';
 import { Taps } from '../pipeline/taps.js';
 import { Credits } from '../pipeline/credits.js';
-import { createCounters } from '../counters.js';
 import { silentLogger } from '../logger.js';
 import { createDefaultRegistry } from '../builtins.js';
 import { loadPlugin } from '../plugins.js';

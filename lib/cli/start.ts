@@ -69,19 +69,33 @@ async function foreground(args: CliArgs, out: Output): Promise<number> {
   }, Number(process.env.SLUICE_PROGRESS_MS ?? 10_000));
   progress.unref();
 
+  // Scalyr's stop_agent_on_failure: a monitor that asks for it stops the agent when it dies.
+  const watchdog = setInterval(() => {
+    for (const m of agent.status().monitors) {
+      const st = m.status as { alive?: boolean; stopAgentOnFailure?: boolean } | undefined;
+      if (st?.stopAgentOnFailure && st.alive === false) {
+        out.err(`sluice: monitor ${m.key} failed and has stop_agent_on_failure set; stopping.`);
+        void shutdown(`monitor ${m.key} failed`, 2);
+        return;
+      }
+    }
+  }, 5000);
+  watchdog.unref();
+
   let done: (code: number) => void;
   const finished = new Promise<number>((r) => (done = r));
   let stopping = false;
-  async function shutdown(why: string): Promise<void> {
+  async function shutdown(why: string, code = 0): Promise<void> {
     if (stopping) return;
     stopping = true;
     out.out(`sluice: stopping (${why})...`);
     clearInterval(progress);
+    clearInterval(watchdog);
     await control?.close();
     await agent.stop();
     fs.rmSync(pidFile, { force: true });
     out.out('sluice: stopped.');
-    done(0);
+    done(code);
   }
   const onTerm = () => void shutdown('SIGTERM');
   const onInt = () => void shutdown('SIGINT');

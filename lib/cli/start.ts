@@ -69,11 +69,15 @@ async function foreground(args: CliArgs, out: Output): Promise<number> {
   }, Number(process.env.SLUICE_PROGRESS_MS ?? 10_000));
   progress.unref();
 
-  // Scalyr's stop_agent_on_failure: a monitor that asks for it stops the agent when it dies.
+  // Scalyr's stop_agent_on_failure: a monitor that asks for it stops the agent when it stays
+  // failed (three checks in a row, 5 s apart; one failed sample that recovers does not count).
+  const failedChecks = new Map<string, number>();
   const watchdog = setInterval(() => {
     for (const m of agent.status().monitors) {
       const st = m.status as { alive?: boolean; stopAgentOnFailure?: boolean } | undefined;
-      if (st?.stopAgentOnFailure && st.alive === false) {
+      const n = st?.stopAgentOnFailure && st.alive === false ? (failedChecks.get(m.key) ?? 0) + 1 : 0;
+      failedChecks.set(m.key, n);
+      if (n >= 3) {
         out.err(`sluice: monitor ${m.key} failed and has stop_agent_on_failure set; stopping.`);
         void shutdown(`monitor ${m.key} failed`, 2);
         return;

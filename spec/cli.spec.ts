@@ -85,6 +85,14 @@ describe('sluice CLI', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:\\d+: logs\\[0\\]\\.sampling_rules\\[0\\]\\.match_expression: .*`));
 
+    fs.writeFileSync(bad, '{\n  logs: [ { path: "/x", atributes: {} } ]\n}\n');
+    const lax = sluice(['validate', '--config', bad]);
+    expect(lax.code).toBe(0);
+    expect(lax.stderr).toMatch(/warning: .*bad\.json:2:\d+: logs\[0\]\.atributes: unknown option "atributes" \(did you mean "attributes"\?\)/);
+    const strict = sluice(['validate', '--strict', '--config', bad]);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toMatch(/error: .*atributes/);
+
     fs.writeFileSync(bad, '{ logs: [ { path: "/x" } ');
     const r2 = sluice(['validate', '--config', bad]);
     expect(r2.code).toBe(1);

@@ -25,7 +25,7 @@ export interface CliArgs {
   flags: Map<string, string | true>;
 }
 
-const BOOLEAN_FLAGS = new Set(['foreground', 'v', 'verbose', 'H', 'health', 'help', 'h', 'once', 'no-color']);
+const BOOLEAN_FLAGS = new Set(['foreground', 'v', 'verbose', 'H', 'health', 'help', 'h', 'once', 'no-color', 'strict', 'quiet']);
 
 export function parseArgs(argv: string[]): CliArgs {
   const flags = new Map<string, string | true>();
@@ -78,7 +78,7 @@ commands:
   restart                   stop, then start
   reload                    re-read the configuration now (SIGHUP does the same)
   status [-v] [-H] [--format text|json]
-  validate                  check the configuration; exit 0 when valid
+  validate [--strict]       check the configuration; exit 0 when valid (--strict: unknown options are errors)
   tap [--component ID] [--limit N]
   top [--once]
   test                      run the configuration's unit tests

@@ -2,7 +2,8 @@
  * `sluice validate`: loads and validates the configuration, then builds what `start` builds
  * (plugins, every entry's operator chain, every monitor's module) without running anything.
  * Exit 0 with a summary when valid; the errors (file:line:col: key path: message) and exit 1
- * when not.
+ * when not. Unknown options are warnings (an existing Scalyr file with options sluice does not
+ * implement still loads); `--strict` makes them errors.
  */
 import { loadConfig, formatConfigError } from '../config/load.js';
 import { buildCheck } from '../check.js';
@@ -11,7 +12,13 @@ import { configPathOf, type CliArgs, type Output } from './main.js';
 export async function validate(args: CliArgs, out: Output): Promise<number> {
   const configPath = configPathOf(args);
   const result = loadConfig({ path: configPath });
-  for (const w of result.warnings) out.err(`warning: ${formatConfigError(w)}`);
+  const strict = args.flags.has('strict');
+  for (const w of result.warnings) out.err(`${strict && w.code === 'unknownKey' ? 'error' : 'warning'}: ${formatConfigError(w)}`);
+  const unknown = result.warnings.filter((w) => w.code === 'unknownKey').length;
+  if (strict && unknown > 0) {
+    out.err(`${unknown} unknown option(s): configuration is not valid with --strict.`);
+    return 1;
+  }
   if (!result.ok) {
     for (const e of result.errors) out.err(formatConfigError(e));
     out.err(`${result.errors.length} error(s): configuration is not valid.`);

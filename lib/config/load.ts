@@ -119,7 +119,7 @@ function readFile(file: string, diag: Diagnostics, kind: 'main' | 'fragment'): O
     bytes = fs.readFileSync(file);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    diag.error('', `cannot read ${kind === 'main' ? 'config file' : 'config fragment'}: ${err.code ?? ''} ${err.message}`.trim(), { file, line: 1, column: 1 }, 'readError');
+    diag.error('', `cannot read ${kind === 'main' ? 'config file' : 'config fragment'}: ${err.message}`, { file, line: 1, column: 1 }, 'readError');
     return undefined;
   }
   const r = parseLenientJson(bytes, { file });

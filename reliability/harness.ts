@@ -74,6 +74,8 @@ export interface HarnessReport extends Verdict {
   sessions: number;
   writer: Writer['stats'];
   health: { code: number; output: string };
+  /** Config edits: the `edition` attribute last written to the config and last seen on events, per entry. */
+  editions: { written: Record<string, string>; seen: Record<string, string> };
   cleanStop: boolean;
   drainMs: number;
   rss: RssSample[];
@@ -321,6 +323,7 @@ export async function runConservation(o: HarnessOptions): Promise<HarnessReport>
     sessions: ledger.sessionCount,
     writer: sumStats(writers),
     health: { code: health.code, output: (health.stdout + health.stderr).trim() },
+    editions: { written: { a: String(edition), b: String(edition >> 1) }, seen: { ...receiver.lastEdition } },
     cleanStop,
     drainMs,
     rss,
@@ -351,6 +354,7 @@ export function formatReport(r: HarnessReport): string {
     `  restarts          ${r.restarts}  (kill -9 ${r.kills}, SIGTERM ${r.sigterms}, of which timed out ${r.sigtermTimeouts}); config edits ${r.reloads}; upload sessions ${r.sessions}`,
     `  faults injected   ${r.faultsTotal}  (${Object.entries(r.faults).map(([k, v]) => `${k} ${v}`).join(', ')}); requests ${r.requests}, accepted ${r.acceptedRequests}`,
     `  writer            events ${r.writer.events}, ${mib(r.writer.bytes)}, renames ${r.writer.renames}, copytruncates ${r.writer.copytruncates}, deletions ${r.writer.deletions} (${r.writer.deletedWhileOpen} while open), partial writes ${r.writer.partialWrites}, rotations deferred ${r.writer.rotationsDeferred}`,
+    `  config edits      edition written a=${r.editions.written.a} b=${r.editions.written.b}, last seen on events a=${r.editions.seen.a ?? '-'} b=${r.editions.seen.b ?? '-'}`,
     `  health            exit ${r.health.code}: ${r.health.output.split('\n')[0]}; clean stop ${r.cleanStop}`,
   ];
   if (r.rss.length > 0) {

@@ -46,6 +46,8 @@ export class Receiver {
   badBodies = 0;
   badBodySamples: string[] = [];
   badTokens = 0;
+  /** The `edition` attribute of the last accepted event, per `entry` attribute (config edits taking effect). */
+  readonly lastEdition: Record<string, string> = {};
   private server?: https.Server;
   private readonly sockets = new Set<net.Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -190,6 +192,8 @@ export class Receiver {
         for (const ev of resolveSequence(parsed.events)) {
           const msg = Buffer.isBuffer(ev.message) ? ev.message : Buffer.from(String(ev.message ?? ''));
           this.opts.ledger.accept(msg, parseId(msg), session, late, ev.seq, ev.num);
+          const entry = ev.attrs.entry;
+          if (typeof entry === 'string' && typeof ev.attrs.edition === 'string') this.lastEdition[entry] = ev.attrs.edition;
         }
         this.acceptedRequests++;
         this.acceptedEvents += parsed.events.length;

@@ -34,9 +34,9 @@ import { createLogSource, type LogSource } from '../sources/file/logSource.js';
 import { createMonitorSource, type MonitorSource } from '../sources/monitors/monitorSource.js';
 import { assignMonitorIds, monitorName } from '../sources/monitors/metricLine.js';
 import { renameLogfile } from './renameLogfile.js';
-import { loadPlugin } from './plugins.js';
 import { createApmPart } from './apm/apmPart.js';
 import { watchConfigFiles } from './configWatcher.js';
+import { buildCheck } from './check.js';
 import { VERSION } from './version.js';
 
 export interface AgentOptions {
@@ -165,7 +165,6 @@ export function createAgent(opts: AgentOptions): Agent {
   const configs$ = new Subject<{ config: AgentConfig; done: (r: ReloadOutcome) => void }>();
   let configSub: Subscription | undefined;
   let stopWatcher: (() => Promise<void>) | undefined;
-  const loadedPlugins = new Set<string>();
   let ownLogStart: Record<string, number> = {};
 
   /** The sink every source writes to; replaced (before the old one hands over) on a sink change. */
@@ -380,25 +379,8 @@ export function createAgent(opts: AgentOptions): Agent {
     return opts.configPath ? path.dirname(path.resolve(opts.configPath)) : (opts.baseDir ?? process.cwd());
   }
 
-  async function loadPlugins(cfg: AgentConfig): Promise<void> {
-    const baseDir = configDir();
-    for (const spec of cfg.plugins ?? []) {
-      if (loadedPlugins.has(spec)) continue;
-      await loadPlugin(spec, baseDir, registry);
-      loadedPlugins.add(spec);
-    }
-  }
-
+  /** Applies a validated and build-checked config (plugins are loaded by the build check). */
   async function applyConfig(cfg: AgentConfig): Promise<ReloadOutcome> {
-    try {
-      await loadPlugins(cfg);
-    } catch (err) {
-      const message = `plugins: ${errorMessage(err)}`;
-      logger.error(`Plugin could not be loaded; keeping the running configuration. ${message}`);
-      configStatus.status = 'bad';
-      configStatus.errors = [message];
-      return { ok: false, errors: [message] };
-    }
     const before = config;
     config = cfg;
     agentLog?.setDebugLevel(cfg.debug_level);
@@ -427,10 +409,23 @@ export function createAgent(opts: AgentOptions): Agent {
     return result;
   }
 
+  /**
+   * Builds what the config describes without starting it (plugins, operator chains, monitor
+   * modules): what `sluice validate` checks, so start and reload refuse what validate refuses.
+   */
+  async function buildProblems(cfg: AgentConfig): Promise<ConfigError[]> {
+    const problems = await buildCheck(cfg, opts.configPath ? path.resolve(opts.configPath) : undefined, registry, configDir());
+    if (problems.length === 0) return [];
+    configStatus.status = 'bad';
+    configStatus.errors = problems;
+    return problems.map((message) => ({ path: '', message }));
+  }
+
   async function reload(objectConfig?: Record<string, unknown>): Promise<ReloadOutcome> {
     if (!supervisor || stopping) return { ok: false, errors: ['agent is not running'] };
     const result = loadAndRecord(objectConfig);
-    if (!result.ok) {
+    if (result.ok) await buildProblems(result.config);
+    if (!result.ok || configStatus.status === 'bad') {
       logger.error(`Bad configuration seen; using the last good configuration.\n${configStatus.errors.join('\n')}`);
       return { ok: false, errors: configStatus.errors };
     }
@@ -441,6 +436,8 @@ export function createAgent(opts: AgentOptions): Agent {
     const result = loadAndRecord();
     if (!result.ok) throw new ConfigInvalidError(result.errors);
     const cfg = result.config;
+    const problems = await buildProblems(cfg);
+    if (problems.length) throw new ConfigInvalidError(problems);
     // The agent's own log is collected from the size it had when this process started (Scalyr).
     ownLogStart = { [path.join(cfg.agent_log_path, 'agent.log')]: fileSize(path.join(cfg.agent_log_path, 'agent.log')) };
     if (!opts.logger) {
@@ -474,11 +471,10 @@ export function createAgent(opts: AgentOptions): Agent {
     await stopWatcher?.();
     configSub?.unsubscribe();
     // Sources first (they wait for the sink to flush what they sent), the sink last.
-    await supervisor?.stopAll((keys) => [...keys.filter((k) => k !== 'sink'), ...keys.filter((k) => k === 'sink')]);
+    await supervisor?.stopAll((keys) => [...keys.filter((k) => k !== 'sink'), ...keys.filter((k) => k === 'sink')], deadlineMs);
     await checkpoints?.close();
     logger.info('sluice stopped.');
     await agentLog?.close();
-    void deadlineMs;
   }
 
   const agent: Agent = {

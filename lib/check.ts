@@ -15,9 +15,13 @@ import { silentLogger } from './logger.js';
 import { resolveMonitorFactory } from '../sources/monitors/monitorSource.js';
 import type { Registry } from './registry.js';
 
-export async function buildCheck(cfg: AgentConfig, configPath: string | undefined, registry: Registry = createDefaultRegistry()): Promise<string[]> {
+export async function buildCheck(
+  cfg: AgentConfig,
+  configPath: string | undefined,
+  registry: Registry = createDefaultRegistry(),
+  baseDir = configPath ? path.dirname(configPath) : process.cwd(),
+): Promise<string[]> {
   const problems: string[] = [];
-  const baseDir = configPath ? path.dirname(configPath) : process.cwd();
   for (const p of cfg.plugins ?? []) {
     try {
       await loadPlugin(p, baseDir, registry);
@@ -25,6 +29,8 @@ export async function buildCheck(cfg: AgentConfig, configPath: string | undefine
       problems.push(`plugins: ${errorMessage(err)}`);
     }
   }
+  const sinkType = cfg.sink?.type ?? (cfg.api_key ? 'addEvents' : 'embedded');
+  if (!registry.has('sink', sinkType)) problems.push(`sink.type: no sink named "${sinkType}" (registered: ${registry.types('sink').join(', ')})`);
   const taps = new Taps();
   const credits = new Credits(1);
   cfg.logs.forEach((entry, i) => {

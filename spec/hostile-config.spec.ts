@@ -115,27 +115,19 @@ describe('hostile config files', () => {
     );
   }, 60_000);
 
-  // KNOWN GAPS found by this property with other seeds (reported to the integrator). `it.failing`
-  // passes while the gap exists and fails once it is fixed (then turn it into a plain `it`).
+  // Gaps this property found with other seeds, now fixed and pinned.
 
-  // lib/agent.ts doStart() does not run lib/check.ts buildCheck() as `sluice validate` does: an
-  // unknown parse_format passes the schema (a free string), `validate` rejects it, but start()
-  // runs the entry; every file then fails in lib/pipeline/logPipeline.ts:125 and is retried at
-  // each scan, while status shows no error — a half-started agent.
-  it.failing('an unknown parse_format is refused by start() as by validate', async () => {
+  it('an unknown parse_format is refused by start() as by validate', async () => {
     await check(BASE.replace('parse_format: "json"', 'parse_format: "jsn"'));
   });
 
-  // A NUL byte in a path option passes validation (exit 0) and start() then throws Node's raw
-  // TypeError ("...without null bytes") with no location, instead of a ConfigInvalidError.
-  it.failing('a NUL byte in a path option is a config error with a location', async () => {
+  // A NUL byte in a string option is a config error (Node would throw a raw TypeError on a path).
+  it('a NUL byte in a path option is a config error with a location', async () => {
     await check(BASE.replace('/data"', '/da\\u0000ta"'));
   });
 
-  // lib/config/lenientJson.ts puts the offending character raw into the message: a backslash
-  // before a line break gives "Unexpected backslash escape [<newline>]", splitting the one-line
-  // `file:line:col: message` format (the location itself is right).
-  it.failing('parse errors stay on one line', async () => {
+  // A control character quoted in a parse error is shown escaped: one error, one line.
+  it('parse errors stay on one line', async () => {
     const file = path.join(dir, 'nl.json');
     fs.writeFileSync(file, '{\n  server_attributes: { a: "x\\\ny" }\n}\n');
     const out = capture();

@@ -252,7 +252,8 @@ class Parser {
 
   /** Error at `offset`; Scalyr reports the last consumed character unless told otherwise. */
   private fail(message: string, offset = Math.max(0, this.pos - 1), scalyrOffset = offset): never {
-    throw new ParseFailure(message, offset, scalyrOffset);
+    // Control characters quoted in a message are shown escaped, so a message stays on one line.
+    throw new ParseFailure(message.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1)), offset, scalyrOffset);
   }
 
   parseDocument(): LenientJsonValue {

@@ -121,6 +121,8 @@ class Reader {
         break;
       case 'string':
         c = coerceString(value);
+        // Paths, names and URLs never hold a NUL byte (Node refuses such paths with no location).
+        if (c.ok && (c.value as string).includes('\0')) return fail('must not contain a NUL byte (\\u0000)', 'badValue');
         break;
       case 'regex': {
         c = coerceString(value);

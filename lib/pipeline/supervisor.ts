@@ -151,25 +151,29 @@ export class Supervisor {
     entry.retryTimer.unref();
   }
 
-  private async stopPart(key: string, part: RunningPart | undefined): Promise<void> {
+  private async stopPart(key: string, part: RunningPart | undefined, deadlineMs = this.opts.stopDeadlineMs): Promise<void> {
     if (!part) return;
     try {
-      await part.stop(this.opts.stopDeadlineMs);
+      await part.stop(deadlineMs);
     } catch (err) {
       this.logger.warn(`Stopping ${key} failed: ${errorMessage(err)}`);
     }
   }
 
-  /** Stops every part, in reverse start order. Idempotent. */
-  async stopAll(order?: (keys: string[]) => string[]): Promise<void> {
+  /**
+   * Stops every part, in reverse start order (or `order`), all within `deadlineMs` in total:
+   * each part gets what is left of it. Idempotent.
+   */
+  async stopAll(order?: (keys: string[]) => string[], deadlineMs = this.opts.stopDeadlineMs): Promise<void> {
     this.stopped = true;
+    const until = Date.now() + deadlineMs;
     const keys = order ? order(this.keys()) : this.keys().reverse();
     for (const key of keys) {
       const entry = this.entries.get(key);
       if (!entry) continue;
       clearTimeout(entry.retryTimer);
       this.entries.delete(key);
-      await this.stopPart(key, entry.part);
+      await this.stopPart(key, entry.part, Math.max(0, until - Date.now()));
     }
   }
 }

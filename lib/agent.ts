@@ -34,7 +34,6 @@ import { createLogSource, type LogSource } from '../sources/file/logSource.js';
 import { createMonitorSource, type MonitorSource } from '../sources/monitors/monitorSource.js';
 import { assignMonitorIds, monitorName } from '../sources/monitors/metricLine.js';
 import { renameLogfile } from './renameLogfile.js';
-import { createApmPart } from './apm/apmPart.js';
 import { watchConfigFiles } from './configWatcher.js';
 import { buildCheck } from './check.js';
 import { VERSION } from './version.js';
@@ -359,7 +358,8 @@ export function createAgent(opts: AgentOptions): Agent {
       specs.push({
         key: 'apm',
         slice: cfg.apm,
-        create: () => createApmPart(cfg, { logger, deliver, registry }),
+        // Loaded on demand: the APM code (with its SQL parser) costs memory only when used.
+        create: async () => (await import('./apm/apmPart.js')).createApmPart(cfg, { logger, deliver, registry }),
       });
     }
     if (cfg.http_endpoint?.enabled) {

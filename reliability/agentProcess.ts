@@ -114,7 +114,12 @@ export class AgentProcess {
     if (!child || this.pid === undefined) return true;
     this.stopping = true;
     child.kill('SIGTERM');
-    const timedOut = await Promise.race([this.exited!.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), deadlineMs))]);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.exited!.then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), deadlineMs))),
+    ]);
+    clearTimeout(timer);
     if (timedOut) {
       child.kill('SIGKILL');
       await this.exited;

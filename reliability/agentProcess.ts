@@ -67,6 +67,8 @@ export class AgentProcess {
     readonly logFile: string,
     /** Extra environment for the agent process. */
     readonly env: NodeJS.ProcessEnv = {},
+    /** Run the agent as this user (the harness must be root), e.g. so file permissions apply. */
+    readonly as?: { uid: number; gid: number },
   ) {}
 
   get pid(): number | undefined {
@@ -87,6 +89,7 @@ export class AgentProcess {
     const child = spawn(process.execPath, [sluiceBin(), 'start', '--foreground', '--config', this.configPath], {
       stdio: ['ignore', out, out],
       env: { ...process.env, SLUICE_PROGRESS_MS: '5000', ...this.env },
+      ...(this.as ?? {}),
     });
     fs.closeSync(out);
     this.child = child;

@@ -3,7 +3,7 @@
  * batch → deflate (level 6) → HTTP POST to the local counting receiver (this process).
  *
  *   node dist/bench/logpath.js [--size 1024] [--runs 3] [--cpus 0] [--compression deflate|none]
- *        [--plain] [--cpu-prof DIR] [--receiver-cpus 1] [--pending MiB]
+ *        [--plain] [--cpu-prof DIR] [--receiver-cpus 1] [--pending MiB] [--in-flight N]
  *
  * The agent runs under `taskset -c <cpus>`; this process (receiver, inflate, counting) pins
  * itself to `--receiver-cpus` (default: the other core when the agent has one core, unpinned
@@ -11,7 +11,8 @@
  * the agent's CPU (utime+stime from /proc/<pid>/stat) and VmHWM are read at that moment.
  * `--plain` turns grouping, sampling and redaction off. Figures: MB/s and lines/s over the whole
  * run (spawn → last line received: startup included), CPU-seconds per GiB of input, peak RSS.
- * `--pending` sets `max_pending_bytes` (MiB; the agent's default is 64).
+ * `--pending` sets `max_pending_bytes` (MiB; the agent's default is 64); `--in-flight` sets
+ * `upload.max_in_flight` (requests outstanding at once; default 1).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -155,7 +156,9 @@ async function main(): Promise<void> {
   const results: ShipRun[] = [];
   try {
     for (let i = 0; i < runs; i++) {
-      const extraConfig = f.has('pending') ? { max_pending_bytes: f.num('pending', 64) * MiB } : undefined;
+      const extraConfig: Record<string, unknown> = {};
+      if (f.has('pending')) extraConfig.max_pending_bytes = f.num('pending', 64) * MiB;
+      if (f.has('in-flight')) extraConfig.upload = { max_in_flight: f.num('in-flight', 1) };
       const r = await shipOnce(m, receiver, { cpus, compression, plain, cpuProfDir, extraConfig, timeoutMs: f.num('timeout', 0) * 1000 || undefined });
       results.push(r);
       process.stdout.write(`  run ${i + 1}: ${describeRun(r)}\n`);
@@ -168,7 +171,7 @@ async function main(): Promise<void> {
     `median [min–max]: ${summary.mbps} MB/s (steady ${summary.steadyMbps}), ${summary.klinesPerS}k lines/s, ${summary.cpuPerGiB} CPU-s/GiB (= ${summary.cpuBoundMbps} MB/s per busy core), peak RSS ${summary.peakRssMiB} MiB\n`,
   );
   if (cpuProfDir) process.stdout.write(`CPU profiles in ${cpuProfDir} (summarize: node dist/bench/profile.js ${cpuProfDir})\n`);
-  record('logpath', { sizeMiB: size, cpus, compression, plain, runs, ...summary, results: results.map(({ rssSeries: _r, ...rest }) => rest) });
+  record('logpath', { sizeMiB: size, cpus, compression, plain, runs, pending: f.has('pending') ? f.num('pending', 64) : undefined, inFlight: f.has('in-flight') ? f.num('in-flight', 1) : undefined, ...summary, results: results.map(({ rssSeries: _r, ...rest }) => rest) });
 }
 
 if (isMain(import.meta.url)) {

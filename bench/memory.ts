@@ -9,11 +9,12 @@
  *       recovers and the run checks every line arrived (none lost) and how long catching up took.
  */
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { cachedLog, BENCH_GROUPER, BENCH_REDACTION, BENCH_SAMPLING, END_LINE } from './generate.js';
 import { startReceiver, noCleartextPassword, type ReceiverMode } from './receiver.js';
 import { shipOnce, describeRun, summarize, type ShipRun } from './logpath.js';
-import { Flags, MiB, benchConfig, isMain, machine, median, pinSelf, procSample, record, rssKiB, sleep, spread, startAgent, tmpDir } from './common.js';
+import { Flags, MiB, SLUICE_BIN, benchConfig, isMain, machine, median, pinSelf, procSample, record, rssKiB, sleep, spread, startAgent, tmpDir } from './common.js';
 
 async function backlog(f: Flags): Promise<void> {
   const size = f.num('size', 1024);
@@ -68,6 +69,8 @@ interface OutageRun {
   linesWritten: number;
   linesReceived: number;
   failedRequests: number;
+  /** `sluice status -v` when not everything arrived. */
+  agentStatus?: string;
   samples: [number, number][];
 }
 
@@ -143,8 +146,22 @@ async function outageOnce(f: Flags): Promise<OutageRun> {
     const pendingAtEnd = (bytesWritten - bytesAtOutage) / MiB;
     await receiver.setMode('ok');
     const recStart = Date.now();
-    await receiver.waitFor((c) => c.lines >= expected, 15 * 60_000, 200);
-    const catchUpS = (Date.now() - recStart) / 1000;
+    let catchUpS = NaN;
+    let agentStatus: string | undefined;
+    try {
+      await receiver.waitFor((c) => c.lines >= expected, f.num('catchup-timeout', 180) * 1000, 200);
+      catchUpS = (Date.now() - recStart) / 1000;
+    } catch {
+      // Not everything arrived: keep the agent's own view (read over its control socket) for the report.
+      try {
+        agentStatus = execFileSync(process.execPath, [SLUICE_BIN, 'status', '-v', '--format', 'json', '--config', agent.configPath], { encoding: 'utf8', timeout: 15_000 });
+      } catch (e) {
+        agentStatus = `(status failed: ${(e as Error).message})`;
+      }
+      const st = fs.statSync(logFile);
+      const copied = /"copiedBytes":\s*(\d+)/.exec(agentStatus)?.[1];
+      process.stdout.write(`  NOT CAUGHT UP: ${receiver.counts.lines} of ${expected} lines after ${f.num('catchup-timeout', 180)} s; file ${st.size} bytes, agent status copiedBytes ${copied}\n`);
+    }
     await sleep(500);
     const peak = procSample(agent.pid)?.hwmKiB ?? NaN;
     return {
@@ -159,6 +176,7 @@ async function outageOnce(f: Flags): Promise<OutageRun> {
       linesWritten: expected,
       linesReceived: receiver.counts.lines,
       failedRequests: receiver.counts.failedRequests,
+      agentStatus,
       samples,
     };
   } finally {

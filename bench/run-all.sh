@@ -16,8 +16,8 @@ run() {
   echo "== $name: $*" | tee -a "$OUT/all.log"
   node "$@" 2>&1 | tee "$OUT/$name.log" | tail -4 | tee -a "$OUT/all.log"
 }
-run stages-embedded dist/bench/stages.js --size 256 --runs "$RUNS" --sink embedded
-run stages-null     dist/bench/stages.js --size 256 --runs "$RUNS" --sink null
+run stages-embedded dist/bench/stages.js --size 256 --runs "$RUNS" --sink embedded --cpus 0
+run stages-null     dist/bench/stages.js --size 256 --runs "$RUNS" --sink null --cpus 0
 run logpath-1core   dist/bench/logpath.js --size "$SIZE" --runs "$RUNS" --cpus 0
 run logpath-2core   dist/bench/logpath.js --size "$SIZE" --runs "$RUNS" --cpus 0,1
 run logpath-plain   dist/bench/logpath.js --size "$SIZE" --runs "$RUNS" --cpus 0 --plain

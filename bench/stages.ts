@@ -3,8 +3,10 @@
  * sample → redact → a sink, in this process. Prints MB/s, lines/s and CPU-s/GiB per run and the
  * median/spread over runs.
  *
- *   taskset -c 0 node dist/bench/stages.js [--size 256] [--runs 3] [--sink embedded|null]
+ *   node dist/bench/stages.js [--size 256] [--runs 3] [--sink embedded|null] [--cpus 0]
  *        [--stages split,group,sample,redact]
+ *
+ * The process pins itself (all threads, libuv's pool included) to `--cpus` (default core 0).
  *
  * `--sink embedded` is the embedded NDJSON default sink (writes JSON lines to a temp dir);
  * `--sink null` acks every batch at once (the cost of the stages alone). `--stages` picks which
@@ -24,7 +26,7 @@ import { silentLogger } from '../lib/logger.js';
 import type { Batch, Sink } from '../lib/types.js';
 import { createCounters } from '../lib/counters.js';
 import { cachedLog, BENCH_GROUPER, BENCH_REDACTION, BENCH_SAMPLING, type Manifest } from './generate.js';
-import { Flags, GiB, MiB, isMain, machine, median, record, spread, tmpDir } from './common.js';
+import { Flags, GiB, MiB, isMain, machine, median, pinSelf, record, spread, tmpDir } from './common.js';
 
 export interface StageRun {
   wallS: number;
@@ -131,8 +133,10 @@ async function main(): Promise<void> {
   const runs = f.num('runs', 3);
   const sinkKind = f.str('sink', 'embedded');
   const stages = new Set(f.str('stages', 'split,group,sample,redact').split(','));
+  const cpus = f.str('cpus', '0');
+  if (cpus) pinSelf(cpus);
   const m = await cachedLog(size, f.num('seed', 42));
-  process.stdout.write(`stages: ${[...stages].join(' → ')} → ${sinkKind} sink; ${(m.bytes / MiB).toFixed(0)} MiB, ${m.lines} lines; ${machine()}\n`);
+  process.stdout.write(`stages: ${[...stages].join(' → ')} → ${sinkKind} sink, pinned to CPU ${cpus || 'any'}; ${(m.bytes / MiB).toFixed(0)} MiB, ${m.lines} lines; ${machine()}\n`);
   const results: StageRun[] = [];
   for (let i = 0; i < runs; i++) {
     const r = await runStages(m, stages, sinkKind);
@@ -144,6 +148,7 @@ async function main(): Promise<void> {
   const mb = results.map((r) => r.mbps);
   const summary = {
     stages: [...stages],
+    cpus,
     sink: sinkKind,
     sizeMiB: size,
     runs,

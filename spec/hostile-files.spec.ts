@@ -48,7 +48,7 @@ async function rig(setup: (dir: string) => { logs: Record<string, unknown>[]; ex
   const agent = createAgent({
     logger,
     watchConfig: false,
-        stopDeadlineMs: 2000, // Agent.stop(ms) does not pass ms down to the parts (see report)
+        stopDeadlineMs: 2000,
     config: {
       api_key: KEY,
       scalyr_server: server.url,

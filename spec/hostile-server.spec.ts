@@ -39,7 +39,7 @@ async function run(faults: Fault[], opts: { deadline?: number } = {}) {
   agent = createAgent({
     logger,
     watchConfig: false,
-        stopDeadlineMs: 2000, // Agent.stop(ms) does not pass ms down to the parts (see report)
+        stopDeadlineMs: 2000,
     config: {
       api_key: KEY,
       scalyr_server: server.url,

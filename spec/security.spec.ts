@@ -181,7 +181,7 @@ describe('security', () => {
       createAgent({
         logger: memoryLogger(),
         watchConfig: false,
-        stopDeadlineMs: 2000, // Agent.stop(ms) does not pass ms down to the parts (see report)
+        stopDeadlineMs: 2000,
         config: {
           api_key: KEY,
           scalyr_server: server!.url,

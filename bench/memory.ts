@@ -182,7 +182,9 @@ async function outageOnce(f: Flags): Promise<OutageRun> {
   } finally {
     clearInterval(writer);
     fs.closeSync(fd);
+    const before = receiver.counts.lines;
     await agent.stop();
+    if (receiver.counts.lines !== before) process.stdout.write(`  lines received while the agent stopped: ${receiver.counts.lines - before} (total ${receiver.counts.lines})\n`);
     await receiver.close();
     if (!f.has('keep')) fs.rmSync(dir, { recursive: true, force: true });
   }

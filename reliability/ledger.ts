@@ -14,7 +14,8 @@
  * - `crash-window`: the first copy was accepted at most `windowMs` before a `kill -9` of the agent
  *   (acknowledged but not yet checkpointed). Expected.
  * - `after-stop`, `after-reload`: the first copy was accepted before a graceful stop / a config
- *   reload and sent again afterwards. Not promised away; reported separately.
+ *   reload (written to the file up to 60 s before the first copy: reloads are applied in turn)
+ *   and sent again afterwards. Reported separately; `after-stop` fails the run.
  * - `outside-window`: anything else. A failure.
  */
 import { eventText } from './lines.js';
@@ -247,6 +248,10 @@ export class Ledger {
       if (end?.kind === 'sigterm') return 'after-stop';
     }
     if (after.some((e) => e.kind === 'reload')) return 'after-reload';
+    // A config edit is applied when the agent gets to it (reloads queue behind a restart whose
+    // flush waits for a failing server): a reload written up to 60 s before the first copy may
+    // still have restarted the entry after it.
+    if (firstSession === session && this.timeline.some((e) => e.kind === 'reload' && e.at >= firstAt - 60_000)) return 'after-reload';
     return 'outside-window';
   }
 

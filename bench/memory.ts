@@ -85,8 +85,10 @@ async function outageOnce(f: Flags): Promise<OutageRun> {
   const logFile = path.join(dir, 'app.log');
   fs.writeFileSync(logFile, '');
   const receiver = await startReceiver({ verify: noCleartextPassword, verifyEvery: 101 });
+  // copy_from_start: the writer starts before the agent has looked at the file; without it the agent
+  // would (rightly, like Scalyr) skip what was already there at its first sight of the file.
   const config = benchConfig(dir, receiver.url, [
-    { path: logFile, attributes: { parser: 'bench' }, lineGroupers: [BENCH_GROUPER], sampling_rules: BENCH_SAMPLING, redaction_rules: BENCH_REDACTION },
+    { path: logFile, copy_from_start: true, attributes: { parser: 'bench' }, lineGroupers: [BENCH_GROUPER], sampling_rules: BENCH_SAMPLING, redaction_rules: BENCH_REDACTION },
   ]);
   const agent = startAgent({ dir: path.join(dir, 'agent'), config, cpus });
   let pos = 0; // next byte of `data` to append

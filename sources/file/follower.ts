@@ -78,6 +78,8 @@ export class Follower {
   private stopped = false;
   /** Set by `detach()`: a successor owns the checkpoint now. */
   private detached = false;
+  /** inode:size:mtime of the path at the last check (see checkPath). */
+  private lastSig?: string;
   private halted = false;
   private wakeUp?: () => void;
   private running?: Promise<void>;
@@ -428,10 +430,17 @@ export class Follower {
       this.idleSleeps = 0;
       return;
     }
-    if (st.size < last.readPos || (st.size > 0 && !(await last.headUnchanged().catch(() => true)))) {
+    // The head is re-read (rewrite check) only when size or mtime moved since the last look: an
+    // idle file costs one stat per poll.
+    const sig = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    const changed = sig !== this.lastSig;
+    this.lastSig = sig;
+    if (st.size < last.readPos || (changed && st.size > 0 && !(await last.headUnchanged().catch(() => true)))) {
+      this.lastSig = undefined;
       await this.handleShrink(last);
-    } else if (st.size > last.size) {
-      last.size = st.size;
+    } else {
+      if (st.size > last.size) last.size = st.size;
+      last.sizeFresh = true;
     }
   }
 

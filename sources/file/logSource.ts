@@ -59,7 +59,7 @@ export interface LogSourceContext {
   perFile: (stream: Stream) => OperatorFunction<Batch, Batch>;
   /** Start offsets for files without checkpoint (the agent's own logs start where they were at process start). */
   initialPositions?: Record<string, number>;
-  /** Fallback stat poll of idle files in ms (default 5000 with watchers, whose events wake tailers at once; 1000 without). */
+  /** Fallback stat poll of idle files in ms (default 10000 with watchers, whose events wake tailers at once; 1000 without). */
   pollIntervalMs?: number;
   /** Use chokidar watchers (default true). */
   watch?: boolean;
@@ -204,7 +204,7 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
       maxLineSize,
       lineCompletionWaitMs,
       logDeletionDelayMs,
-      pollMs: ctx.pollIntervalMs ?? (ctx.watch === false ? 1000 : 5000),
+      pollMs: ctx.pollIntervalMs ?? (ctx.watch === false ? 1000 : 10_000),
       startAt,
       maxNewBehind,
       maxExistingBehind,

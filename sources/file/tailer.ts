@@ -121,6 +121,9 @@ export class Tailer {
     this.cancelWait?.();
   }
 
+  /** Set by the follower right after a stat of the path confirmed `size` (saves an fstat when idle). */
+  sizeFresh = false;
+
   /** Bytes not yet read according to the last size seen. */
   get unread(): number {
     return Math.max(0, this.size - this.readPos);
@@ -130,7 +133,12 @@ export class Tailer {
   async readOnce(): Promise<ReadResult> {
     if (this.cancelled) return 'stopped';
     if (this.frozen || this.closed) return 'eof';
+    const fresh = this.sizeFresh;
+    this.sizeFresh = false;
     if (this.readPos >= this.size) {
+      // The follower's stat of the path just now saw no more bytes. A rotated-away file is always
+      // fstat'ed: its last bytes may have been written after that stat, before the rename.
+      if (fresh && !this.rotatedAway) return 'eof';
       const st = await this.fh.stat();
       if (st.size <= this.readPos) return 'eof'; // a shrink is noticed by the follower (path stat)
       this.size = st.size;

@@ -15,6 +15,9 @@
  *   ack), at most `max_in_flight` requests are outstanding, and answers are size-capped.
  * - A request goes out when full or `linger_ms` after its oldest event arrived (at once while
  *   flushing or stopping). Compression (zlib `deflate`) runs on libuv's threadpool.
+ * - Pipelined: while a request is in flight the next one is built and compressed, and goes out
+ *   as soon as the answer arrives; requests are still sent in order (with the default
+ *   `max_in_flight: 1`, a retried request is never overtaken, so per-file order holds).
  * - The API key never appears in logs, status or errors (it is redacted from server messages).
  */
 import os from 'node:os';
@@ -78,9 +81,12 @@ interface Req {
   /** Set once built; for a split-off remainder it is the limit to build up to. */
   to?: Pos;
   body?: Buffer;
+  /** The compressed body, made ahead while the previous request was in flight (pipelining). */
+  payload?: Buffer;
   events: number;
   messageBytes: number;
-  state: 'queued' | 'sending' | 'done';
+  /** `preparing`: being built and compressed ahead; sent (in order) once ready. */
+  state: 'queued' | 'preparing' | 'sending' | 'done';
   attempts: number;
 }
 
@@ -112,6 +118,8 @@ class AddEventsSinkImpl implements AddEventsSink {
   /** `max_no_success_secs` in ms (0 = never drop: back-pressure holds reading instead). */
   private readonly maxNoSuccessMs: number;
   private readonly createdAt = Date.now();
+  /** A request is being built and compressed ahead (see prepareAhead). */
+  private preparing = false;
   private readonly backoff: Backoff;
   private readonly headers: Record<string, string>;
 
@@ -365,32 +373,76 @@ class AddEventsSinkImpl implements AddEventsSink {
         this.arm(this.gateUntil - now);
         return;
       }
-      let r = this.requests.find((x) => x.state === 'queued');
-      if (!r) {
-        // Batches before baseSeq are acked: the cursor can never point before them.
-        if (this.cursor.b < this.baseSeq) this.cursor = { b: this.baseSeq, e: 0, o: 0 };
-        this.cursor = normalize(this.queue, this.cursor);
-        const head = this.entries[this.cursor.b - this.baseSeq];
-        if (!head) {
-          this.settle();
-          return;
-        }
-        const urgent = this.flushing > 0 || !this.accepting;
-        if (!urgent && this.unsentBytes() < this.allowedSize) {
-          const waited = now - head.arrived;
-          if (waited < this.lingerMs) {
-            this.arm(this.lingerMs - waited);
-            return;
-          }
-        }
-        r = { from: this.cursor, events: 0, messageBytes: 0, state: 'queued', attempts: 0 };
-        this.requests.push(r);
-      }
-      this.send(r).catch((err) => {
-        countError(this.counters, new Error(this.redact(errorMessage(err))));
-        this.logger.error(`addEvents: internal error: ${this.redact(errorMessage(err))}`, { sink: this.id });
-      });
+      const first = this.requests.find((x) => x.state === 'queued' || x.state === 'preparing');
+      if (first?.state === 'preparing') return; // sent in order once its body is ready
+      const r = first ?? this.nextRequest(now);
+      if (!r) return;
+      this.send(r).catch((err) => this.internalError(err));
     }
+    this.prepareAhead();
+  }
+
+  /**
+   * A new request from the cursor when there is something to send: a full request's worth, or
+   * the oldest event has waited `linger_ms` (at once while flushing or stopping). Otherwise arms
+   * the linger timer and returns undefined.
+   */
+  private nextRequest(now: number): Req | undefined {
+    // Batches before baseSeq are acked: the cursor can never point before them.
+    if (this.cursor.b < this.baseSeq) this.cursor = { b: this.baseSeq, e: 0, o: 0 };
+    this.cursor = normalize(this.queue, this.cursor);
+    const head = this.entries[this.cursor.b - this.baseSeq];
+    if (!head) {
+      this.settle();
+      return undefined;
+    }
+    const urgent = this.flushing > 0 || !this.accepting;
+    if (!urgent && this.unsentBytes() < this.allowedSize) {
+      const waited = now - head.arrived;
+      if (waited < this.lingerMs) {
+        this.arm(this.lingerMs - waited);
+        return undefined;
+      }
+    }
+    const r: Req = { from: this.cursor, events: 0, messageBytes: 0, state: 'queued', attempts: 0 };
+    this.requests.push(r);
+    return r;
+  }
+
+  /**
+   * Pipelining (Scalyr's agent does it too): while the allowed requests are in flight, the next
+   * one is built and compressed, so it can go out the moment the previous answer arrives.
+   * Requests are still sent one after another, in order, so per-file order at the server holds
+   * even when a request is retried.
+   */
+  private prepareAhead(): void {
+    if (this.closed || this.preparing || Date.now() < this.gateUntil) return;
+    if (this.requests.some((x) => x.state === 'queued' && !x.body)) return; // a split-off remainder goes first, as it is
+    if (this.requests.some((x) => x.state === 'queued' && x.payload)) return; // one ready is enough
+    const r = this.requests.some((x) => x.state === 'queued') ? undefined : this.nextRequest(Date.now());
+    if (!r) return;
+    r.state = 'preparing';
+    this.preparing = true;
+    void (async () => {
+      try {
+        if (!this.build(r, Math.floor(Date.now() / 1000))) return;
+        const body = r.body!;
+        r.payload = this.deflate ? await deflateAsync(body, { level: this.level }) : body;
+      } catch (err) {
+        r.body = undefined;
+        r.payload = undefined;
+        this.internalError(err);
+      } finally {
+        if (r.state === 'preparing') r.state = 'queued';
+        this.preparing = false;
+        this.pump();
+      }
+    })();
+  }
+
+  private internalError(err: unknown): void {
+    countError(this.counters, new Error(this.redact(errorMessage(err))));
+    this.logger.error(`addEvents: internal error: ${this.redact(errorMessage(err))}`, { sink: this.id });
   }
 
   /**
@@ -403,6 +455,40 @@ class AddEventsSinkImpl implements AddEventsSink {
     return Math.max(0, this.pendingBytes - inRequests);
   }
 
+  /**
+   * Builds `r`'s body from the queue. Returns false when there was nothing to carry (only
+   * finished or empty batches in range): the request is then done without being sent.
+   */
+  private build(r: Req, clientTime: number): boolean {
+    const fresh = r.to === undefined;
+    const built = buildRequest(
+      this.queue,
+      r.from,
+      r.to ?? null,
+      this.allowedSize,
+      { token: this.apiKey, session: this.session, threads: [], sessionInfo: this.sessionInfo },
+      clientTime,
+    );
+    if (!fresh && r.to && posBefore(built.to, normalize(this.queue, r.to))) {
+      // The rebuilt request holds less than before: the rest becomes the next request.
+      const idx = this.requests.indexOf(r);
+      this.requests.splice(idx + 1, 0, { from: built.to, to: r.to, events: 0, messageBytes: 0, state: 'queued', attempts: 0 });
+    }
+    r.to = built.to;
+    if (fresh) this.cursor = built.to;
+    if (built.events === 0 && built.messageBytes === 0) {
+      r.state = 'done';
+      while (this.requests.length > 0 && this.requests[0].state === 'done') this.requests.shift();
+      this.settle();
+      queueMicrotask(() => this.pump());
+      return false;
+    }
+    r.body = built.body;
+    r.events = built.events;
+    r.messageBytes = built.messageBytes;
+    return true;
+  }
+
   private async send(r: Req): Promise<void> {
     r.state = 'sending';
     this.inFlight++;
@@ -413,38 +499,14 @@ class AddEventsSinkImpl implements AddEventsSink {
     try {
       const clientTime = Math.floor(Date.now() / 1000);
       if (!r.body) {
-        const fresh = r.to === undefined;
-        const built = buildRequest(
-          this.queue,
-          r.from,
-          r.to ?? null,
-          this.allowedSize,
-          { token: this.apiKey, session: this.session, threads: [], sessionInfo: this.sessionInfo },
-          clientTime,
-        );
-        if (!fresh && r.to && posBefore(built.to, normalize(this.queue, r.to))) {
-          // The rebuilt request holds less than before: the rest becomes the next request.
-          const idx = this.requests.indexOf(r);
-          this.requests.splice(idx + 1, 0, { from: built.to, to: r.to, events: 0, messageBytes: 0, state: 'queued', attempts: 0 });
-        }
-        r.to = built.to;
-        if (fresh) this.cursor = built.to;
-        if (built.events === 0 && built.messageBytes === 0) {
-          // Nothing to carry (only finished or empty batches in range): done without a request.
-          r.state = 'done';
-          while (this.requests.length > 0 && this.requests[0].state === 'done') this.requests.shift();
-          this.settle();
-          queueMicrotask(() => this.pump());
-          return;
-        }
-        r.body = built.body;
-        r.events = built.events;
-        r.messageBytes = built.messageBytes;
-      } else {
+        if (!this.build(r, clientTime)) return;
+      } else if (!r.payload) {
         r.body = refreshClientTime(r.body, clientTime);
       }
-      rawSize = r.body.length;
-      const payload = this.deflate ? await deflateAsync(r.body, { level: this.level }) : r.body;
+      const body = r.body!;
+      rawSize = body.length;
+      const payload = r.payload ?? (this.deflate ? await deflateAsync(body, { level: this.level }) : body);
+      r.payload = undefined; // a retry refreshes client_time and compresses again
       if (this.closed) return;
       r.attempts++;
       this.st.requests++;

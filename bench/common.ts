@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { AGENT_NODE_FLAGS } from '../lib/cli/nodeFlags.js';
 
 /** Repository root (dist/bench/common.js → ../..). */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -161,7 +162,8 @@ export function startAgent(o: AgentRunOptions): RunningAgent {
   fs.mkdirSync(o.dir, { recursive: true });
   const configPath = path.join(o.dir, 'agent.json');
   fs.writeFileSync(configPath, JSON.stringify(o.config, null, 2));
-  const nodeCmd = [process.execPath, ...(o.nodeArgs ?? []), SLUICE_BIN, 'start', '--foreground', '--quiet', '--config', configPath];
+  // The agent runs with the flags its launcher (bin/sluice) gives it.
+  const nodeCmd = [process.execPath, ...AGENT_NODE_FLAGS, ...(o.nodeArgs ?? []), SLUICE_BIN, 'start', '--foreground', '--quiet', '--config', configPath];
   const [cmd, args] = o.cpus ? ['taskset', ['-c', o.cpus, ...nodeCmd]] : [nodeCmd[0], nodeCmd.slice(1)];
   const child = spawn(cmd as string, args as string[], {
     cwd: o.dir,

@@ -12,6 +12,7 @@ import { startControlServer, type ControlServer } from '../control/server.js';
 import { call } from '../control/client.js';
 import { configFor, configPathOf, type CliArgs, type Output } from './main.js';
 import { formatBytes } from './format.js';
+import { AGENT_NODE_FLAGS } from './nodeFlags.js';
 
 export const PID_FILE = 'sluice.pid';
 
@@ -119,7 +120,7 @@ async function daemonize(args: CliArgs, out: Output, dataPath: string): Promise<
   fs.mkdirSync(dataPath, { recursive: true });
   const errFile = path.join(dataPath, 'sluice.out');
   const fd = fs.openSync(errFile, 'w');
-  const child = spawn(process.execPath, [bin, 'start', '--foreground', '--quiet', '--config', configPathOf(args)], {
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, bin, 'start', '--foreground', '--quiet', '--config', configPathOf(args)], {
     detached: true,
     stdio: ['ignore', fd, fd],
   });

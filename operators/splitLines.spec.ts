@@ -124,6 +124,16 @@ describe('splitLines operator', () => {
     });
   });
 
+  it('never times out a partial line the reader knows continues (paused for credits, not at EOF)', () => {
+    const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
+    ts.run(({ cold, expectObservable }) => {
+      // "lo" continues in the file, but the next read comes 10 s later (back-pressure).
+      const input = cold<FileChunk | SkipChunk>('a 10s b', { a: { buf: b('one\nlo'), start: 0, more: true }, b: chunkAt('ng\n', 6) });
+      const out = input.pipe(splitLines(stream, { maxLineSize: 100, lineCompletionWaitMs: 1000 }));
+      expectObservable(out.pipe(map(summary))).toBe('a 10s b', { a: { lines: ['one\n'], end: 4 }, b: { lines: ['long\n'], end: 9 } });
+    });
+  });
+
   it('emits the held partial line on completion and handles skipTo', async () => {
     const out = await lastValueFrom(
       from<(FileChunk | SkipChunk)[]>([chunkAt('a\nb', 0), { skipTo: 100 }, chunkAt('c\nd', 100)]).pipe(

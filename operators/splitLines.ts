@@ -23,6 +23,12 @@ import type { Batch, Event, Stream } from '../lib/types.js';
 export interface FileChunk {
   buf: Buffer;
   start: number;
+  /**
+   * The reader knows more bytes follow this chunk (it stopped for the page size or for credits,
+   * not at the end of the file). A partial line at the end of such a chunk is not waited for:
+   * the rest of it is in the file, so no completion timer may cut it.
+   */
+  more?: boolean;
 }
 
 /** The reader skipped ahead to `skipTo` (bytes before it will not be read). */
@@ -164,7 +170,7 @@ export function splitLines(stream: Stream, opts: SplitLinesOptions): OperatorFun
           if (events.length > 0 || splitter.emittedEnd > before) {
             subscriber.next({ stream, events, end: splitter.emittedEnd });
           }
-          if (splitter.partialBytes > 0) armTimer(splitter.emittedEnd);
+          if (splitter.partialBytes > 0 && !chunk.more) armTimer(splitter.emittedEnd);
           else disarm();
         },
         error(err) {

@@ -191,7 +191,8 @@ export class Tailer {
     }
     this.readPos += bytesRead;
     this.readBytes += bytesRead;
-    this.chunks.next({ buf: data, start });
+    // `more`: bytes beyond this chunk are known to exist (a partial line at its end is not final).
+    this.chunks.next({ buf: data, start, more: this.readPos < this.size });
     return 'data';
   }
 

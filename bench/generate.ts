@@ -22,6 +22,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
+import { seededRandom } from '../lib/random.js';
 
 /** The last line of every generated file. */
 export const END_LINE = '  END-OF-BENCH\n';
@@ -56,17 +57,6 @@ export interface Manifest {
   expectedEvents: number;
 }
 
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PATHS = ['/', '/index.html', '/api/v1/orders', '/api/v1/users/login', '/static/app.js', '/static/style.css', '/cart', '/checkout', '/search', '/health'];
 const METHODS = ['GET', 'GET', 'GET', 'GET', 'POST', 'PUT', 'DELETE'];
@@ -93,7 +83,7 @@ const pad3 = (n: number) => (n < 10 ? '00' + n : n < 100 ? '0' + n : String(n));
 /** Generates a file; resolves with its manifest (also written to `<out>.manifest.json`). */
 export async function generateLog(opts: { sizeMiB: number; seed?: number; out: string }): Promise<Manifest> {
   const seed = opts.seed ?? 42;
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)];
   const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
   const word = (n: number) => {

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { cachedLog, BENCH_GROUPER, BENCH_REDACTION, BENCH_SAMPLING, type Manifest } from './generate.js';
 import { startReceiver, noCleartextPassword, type CountingReceiver } from './receiver.js';
-import { Flags, GiB, MiB, benchConfig, isMain, machine, median, pinSelf, procSample, record, sleep, spread, startAgent, tmpDir } from './common.js';
+import { Flags, GiB, MiB, benchConfig, isMain, machine, median, pinSelf, procSample, record, sleep, spread, startAgent, tmpDir, type ProcSample } from './common.js';
 
 export interface ShipOptions {
   cpus: string;
@@ -88,35 +88,43 @@ export async function shipOnce(m: Manifest, receiver: CountingReceiver, o: ShipO
       if (Date.now() > deadline) throw new Error(`timed out: ${receiver.counts.lines}/${expectedLines} lines received\n${agent.output().slice(-3000)}`);
       await sleep(5);
     }
-    const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
     const s = procSample(agent.pid) ?? last!;
     clearInterval(sampler);
-    // A little longer: anything beyond the expected lines would be a duplicate.
-    await sleep(300);
-    const c = receiver.counts;
-    const steadyS = (c.lastAt - c.firstAt) / 1000;
-    return {
-      wallS,
-      steadyS,
-      cpuS: s.cpu,
-      mbps: m.bytes / MiB / wallS,
-      steadyMbps: m.bytes / MiB / Math.max(steadyS, 1e-3),
-      linesPerS: m.lines / wallS,
-      cpuPerGiB: (s.cpu / m.bytes) * GiB,
-      peakRssMiB: s.hwmKiB / 1024,
-      events: c.events,
-      lines: c.lines,
-      expectedLines,
-      requests: c.requests,
-      wireMiB: c.wireBytes / MiB,
-      verifyErrors: [...c.verifyErrors],
-      rssSeries,
-    };
+    return await finishRun(m, receiver, t0, s, expectedLines, rssSeries);
   } finally {
     clearInterval(sampler);
     await agent.stop();
     if (!o.keep) fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The figures of one shipping run, once the receiver has every expected line: wall and steady
+ * throughput, CPU per GiB and peak RSS from the shipper's last /proc sample. Waits a little
+ * longer first: anything beyond the expected lines would be a duplicate.
+ */
+export async function finishRun(m: Manifest, receiver: CountingReceiver, t0: bigint, s: ProcSample, expectedLines: number, rssSeries: [number, number][]): Promise<ShipRun> {
+  const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
+  await sleep(300);
+  const c = receiver.counts;
+  const steadyS = (c.lastAt - c.firstAt) / 1000;
+  return {
+    wallS,
+    steadyS,
+    cpuS: s.cpu,
+    mbps: m.bytes / MiB / wallS,
+    steadyMbps: m.bytes / MiB / Math.max(steadyS, 1e-3),
+    linesPerS: m.lines / wallS,
+    cpuPerGiB: (s.cpu / m.bytes) * GiB,
+    peakRssMiB: s.hwmKiB / 1024,
+    events: c.events,
+    lines: c.lines,
+    expectedLines,
+    requests: c.requests,
+    wireMiB: c.wireBytes / MiB,
+    verifyErrors: [...c.verifyErrors],
+    rssSeries,
+  };
 }
 
 export function describeRun(r: ShipRun): string {

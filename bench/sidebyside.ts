@@ -18,8 +18,8 @@ import path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
 import { cachedLog, type Manifest } from './generate.js';
 import { startReceiver, noCleartextPassword, type CountingReceiver } from './receiver.js';
-import { shipOnce, describeRun, summarize, type ShipRun } from './logpath.js';
-import { Flags, GiB, MiB, isMain, machine, median, pinSelf, procSample, record, sleep, tmpDir } from './common.js';
+import { shipOnce, describeRun, summarize, finishRun, type ShipRun } from './logpath.js';
+import { Flags, MiB, isMain, machine, median, pinSelf, procSample, record, sleep, tmpDir } from './common.js';
 
 export function syslogNgConfig(file: string, url: string, plain: boolean): string {
   const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
@@ -77,29 +77,9 @@ export async function syslogNgOnce(m: Manifest, receiver: CountingReceiver, cpus
       if (Date.now() > deadline) throw new Error(`syslog-ng timed out: ${receiver.counts.lines}/${expectedLines} lines\n${out.slice(-2000)}`);
       await sleep(5);
     }
-    const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
     const s = procSample(pid) ?? last!;
     clearInterval(sampler);
-    await sleep(300);
-    const c = receiver.counts;
-    const steadyS = (c.lastAt - c.firstAt) / 1000;
-    return {
-      wallS,
-      steadyS,
-      cpuS: s.cpu,
-      mbps: m.bytes / MiB / wallS,
-      steadyMbps: m.bytes / MiB / Math.max(steadyS, 1e-3),
-      linesPerS: m.lines / wallS,
-      cpuPerGiB: (s.cpu / m.bytes) * GiB,
-      peakRssMiB: s.hwmKiB / 1024,
-      events: c.events,
-      lines: c.lines,
-      expectedLines,
-      requests: c.requests,
-      wireMiB: c.wireBytes / MiB,
-      verifyErrors: [...c.verifyErrors],
-      rssSeries: [],
-    };
+    return await finishRun(m, receiver, t0, s, expectedLines, []);
   } finally {
     clearInterval(sampler);
     if (!exited) {

@@ -38,20 +38,8 @@ export interface SampleOptions {
   stats?: SamplingStats;
 }
 
-/**
- * A small deterministic PRNG (mulberry32) returning floats in [0, 1). The same seed always
- * gives the same sequence (it cannot reproduce Python's Mersenne Twister draws).
- */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Repeatable draws (`sluice test`, seeds): see lib/random.ts. */
+export { seededRandom } from '../lib/random.js';
 
 interface Rule {
   re: RegExp;

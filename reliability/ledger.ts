@@ -93,6 +93,8 @@ export interface Verdict {
   dups: Record<DupClass, number>;
   /** Duplicates that carried the same (si, sn) as their first copy: a Scalyr server drops them. */
   dupsWithSameSequence: number;
+  /** Outside-window duplicates under a new (si, sn): a server could not drop them. */
+  outsideWindowNewSequence: number;
   maxCrashWindowMs: number;
   perTag: Record<string, { written: number; delivered: number; lost: number; incarnations: number }>;
 }
@@ -103,6 +105,8 @@ export class Ledger {
   private readonly sessions = new Map<string, number>();
   private readonly seqIds = new Map<string, number>();
   private sameSeqDups = 0;
+  /** Outside-window duplicates under a new (si, sn): a server could not drop them. */
+  private outsideNewSeq = 0;
   private readonly timeline: TimelineEvent[] = [];
   private corrupt = 0;
   private readonly corruptSamples: string[] = [];
@@ -225,9 +229,11 @@ export class Ledger {
       return;
     }
     if (c[seq] < 255) c[seq]++;
-    if (siIdx && t.firstSi.a[seq] === siIdx && t.firstSn.a[seq] === sn) this.sameSeqDups++;
+    const sameSeq = Boolean(siIdx && t.firstSi.a[seq] === siIdx && t.firstSn.a[seq] === sn);
+    if (sameSeq) this.sameSeqDups++;
     const cls = this.classify(t.firstAt.a[seq] + this.t0, t.firstSession.a[seq], session, t.late.a[seq] === 1);
     this.dups[cls]++;
+    if (cls === 'outside-window' && !sameSeq) this.outsideNewSeq++;
     if (cls === 'outside-window' && this.dupSamples.length < 5) {
       this.dupSamples.push(`${id.tag}:${seq} first at +${t.firstAt.a[seq]} ms (session ${t.firstSession.a[seq]}), again at +${now} ms (session ${session})`);
     }
@@ -300,6 +306,7 @@ export class Ledger {
       crossIncarnationInterleavings: this.cross,
       dups: { ...this.dups },
       dupsWithSameSequence: this.sameSeqDups,
+      outsideWindowNewSequence: this.outsideNewSeq,
       dupSamples: this.dupSamples,
       maxCrashWindowMs: this.maxCrashLag,
       perTag,

@@ -219,6 +219,24 @@ describe('rotation', () => {
     expect(r.source.status()[0].skippedBytes).toBe(0);
   });
 
+  it("copytruncate whose copy holds less than what was read: logrotate's window is warned about and counted", async () => {
+    const dir = tmpDir();
+    const f = path.join(dir, 'w.log');
+    fs.writeFileSync(f, '');
+    const r = await start({ entry: entryFor(f), dataDir: tmpDir(), pollIntervalMs: 1000, watch: false });
+    fs.appendFileSync(f, 'L001\n');
+    fs.copyFileSync(f, `${f}.1`); // the copy: L001 only
+    fs.appendFileSync(f, 'L002\n'); // written between the copy and the truncation
+    await waitFor(() => r.lines().length >= 2, 3000); // the agent read L002 from the file
+    fs.truncateSync(f, 0);
+    fs.appendFileSync(f, 'L003\n');
+    await waitFor(() => r.lines().length >= 3, 5000);
+    expect(r.lines()).toEqual(['L001\n', 'L002\n', 'L003\n']);
+    const warn = r.logger.records.find((x) => x.level === 'warn' && /copytruncate window/.test(x.message));
+    expect(warn?.message).toMatch(/w\.log\.1 \(5 bytes\), which holds less than the 10 bytes already read/);
+    expect(r.source.counters.dropped.copytruncate_window).toBe(1);
+  });
+
   it('truncation in place without a copy: read again from 0 under a new sequence id', async () => {
     const dir = tmpDir();
     const f = path.join(dir, 'a.log');

@@ -465,7 +465,21 @@ export class Follower {
           `It appears that ${this.o.realPath} was rotated using copy-truncate but the copied file could not be found; ${unread} unread bytes are lost.`,
         );
       } else {
-        this.o.logger.info(`${this.o.realPath} was truncated; reading it again from the start.`);
+        // A copy that holds less than what was read: logrotate copied, the writer went on, then
+        // the file was truncated. Whatever was written between the copy and the truncation and
+        // not read yet is gone with the truncation (copytruncate's own window); say so.
+        // (No fingerprint check: a copy shorter than the head we fingerprinted cannot match it.)
+        const smaller = await findRotatedCopy(this.o.realPath, { exclude: (d, i) => d === t.dev && i === t.ino });
+        if (smaller) {
+          const size = (await smaller.fh.stat().catch(() => undefined))?.size ?? 0;
+          await smaller.fh.close().catch(() => undefined);
+          this.skip(t, 'copytruncate_window', 0); // counted (the number of bytes is unknown)
+          this.o.logger.warn(
+            `${this.o.realPath} was rotated by copytruncate to ${smaller.path} (${size} bytes), which holds less than the ${t.readPos} bytes already read: lines written between the copy and the truncation and not read yet are lost (logrotate's copytruncate window).`,
+          );
+        } else {
+          this.o.logger.info(`${this.o.realPath} was truncated; reading it again from the start.`);
+        }
       }
     }
     if (!openNew) return;

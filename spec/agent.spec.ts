@@ -9,6 +9,7 @@ import { createAgent, ConfigInvalidError, createDefaultRegistry, createCounters 
 import { memoryLogger } from '../lib/logger.js';
 import { waitFor } from './helpers/wait.js';
 import { readNdjson } from './helpers/ndjson.js';
+import { isolatedAgent } from './helpers/isolated.js';
 
 function tmpdir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-agent-'));
@@ -16,11 +17,7 @@ function tmpdir(): string {
 
 function baseConfig(dir: string, extra: Record<string, unknown> = {}) {
   return {
-    agent_data_path: path.join(dir, 'data'),
-    agent_log_path: path.join(dir, 'log'),
-    implicit_metric_monitor: false,
-    implicit_agent_process_metrics_monitor: false,
-    implicit_agent_log_collection: false,
+    ...isolatedAgent(dir),
     server_attributes: { serverHost: 'test-host' },
     line_completion_wait_time: 0.2,
     max_new_log_detection_time: 0.2,

@@ -16,6 +16,7 @@ import { readNdjson } from './helpers/ndjson.js';
 import { AgentProcess, repoRoot } from '../reliability/agentProcess.js';
 import { call } from '../lib/control/client.js';
 import type { AgentStatus } from '../lib/agent.js';
+import { isolatedAgent } from './helpers/isolated.js';
 
 const KEY = 'hostile-files-key-0123456789';
 let ca: TestCa;
@@ -53,11 +54,7 @@ async function rig(setup: (dir: string) => { logs: Record<string, unknown>[]; ex
       api_key: KEY,
       scalyr_server: server.url,
       ca_cert_path: ca.caPath,
-      agent_data_path: path.join(dir, 'data'),
-      agent_log_path: path.join(dir, 'log'),
-      implicit_metric_monitor: false,
-      implicit_agent_process_metrics_monitor: false,
-      implicit_agent_log_collection: false,
+      ...isolatedAgent(dir),
       max_new_log_detection_time: 0.2,
       line_completion_wait_time: 0.2,
       upload: { linger_ms: 20, retry_base_ms: 50, retry_max_ms: 200 },

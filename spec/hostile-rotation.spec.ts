@@ -16,6 +16,7 @@ import { createAgent } from '../lib/agent.js';
 import { memoryLogger } from '../lib/logger.js';
 import { waitFor } from './helpers/wait.js';
 import { readNdjson } from './helpers/ndjson.js';
+import { isolatedAgent } from './helpers/isolated.js';
 
 const lines = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => `line ${a + i}\n`).join('');
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => `line ${a + i}`);
@@ -26,11 +27,7 @@ async function whileDown(kind: Kind): Promise<{ got: string[]; warnings: string 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-rot-down-'));
   const log = path.join(dir, 'x.log');
   const config = {
-    agent_data_path: path.join(dir, 'data'),
-    agent_log_path: path.join(dir, 'log'),
-    implicit_metric_monitor: false,
-    implicit_agent_process_metrics_monitor: false,
-    implicit_agent_log_collection: false,
+    ...isolatedAgent(dir),
     max_new_log_detection_time: 0.2,
     line_completion_wait_time: 0.2,
     logs: [{ path: log, copy_from_start: true }],

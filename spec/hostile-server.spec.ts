@@ -11,6 +11,7 @@ import { createAgent, type Agent } from '../lib/agent.js';
 import { memoryLogger } from '../lib/logger.js';
 import { makeTestCa, parseAddEventsBody, startTestServer, type Fault, type TestCa, type TestServer } from './helpers/tlsServer.js';
 import { waitFor } from './helpers/wait.js';
+import { isolatedAgent } from './helpers/isolated.js';
 
 const KEY = 'hostile-server-key-0123456789';
 let ca: TestCa;
@@ -44,11 +45,7 @@ async function run(faults: Fault[], opts: { deadline?: number } = {}) {
       api_key: KEY,
       scalyr_server: server.url,
       ca_cert_path: ca.caPath,
-      agent_data_path: path.join(dir, 'data'),
-      agent_log_path: path.join(dir, 'log'),
-      implicit_metric_monitor: false,
-      implicit_agent_process_metrics_monitor: false,
-      implicit_agent_log_collection: false,
+      ...isolatedAgent(dir),
       request_deadline: opts.deadline ?? 1,
       upload: { linger_ms: 10, retry_base_ms: 50, retry_max_ms: 200 },
       logs: [{ path: log, copy_from_start: true }],

@@ -10,6 +10,7 @@ import { memoryLogger } from '../lib/logger.js';
 import { makeTestCa, startTestServer, parseAddEventsBody, type TestServer } from './helpers/tlsServer.js';
 import { waitFor } from './helpers/wait.js';
 import { readNdjson } from './helpers/ndjson.js';
+import { isolatedAgent } from './helpers/isolated.js';
 
 const ca = makeTestCa();
 
@@ -28,11 +29,7 @@ describe('reloading each kind of part', () => {
 
   function base(dir: string, extra: Record<string, unknown>) {
     return {
-      agent_data_path: path.join(dir, 'data'),
-      agent_log_path: path.join(dir, 'log'),
-      implicit_metric_monitor: false,
-      implicit_agent_process_metrics_monitor: false,
-      implicit_agent_log_collection: false,
+      ...isolatedAgent(dir),
       ca_cert_path: ca.caPath,
       upload: { retry_base_ms: 50, retry_max_ms: 100, linger_ms: 20 },
       ...extra,

@@ -248,6 +248,34 @@ describe('delivery', () => {
   });
 });
 
+describe('pipelining with reused body buffers', () => {
+  test('requests built ahead go out in order; a retried one is resent unchanged; every line once', async () => {
+    const { sink } = mkSink({ max_allowed_request_size: 1500, min_allowed_request_size: 1024 });
+    const a = mkStream('a');
+    // Slow answers let requests be built ahead; the third request fails once.
+    server!.faults.push({ delayMs: 40 }, { delayMs: 40 }, { status: 500, body: '{"status":"error/server"}' });
+    let off = 0;
+    const sent: string[] = [];
+    for (let i = 0; i < 24; i++) {
+      const line = `${String(i).padStart(3, '0')} ${'z'.repeat(290)}\n`;
+      sent.push(line);
+      const b = lines(a, off, [line]);
+      off = b.end;
+      sink.write(b);
+    }
+    await sink.flush(8000);
+    expect(a.acks[a.acks.length - 1]).toBe(off);
+    expect([...a.acks]).toEqual([...a.acks].sort((x, y) => x - y));
+    const bodies = server!.requests.map((r) => parseAddEventsBody(r.body));
+    // The failed attempt (request 3) and its retry (request 4) carry the very same events.
+    const key = (i: number) => bodies[i].events.map((e) => [e.message.toString(), e.si, e.sn, e.sd, e.ts]);
+    expect(key(3)).toEqual(key(2));
+    // Every line exactly once among the successful requests, in order.
+    const delivered = bodies.filter((_, i) => i !== 2).flatMap((b) => b.events.map((e) => e.message.toString()));
+    expect(delivered).toEqual(sent);
+  });
+});
+
 describe('faults are survived with no loss and same si/sn', () => {
   const faults: [string, Fault][] = [
     ['HTTP 500', { status: 500, body: '{"status":"error/server","message":"x"}' }],

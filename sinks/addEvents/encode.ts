@@ -7,7 +7,7 @@
  *   as a length-prefixed string `` `s `` + 4-byte big-endian length + raw bytes), then
  *   `], logs: [...], threads: [...], client_time: <secs> }`.
  * - Messages given as Buffers are copied straight into the body; they are never decoded.
- * - Bytes are assembled in one growing preallocated Buffer (doubling, capped by the size limit),
+ * - Bytes are assembled in one Buffer (the caller's reusable scratch buffer, or a growing one),
  *   never by string concatenation of messages.
  * - Size accounting counts the postfix (logs/threads arrays and a 10-digit `client_time`), so a
  *   finished body never exceeds `maxSize`. `addEvent`/`addLog` refuse (return false) rather than
@@ -56,12 +56,12 @@ export function jsonText(value: unknown): string {
   }
 }
 
-/** A byte buffer that grows by doubling up to what is needed. */
+/** A byte buffer that grows by doubling up to what is needed (starting from a given one, if any). */
 class ByteWriter {
   buf: Buffer;
   pos = 0;
-  constructor(initial: number) {
-    this.buf = Buffer.allocUnsafe(Math.max(256, initial));
+  constructor(initial: number | Buffer) {
+    this.buf = typeof initial === 'number' ? Buffer.allocUnsafe(Math.max(256, initial)) : initial;
   }
   ensure(extra: number): void {
     const need = this.pos + extra;
@@ -92,7 +92,8 @@ interface PreparedEvent {
 }
 
 /**
- * Builds one request body. Not reusable after {@link finish}.
+ * Builds one request body. Not reusable after {@link finish}. The body it returns is a view of
+ * the scratch buffer when one was given: the caller owns that buffer until it is done with it.
  */
 export class RequestEncoder {
   private readonly w: ByteWriter;
@@ -109,13 +110,16 @@ export class RequestEncoder {
   /**
    * @param baseBody the leading JSON object (`{token, session, threads: [], sessionInfo}`)
    * @param maxSize the request size limit in bytes (null = unlimited)
+   * @param scratch a buffer to write the body into (reused across requests by the sink, so a
+   *   body costs no allocation); the body grows out of it into a new buffer only if it must
    */
   constructor(
     baseBody: Record<string, unknown>,
     readonly maxSize: number | null,
+    scratch?: Buffer,
   ) {
     const head = jsonText(baseBody);
-    this.w = new ByteWriter(Math.min(maxSize ?? 65536, 65536));
+    this.w = new ByteWriter(scratch && scratch.length >= 256 ? scratch : Math.min(maxSize ?? 65536, 65536));
     this.w.text(head.slice(0, -1));
     this.w.text(', events: [');
   }

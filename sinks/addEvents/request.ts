@@ -94,7 +94,8 @@ function eventParts(ev: Event): { lineAttrs?: Record<string, unknown>; sampleRat
 }
 
 /**
- * Builds a request starting at `from` (normalised), stopping at `limit` when given.
+ * Builds a request starting at `from` (normalised), stopping at `limit` when given; into
+ * `scratch` when given (the body is then a view of it).
  */
 export function buildRequest(
   q: QueueView,
@@ -103,8 +104,9 @@ export function buildRequest(
   maxSize: number,
   baseBody: Record<string, unknown>,
   clientTimeSecs: number,
+  scratch?: Buffer,
 ): BuiltRequest {
-  const enc = new RequestEncoder(baseBody, maxSize);
+  const enc = new RequestEncoder(baseBody, maxSize, scratch);
   const seen = new Set<Stream>();
   let pos = normalize(q, from);
   let events = 0;

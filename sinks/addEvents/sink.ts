@@ -32,6 +32,17 @@ import { Transport, TransportError } from './transport.js';
 
 const deflateAsync = promisify(zlib.deflate);
 
+/**
+ * Requests built ahead of the one on the wire: two, so that the main thread builds request n+2
+ * while libuv's pool deflates n+1 (building and deflating a full request take about as long).
+ */
+const PREPARE_AHEAD = 2;
+
+/** Compresses a body; output chunks of 256 KiB (zlib's default 16 KiB costs a JS callback each). */
+function compress(body: Buffer, level: number): Promise<Buffer> {
+  return deflateAsync(body, { level, chunkSize: Math.min(256 * 1024, Math.max(16 * 1024, body.length >>> 2)) });
+}
+
 /** Options (Scalyr's option names; extra agent options are ignored). */
 export interface AddEventsSinkConfig {
   api_key: string;
@@ -81,6 +92,8 @@ interface Req {
   /** Set once built; for a split-off remainder it is the limit to build up to. */
   to?: Pos;
   body?: Buffer;
+  /** The pooled buffer `body` was written into (given back when the request is done). */
+  scratch?: Buffer;
   /** The compressed body, made ahead while the previous request was in flight (pipelining). */
   payload?: Buffer;
   events: number;
@@ -118,11 +131,13 @@ class AddEventsSinkImpl implements AddEventsSink {
   /** `max_no_success_secs` in ms (0 = never drop: back-pressure holds reading instead). */
   private readonly maxNoSuccessMs: number;
   private readonly createdAt = Date.now();
-  /** A request is being built and compressed ahead (see prepareAhead). */
-  private preparing = false;
+  /** Requests being built and compressed ahead (see prepareAhead). */
+  private preparing = 0;
   private readonly backoff: Backoff;
   private readonly headers: Record<string, string>;
 
+  /** Reusable request-body buffers: building a body allocates nothing (see takeScratch). */
+  private readonly pool: Buffer[] = [];
   private readonly entries: Entry[] = [];
   private baseSeq = 0;
   private nextSeq = 0;
@@ -310,6 +325,7 @@ class AddEventsSinkImpl implements AddEventsSink {
     this.accepting = false;
     this.closed = true;
     this.requests = [];
+    this.pool.length = 0;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.transport.close();
@@ -374,9 +390,9 @@ class AddEventsSinkImpl implements AddEventsSink {
         return;
       }
       const first = this.requests.find((x) => x.state === 'queued' || x.state === 'preparing');
-      if (first?.state === 'preparing') return; // sent in order once its body is ready
+      if (first?.state === 'preparing') break; // sent in order once its body is ready
       const r = first ?? this.nextRequest(now);
-      if (!r) return;
+      if (!r) break;
       this.send(r).catch((err) => this.internalError(err));
     }
     this.prepareAhead();
@@ -416,28 +432,44 @@ class AddEventsSinkImpl implements AddEventsSink {
    * even when a request is retried.
    */
   private prepareAhead(): void {
-    if (this.closed || this.preparing || Date.now() < this.gateUntil) return;
-    if (this.requests.some((x) => x.state === 'queued' && !x.body)) return; // a split-off remainder goes first, as it is
-    if (this.requests.some((x) => x.state === 'queued' && x.payload)) return; // one ready is enough
-    const r = this.requests.some((x) => x.state === 'queued') ? undefined : this.nextRequest(Date.now());
-    if (!r) return;
-    r.state = 'preparing';
-    this.preparing = true;
-    void (async () => {
+    while (!this.closed && Date.now() >= this.gateUntil) {
+      if (this.requests.some((x) => x.state === 'queued' && !x.body)) return; // a split-off remainder goes first, as it is
+      let ahead = this.preparing;
+      for (const x of this.requests) if (x.state === 'queued' && x.payload) ahead++;
+      if (ahead >= PREPARE_AHEAD) return;
+      if (this.requests.some((x) => x.state === 'queued' && !x.payload)) return; // a retry waits as it is
+      const r = this.nextRequest(Date.now());
+      if (!r) return;
+      r.state = 'preparing';
+      this.preparing++;
+      // Built now (synchronously: the cursor moves), compressed on the pool in the background.
+      let built = false;
       try {
-        if (!this.build(r, Math.floor(Date.now() / 1000))) return;
-        const body = r.body!;
-        r.payload = this.deflate ? await deflateAsync(body, { level: this.level }) : body;
+        built = this.build(r, Math.floor(Date.now() / 1000));
       } catch (err) {
         r.body = undefined;
-        r.payload = undefined;
         this.internalError(err);
-      } finally {
-        if (r.state === 'preparing') r.state = 'queued';
-        this.preparing = false;
-        this.pump();
       }
-    })();
+      if (!built) {
+        if (r.state === 'preparing') r.state = 'queued';
+        this.preparing--;
+        return;
+      }
+      void (async () => {
+        try {
+          const body = r.body!;
+          r.payload = this.deflate ? await compress(body, this.level) : body;
+        } catch (err) {
+          r.body = undefined;
+          r.payload = undefined;
+          this.internalError(err);
+        } finally {
+          if (r.state === 'preparing') r.state = 'queued';
+          this.preparing--;
+          this.pump();
+        }
+      })();
+    }
   }
 
   private internalError(err: unknown): void {
@@ -461,6 +493,8 @@ class AddEventsSinkImpl implements AddEventsSink {
    */
   private build(r: Req, clientTime: number): boolean {
     const fresh = r.to === undefined;
+    const scratch = r.scratch ?? this.takeScratch();
+    r.scratch = undefined;
     const built = buildRequest(
       this.queue,
       r.from,
@@ -468,7 +502,10 @@ class AddEventsSinkImpl implements AddEventsSink {
       this.allowedSize,
       { token: this.apiKey, session: this.session, threads: [], sessionInfo: this.sessionInfo },
       clientTime,
+      scratch,
     );
+    if (built.body.buffer === scratch.buffer) r.scratch = scratch;
+    else this.giveScratch(scratch); // the body outgrew it (a forced piece): it lives elsewhere
     if (!fresh && r.to && posBefore(built.to, normalize(this.queue, r.to))) {
       // The rebuilt request holds less than before: the rest becomes the next request.
       const idx = this.requests.indexOf(r);
@@ -477,6 +514,7 @@ class AddEventsSinkImpl implements AddEventsSink {
     r.to = built.to;
     if (fresh) this.cursor = built.to;
     if (built.events === 0 && built.messageBytes === 0) {
+      this.release(r);
       r.state = 'done';
       while (this.requests.length > 0 && this.requests[0].state === 'done') this.requests.shift();
       this.settle();
@@ -505,7 +543,7 @@ class AddEventsSinkImpl implements AddEventsSink {
       }
       const body = r.body!;
       rawSize = body.length;
-      const payload = r.payload ?? (this.deflate ? await deflateAsync(body, { level: this.level }) : body);
+      const payload = r.payload ?? (this.deflate ? await compress(body, this.level) : body);
       r.payload = undefined; // a retry refreshes client_time and compresses again
       if (this.closed) return;
       r.attempts++;
@@ -553,7 +591,7 @@ class AddEventsSinkImpl implements AddEventsSink {
       this.st.lastClientError = undefined;
       this.allowedSize = this.maxSize;
       r.state = 'done';
-      r.body = undefined;
+      this.release(r);
       if (outcome === 'success') {
         this.st.lastSuccessTime = Date.now();
         this.st.rawBytesSent += rawSize;
@@ -605,6 +643,28 @@ class AddEventsSinkImpl implements AddEventsSink {
     const head = this.entries[0];
     if (head && head.seq === settled.b && settled.e > 0) this.ack(head.batch.stream, head.batch.events[settled.e - 1].end);
     for (const w of [...this.flushWaiters]) if (w.target < this.baseSeq) w.finish();
+    if (this.requests.length === 0 && this.entries.length === 0) this.pool.length = 0; // idle: give the memory back
+  }
+
+  /**
+   * A buffer to build a body in: from the pool, else a new one of the size limit (+ slack for
+   * a forced piece). Its pages are touched only as far as bodies are written, so a small request
+   * costs little even in a new buffer.
+   */
+  private takeScratch(): Buffer {
+    return this.pool.pop() ?? Buffer.allocUnsafeSlow(this.maxSize + 65536);
+  }
+
+  private giveScratch(b: Buffer): void {
+    if (!this.closed && this.pool.length < PREPARE_AHEAD + this.maxInFlight) this.pool.push(b);
+  }
+
+  /** The request no longer needs its body (done, or nothing to carry): its buffer goes back. */
+  private release(r: Req): void {
+    r.body = undefined;
+    r.payload = undefined;
+    if (r.scratch) this.giveScratch(r.scratch);
+    r.scratch = undefined;
   }
 
   private ack(stream: Stream, end: number): void {
@@ -619,9 +679,14 @@ class AddEventsSinkImpl implements AddEventsSink {
   }
 }
 
-/** The same body with a new `client_time` (it is the last field). */
+/** The same body with a new `client_time` (it is the last field): in place when the length is the same. */
 function refreshClientTime(body: Buffer, clientTime: number): Buffer {
   const idx = body.lastIndexOf('client_time: ');
   if (idx < 0) return body;
-  return Buffer.concat([body.subarray(0, idx), Buffer.from(`client_time: ${clientTime} }`)]);
+  const tail = Buffer.from(`client_time: ${clientTime} }`);
+  if (idx + tail.length === body.length) {
+    tail.copy(body, idx);
+    return body;
+  }
+  return Buffer.concat([body.subarray(0, idx), tail]);
 }

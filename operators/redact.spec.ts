@@ -29,7 +29,7 @@ describe('redact', () => {
     const [out] = await lastValueFrom(
       from([batch(['pw=1 pw=2\n', 'clean\n'])]).pipe(redact([rule('pw=\\d', 'pw=X'), rule('X', 'Y')], { stats, counters }), toArray()),
     );
-    expect(out.events.map((e) => e.message)).toEqual(['pw=Y pw=Y\n', 'clean\n']);
+    expect(out.events.map((e) => String(e.message))).toEqual(['pw=Y pw=Y\n', 'clean\n']);
     expect(stats).toEqual({ redactedLines: 1, rules: [{ lines: 1, matches: 2 }, { lines: 1, matches: 2 }] });
     expect(counters.sentBytes).toBe(Buffer.byteLength('pw=Y pw=Y\nclean\n'));
     expect(out.end).toBe(16);
@@ -57,6 +57,13 @@ describe('redact', () => {
   test('invalid rules throw clear errors', () => {
     expect(() => redact([rule('(')])).toThrow(/redaction_rules\[0\]\.match_expression/);
     expect(() => redact([rule('(a)', '\\2')])).toThrow(/redaction_rules\[0\]\.replacement: .*invalid group reference 2/);
+  });
+
+  test('an unmatched line of valid UTF-8 stays the very Buffer read; an invalid one becomes a string', async () => {
+    const b = batch(['clean ü\n', Buffer.from([0xfe, 0x71, 0x0a])]);
+    const [out] = await lastValueFrom(from([b]).pipe(redact([rule('p', 'q')]), toArray()));
+    expect(out.events[0].message).toBe(b.events[0].message);
+    expect(out.events[1].message).toBe('\ufffdq\n');
   });
 
   test('invalid UTF-8 is decoded with replacement', async () => {

@@ -9,7 +9,9 @@
  * - A replacement containing `\H` takes Scalyr's hashing path: for every match and every group
  *   `i`, the first `\H<i>` in the replacement becomes the lowercase hex MD5 of (group text +
  *   `hash_salt`) (UTF-8), else the first `\<i>` becomes the group text; the rest is literal.
- * - With rules, messages are decoded as UTF-8 with replacement and passed on as strings.
+ * - With rules, messages are decoded as UTF-8 with replacement for the regexes. A message no rule
+ *   matched whose bytes were valid UTF-8 stays the original Buffer (the same bytes, held once);
+ *   a changed one, or one that needed replacement characters, is passed on as the new string.
  * - Redaction counts (Scalyr's "N redactions"): an event counts once if any rule matched. They go
  *   to the optional `stats` object ({@link RedactionStats}: `redactedLines` and per-rule
  *   `lines`/`matches`), because `ComponentCounters` has no slot for "changed but kept".
@@ -171,13 +173,14 @@ export function redact(rules: readonly RedactionRuleConfig[], opts: RedactOption
         }
       }
       if (any && stats) stats.redactedLines++;
-      const e: Event = { message: msg, end: ev.end };
+      const keepRaw = !any && typeof raw !== 'string' && !msg.includes('\ufffd');
+      const e: Event = { message: keepRaw ? raw : msg, end: ev.end };
       if (ev.ts !== undefined) e.ts = ev.ts;
       if (ev.attrs !== undefined) e.attrs = ev.attrs;
       out[k] = e;
       if (counters) {
         counters.sentEvents++;
-        counters.sentBytes += Buffer.byteLength(msg);
+        counters.sentBytes += keepRaw ? raw.length : Buffer.byteLength(msg);
       }
     }
     return { stream: batch.stream, events: out, end: batch.end };

@@ -37,7 +37,7 @@ describe('sample', () => {
       [batch(['INFO a\n', 'ERROR INFO\n', 'other\n'])],
     );
     expect(calls).toBe(0);
-    expect(out.events.map((e) => e.message)).toEqual(['ERROR INFO\n', 'other\n']);
+    expect(out.events.map((e) => String(e.message))).toEqual(['ERROR INFO\n', 'other\n']);
     expect(out.events.map((e) => e.attrs)).toEqual([undefined, undefined]);
     expect(out.end).toBe(Buffer.byteLength('INFO a\nERROR INFO\nother\n'));
     expect(counters.dropped.sampling).toBe(1);
@@ -53,6 +53,13 @@ describe('sample', () => {
     ]);
     expect(out.events).toEqual([{ message: 'x1\n', end: 3, attrs: { a: 1, sample_rate: 0.5 } }]);
     expect(draws).toEqual([]);
+  });
+
+  test('kept valid UTF-8 stays the very Buffer read (held once); only invalid bytes become a string', async () => {
+    const b = batch(['ok é\n', Buffer.from([0x61, 0xff, 0x0a])]);
+    const [out] = await run(sample([{ match_expression: 'zz', sampling_rate: 0 }]), [b]);
+    expect(out.events[0].message).toBe(b.events[0].message);
+    expect(out.events[1].message).toBe('a\ufffd\n');
   });
 
   test('all dropped: an empty batch still carries the end', async () => {

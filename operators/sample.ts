@@ -7,8 +7,11 @@
  * - Rate 0 → dropped; rate 1 → kept without a random draw; otherwise kept iff `random() < rate`
  *   (`random` is injectable: `seededRandom(seed)` for deterministic runs, `Math.random` by default).
  * - Kept events whose deciding rate ≠ 1 get `attrs.sample_rate = rate` (a new attrs object).
- * - With rules, messages are decoded as UTF-8 with replacement (U+FFFD) and passed on as strings,
- *   as Scalyr re-encodes every line of a log that has sampling or redaction rules.
+ * - With rules, messages are decoded as UTF-8 with replacement (U+FFFD) for the regexes, as
+ *   Scalyr re-encodes every line of a log that has sampling or redaction rules. A kept message
+ *   whose bytes were valid UTF-8 stays the original Buffer (re-encoding would give the same
+ *   bytes); only one that needed replacement characters is passed on as the decoded string. So
+ *   pending lines are held once (the bytes read), not twice.
  * - Dropped events are counted (`counters.dropped.sampling`, plus `stats` lines/bytes); their
  *   bytes stay consumed: the batch `end` is unchanged, and a batch whose events were all dropped
  *   is still emitted (empty) so the sink acknowledges it.
@@ -88,14 +91,14 @@ export function sample(rules: readonly SamplingRuleConfig[], opts: SampleOptions
         }
       }
       if (rate === 1 || (rate > 0 && random() < rate)) {
-        const e: Event = { message: msg, end: ev.end };
+        const e: Event = { message: typeof raw === 'string' || msg.includes('\ufffd') ? msg : raw, end: ev.end };
         if (ev.ts !== undefined) e.ts = ev.ts;
         if (rate !== 1) e.attrs = ev.attrs ? { ...ev.attrs, sample_rate: rate } : { sample_rate: rate };
         else if (ev.attrs !== undefined) e.attrs = ev.attrs;
         out.push(e);
         if (counters) {
           counters.sentEvents++;
-          counters.sentBytes += typeof raw === 'string' ? Buffer.byteLength(msg) : raw.length;
+          counters.sentBytes += typeof e.message === 'string' ? Buffer.byteLength(e.message) : e.message.length;
         }
       } else {
         if (counters) countDrop(counters, 'sampling');

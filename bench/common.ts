@@ -163,7 +163,9 @@ export function startAgent(o: AgentRunOptions): RunningAgent {
   const configPath = path.join(o.dir, 'agent.json');
   fs.writeFileSync(configPath, JSON.stringify(o.config, null, 2));
   // The agent runs with the flags its launcher (bin/sluice) gives it.
-  const nodeCmd = [process.execPath, ...AGENT_NODE_FLAGS, ...(o.nodeArgs ?? []), SLUICE_BIN, 'start', '--foreground', '--quiet', '--config', configPath];
+  // SLUICE_BENCH_NODE_ARGS: extra node flags for experiments (`--max-old-space-size=64`, `--require probe.cjs`).
+  const extra = (process.env.SLUICE_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const nodeCmd = [process.execPath, ...AGENT_NODE_FLAGS, ...extra, ...(o.nodeArgs ?? []), SLUICE_BIN, 'start', '--foreground', '--quiet', '--config', configPath];
   const [cmd, args] = o.cpus ? ['taskset', ['-c', o.cpus, ...nodeCmd]] : [nodeCmd[0], nodeCmd.slice(1)];
   const child = spawn(cmd as string, args as string[], {
     cwd: o.dir,

@@ -42,6 +42,8 @@ export interface ShipRun {
   linesPerS: number;
   cpuPerGiB: number;
   peakRssMiB: number;
+  /** CPU of this process (the receiver: inflate + scan) per GiB of input; it shares the cores. */
+  receiverCpuPerGiB: number;
   events: number;
   lines: number;
   expectedLines: number;
@@ -69,6 +71,7 @@ export async function shipOnce(m: Manifest, receiver: CountingReceiver, o: ShipO
   receiver.reset();
   const nodeArgs = o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
   const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   const agent = startAgent({ dir, config, cpus: o.cpus, nodeArgs });
   const rssSeries: [number, number][] = [];
   let last = procSample(agent.pid);
@@ -90,7 +93,10 @@ export async function shipOnce(m: Manifest, receiver: CountingReceiver, o: ShipO
     }
     const s = procSample(agent.pid) ?? last!;
     clearInterval(sampler);
-    return await finishRun(m, receiver, t0, s, expectedLines, rssSeries);
+    const cpu = process.cpuUsage(cpu0);
+    const run = await finishRun(m, receiver, t0, s, expectedLines, rssSeries);
+    run.receiverCpuPerGiB = ((cpu.user + cpu.system) / 1e6 / m.bytes) * GiB;
+    return run;
   } finally {
     clearInterval(sampler);
     await agent.stop();
@@ -117,6 +123,7 @@ export async function finishRun(m: Manifest, receiver: CountingReceiver, t0: big
     linesPerS: m.lines / wallS,
     cpuPerGiB: (s.cpu / m.bytes) * GiB,
     peakRssMiB: s.hwmKiB / 1024,
+    receiverCpuPerGiB: NaN,
     events: c.events,
     lines: c.lines,
     expectedLines,
@@ -129,7 +136,7 @@ export async function finishRun(m: Manifest, receiver: CountingReceiver, t0: big
 
 export function describeRun(r: ShipRun): string {
   const dup = r.lines > r.expectedLines ? ` (+${r.lines - r.expectedLines} duplicate lines)` : '';
-  return `${r.mbps.toFixed(1)} MB/s (steady ${r.steadyMbps.toFixed(1)}), ${(r.linesPerS / 1000).toFixed(0)}k lines/s, ${r.cpuPerGiB.toFixed(1)} CPU-s/GiB, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${r.events} events/${r.lines} lines${dup}, ${r.requests} requests, ${r.wireMiB.toFixed(0)} MiB on the wire${r.verifyErrors.length ? `, VERIFY ERRORS: ${r.verifyErrors[0]}` : ''}`;
+  return `${r.mbps.toFixed(1)} MB/s (steady ${r.steadyMbps.toFixed(1)}), ${(r.linesPerS / 1000).toFixed(0)}k lines/s, ${r.cpuPerGiB.toFixed(1)} CPU-s/GiB${Number.isFinite(r.receiverCpuPerGiB) ? ` (receiver ${r.receiverCpuPerGiB.toFixed(1)})` : ''}, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${r.events} events/${r.lines} lines${dup}, ${r.requests} requests, ${r.wireMiB.toFixed(0)} MiB on the wire${r.verifyErrors.length ? `, VERIFY ERRORS: ${r.verifyErrors[0]}` : ''}`;
 }
 
 export function summarize(results: ShipRun[]): Record<string, unknown> {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { AGENT_NODE_FLAGS } from '../lib/cli/nodeFlags.js';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from '../lib/cli/nodeFlags.js';
 
 /** Repository root (dist/bench/common.js → ../..). */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -169,7 +169,7 @@ export function startAgent(o: AgentRunOptions): RunningAgent {
   const [cmd, args] = o.cpus ? ['taskset', ['-c', o.cpus, ...nodeCmd]] : [nodeCmd[0], nodeCmd.slice(1)];
   const child = spawn(cmd as string, args as string[], {
     cwd: o.dir,
-    env: { ...process.env, SLUICE_PROGRESS_MS: '3600000', ...o.env },
+    env: { ...AGENT_ENV, ...process.env, SLUICE_PROGRESS_MS: '3600000', ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -6,3 +6,13 @@
  * at startup only; they cannot be set from inside the process.
  */
 export const AGENT_NODE_FLAGS = ['--max-semi-space-size=1'];
+
+/**
+ * Environment the agent process starts with (same places as the flags). glibc's malloc serves
+ * blocks of 64 KiB and more (a file read, a compressed request) with their own mmap, so their
+ * memory returns to the system when freed instead of staying in the heap behind smaller blocks;
+ * without a fixed threshold glibc raises it after the first large free and stops doing so.
+ * About 15 MiB less peak RSS shipping a backlog, no measured CPU cost (docs/PERFORMANCE.md).
+ * Other C libraries ignore it.
+ */
+export const AGENT_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '65536' };

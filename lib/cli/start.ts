@@ -12,7 +12,7 @@ import { startControlServer, type ControlServer } from '../control/server.js';
 import { call } from '../control/client.js';
 import { configFor, configPathOf, type CliArgs, type Output } from './main.js';
 import { formatBytes } from './format.js';
-import { AGENT_NODE_FLAGS } from './nodeFlags.js';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from './nodeFlags.js';
 
 export const PID_FILE = 'sluice.pid';
 
@@ -123,6 +123,7 @@ async function daemonize(args: CliArgs, out: Output, dataPath: string): Promise<
   const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, bin, 'start', '--foreground', '--quiet', '--config', configPathOf(args)], {
     detached: true,
     stdio: ['ignore', fd, fd],
+    env: { ...AGENT_ENV, ...process.env },
   });
   fs.closeSync(fd);
   child.unref();

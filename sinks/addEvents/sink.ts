@@ -38,6 +38,9 @@ const deflateAsync = promisify(zlib.deflate);
  */
 const PREPARE_AHEAD = 2;
 
+/** An idle sink frees its body buffers after this long. */
+const POOL_IDLE_MS = 10_000;
+
 /** Compresses a body; output chunks of 256 KiB (zlib's default 16 KiB costs a JS callback each). */
 function compress(body: Buffer, level: number): Promise<Buffer> {
   return deflateAsync(body, { level, chunkSize: Math.min(256 * 1024, Math.max(16 * 1024, body.length >>> 2)) });
@@ -138,6 +141,7 @@ class AddEventsSinkImpl implements AddEventsSink {
 
   /** Reusable request-body buffers: building a body allocates nothing (see takeScratch). */
   private readonly pool: Buffer[] = [];
+  private poolTimer?: NodeJS.Timeout;
   private readonly entries: Entry[] = [];
   private baseSeq = 0;
   private nextSeq = 0;
@@ -326,6 +330,8 @@ class AddEventsSinkImpl implements AddEventsSink {
     this.closed = true;
     this.requests = [];
     this.pool.length = 0;
+    if (this.poolTimer) clearTimeout(this.poolTimer);
+    this.poolTimer = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.transport.close();
@@ -643,7 +649,14 @@ class AddEventsSinkImpl implements AddEventsSink {
     const head = this.entries[0];
     if (head && head.seq === settled.b && settled.e > 0) this.ack(head.batch.stream, head.batch.events[settled.e - 1].end);
     for (const w of [...this.flushWaiters]) if (w.target < this.baseSeq) w.finish();
-    if (this.requests.length === 0 && this.entries.length === 0) this.pool.length = 0; // idle: give the memory back
+    if (this.requests.length === 0 && this.entries.length === 0 && this.pool.length > 0 && !this.poolTimer) {
+      // Idle for a while: give the buffers' memory back (a short pause keeps them).
+      this.poolTimer = setTimeout(() => {
+        this.poolTimer = undefined;
+        if (this.requests.length === 0) this.pool.length = 0;
+      }, POOL_IDLE_MS);
+      this.poolTimer.unref();
+    }
   }
 
   /**

@@ -22,7 +22,7 @@
  * - A group never exceeds `maxLineSize` bytes: when the next line would reach the limit, only
  *   the bytes that fit are appended (whether or not the line continues the group, as Scalyr
  *   does) and the group is emitted; the rest of that line is processed as a new line.
- * - The message of a group is the concatenation of the RAW bytes (one `Buffer.concat` per
+ * - The message of a group is the concatenation of the RAW bytes (one copy per
  *   multi-line group); a line that passes alone is the very same event object (zero copy). A
  *   group's `end` is its last line's `end`; `ts`/`attrs` come from its first line.
  * - A group still open at the end of a batch is held: the emitted batch's `end` stops before its
@@ -46,6 +46,7 @@ import { Observable, asyncScheduler, type MonoTypeOperatorFunction, type Schedul
 import type { LineGrouperConfig } from '../lib/config/types.js';
 import type { Batch, ComponentCounters, Event, Stream } from '../lib/types.js';
 import { compilePythonRegex } from '../lib/regex.js';
+import { joinBuffers } from '../lib/slab.js';
 
 export interface GroupLinesOptions {
   /** Largest group in bytes (Scalyr `max_line_size`). */
@@ -166,7 +167,7 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
             const m = held[k].message;
             parts[k] = typeof m === 'string' ? Buffer.from(m) : m;
           }
-          out.push(withMessage(held[0], Buffer.concat(parts, heldBytes), held[held.length - 1].end));
+          out.push(withMessage(held[0], joinBuffers(parts, heldBytes), held[held.length - 1].end));
         }
         held.length = 0;
         heldBytes = 0;

@@ -6,7 +6,7 @@
  *   Buffer INCLUDING its trailing `\n`, and `end` is the offset just after it. Bytes are never
  *   decoded (invalid UTF-8, NUL pass through untouched).
  * - No copies on the hot path: a line inside one chunk is a `subarray` view of the chunk. Only a
- *   line that spans two chunks is joined (one `Buffer.concat`).
+ *   line that spans two chunks is joined (one copy, into a shared slab: lib/slab.ts).
  * - A line longer than `maxLineSize` is split: every `maxLineSize` bytes without a newline
  *   become one event (no newline); the rest continues as the next event. Nothing is truncated.
  * - A final partial line is held back (the batch `end` stops before it, so no ack can pass it)
@@ -18,6 +18,7 @@
  */
 import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Batch, Event, Stream } from '../lib/types.js';
+import { joinBuffers } from '../lib/slab.js';
 
 /** Bytes read from a file: `buf` holds the bytes starting at file offset `start`. */
 export interface FileChunk {
@@ -80,7 +81,7 @@ export class LineSplitter {
       if (nl !== -1 || len >= need) {
         i = nl !== -1 ? nl + 1 : need;
         this.held.push(buf.subarray(0, i));
-        out.push({ message: Buffer.concat(this.held, this.heldLen + i), end: start + i });
+        out.push({ message: joinBuffers(this.held, this.heldLen + i), end: start + i });
         this.held = [];
         this.heldLen = 0;
         this.emittedEnd = start + i;
@@ -114,7 +115,7 @@ export class LineSplitter {
   /** Hands over the held partial line as one event (or nothing). */
   takePartial(): Event | undefined {
     if (this.heldLen === 0) return undefined;
-    const message = this.held.length === 1 ? this.held[0] : Buffer.concat(this.held, this.heldLen);
+    const message = this.held.length === 1 ? this.held[0] : joinBuffers(this.held, this.heldLen);
     const end = this.heldStart + this.heldLen;
     this.held = [];
     this.heldLen = 0;

@@ -22,6 +22,7 @@ import { loadConfig, parseConfigObject, formatConfigError, type ConfigError, typ
 import type { Batch, ComponentCounters, Logger, Sink } from './types.js';
 import { createCounters, errorMessage } from './counters.js';
 import { Credits } from './pipeline/credits.js';
+import { ReadBuffers } from './pipeline/readBuffers.js';
 import { Supervisor, type PartSpec, type RunningPart } from './pipeline/supervisor.js';
 import { Taps } from './pipeline/taps.js';
 import { entryChain, createEntryStats, summarize, type EntryStats } from './pipeline/logPipeline.js';
@@ -156,6 +157,8 @@ export function createAgent(opts: AgentOptions): Agent {
   let logger: Logger = opts.logger ?? silentLogger;
   let agentLog: AgentLog | undefined;
   let credits: Credits | undefined;
+  /** Read pages reused across files once acknowledged (at most the read budget's worth kept). */
+  let readBuffers: ReadBuffers | undefined;
   let checkpoints: CheckpointStore | undefined;
   let supervisor: Supervisor | undefined;
   let firstApply = true;
@@ -268,6 +271,7 @@ export function createAgent(opts: AgentOptions): Agent {
         const perFile = entryChain({ id, entry, agent: cfg, registry, taps, stats, logger, credits: credits! });
         const source = createLogSource(entry, {
           credits: credits!,
+          readBuffers,
           checkpoints: checkpoints!,
           logger,
           agent: cfg,
@@ -448,6 +452,8 @@ export function createAgent(opts: AgentOptions): Agent {
     for (const w of configStatus.warnings) logger.warn(`Configuration: ${w}`);
     if (!cfg.api_key) logger.info(`No api_key configured: events go to the embedded default sink under ${cfg.embedded_output}.`);
     credits = new Credits(cfg.max_pending_bytes);
+    const pageSize = cfg.read_page_size;
+    readBuffers = new ReadBuffers(pageSize, Math.ceil(cfg.max_pending_bytes / pageSize));
     checkpoints = await CheckpointStore.open(cfg.agent_data_path, {
       logger,
       maxAgeSecs: cfg.max_allowed_checkpoint_age,
@@ -473,6 +479,7 @@ export function createAgent(opts: AgentOptions): Agent {
     // Sources first (they wait for the sink to flush what they sent), the sink last.
     await supervisor?.stopAll((keys) => [...keys.filter((k) => k !== 'sink'), ...keys.filter((k) => k === 'sink')], deadlineMs);
     await checkpoints?.close();
+    readBuffers?.clear();
     logger.info('sluice stopped.');
     await agentLog?.close();
   }

@@ -96,7 +96,11 @@ export interface Logger {
 export interface Sink extends Lifecycle {
   readonly id: string;
   readonly counters: ComponentCounters;
-  /** Takes ownership of a batch. Never throws; bad data is counted, not thrown. */
+  /**
+   * Takes ownership of a batch. Never throws; bad data is counted, not thrown. Once a sink
+   * acknowledges a stream up to an offset, it must not read the message Buffers of the events
+   * before it any more (copy what is kept): their read pages are reused.
+   */
   write(batch: Batch): void;
   /** Resolves when everything written so far was delivered, or `deadlineMs` passed. */
   flush(deadlineMs?: number): Promise<void>;

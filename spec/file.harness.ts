@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { OperatorFunction, Subscription } from 'rxjs';
 import { CheckpointStore } from '../lib/checkpoints/store.js';
 import { Credits } from '../lib/pipeline/credits.js';
+import type { ReadBuffers } from '../lib/pipeline/readBuffers.js';
 import { memoryLogger } from '../lib/logger.js';
 import type { Batch, Stream } from '../lib/types.js';
 import type { LogEntryConfig } from '../lib/config/types.js';
@@ -51,11 +52,15 @@ export interface RunOptions {
   ack?: boolean | ((b: Batch) => boolean);
   budget?: number;
   credits?: Credits;
+  /** Reusable read pages (the agent passes one); pages are then only valid until acked. */
+  readBuffers?: ReadBuffers;
   startup?: boolean;
   watch?: boolean;
   pollIntervalMs?: number;
   initialPositions?: Record<string, number>;
   perFile?: (s: Stream) => OperatorFunction<Batch, Batch>;
+  /** Replaces the default ack handling: the test decides when to ack. */
+  onBatch?: (b: Batch) => void;
 }
 
 export interface Run {
@@ -77,6 +82,7 @@ export async function startRun(o: RunOptions): Promise<Run> {
   const logger = memoryLogger();
   const source = createLogSource(o.entry, {
     credits,
+    readBuffers: o.readBuffers,
     checkpoints: store,
     logger,
     agent: { max_line_size: 49900, read_page_size: 65536, line_completion_wait_time: 5, log_deletion_delay: 600, max_new_log_detection_time: 60, ...o.agent },
@@ -90,6 +96,7 @@ export async function startRun(o: RunOptions): Promise<Run> {
   const batches: Batch[] = [];
   const sub = source.batches$.subscribe((b) => {
     batches.push(b);
+    if (o.onBatch) return o.onBatch(b);
     const ack = o.ack ?? true;
     if (ack === true || (typeof ack === 'function' && ack(b))) b.stream.ack(b.end);
   });

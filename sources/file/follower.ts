@@ -26,6 +26,7 @@ import { randomUUID } from 'node:crypto';
 import type { SchedulerLike } from 'rxjs';
 import type { Logger } from '../../lib/types.js';
 import type { Credits } from '../../lib/pipeline/credits.js';
+import type { ReadBuffers } from '../../lib/pipeline/readBuffers.js';
 import type { CheckpointStore } from '../../lib/checkpoints/store.js';
 import type { CheckpointEntry, IncarnationCheckpoint } from '../../lib/checkpoints/types.js';
 import { errorMessage } from '../../lib/counters.js';
@@ -38,6 +39,8 @@ export interface FollowerOptions {
   streamPath: string;
   attrs: Record<string, string>;
   credits: Credits;
+  /** Reusable read pages shared by all files (optional). */
+  readBuffers?: ReadBuffers;
   checkpoints: CheckpointStore;
   logger: Logger;
   readPageSize: number;
@@ -286,6 +289,7 @@ export class Follower {
       streamPath: this.o.streamPath,
       attrs: this.o.attrs,
       credits: this.o.credits,
+      readBuffers: this.o.readBuffers,
       readPageSize: this.o.readPageSize,
       maxLineSize: this.o.maxLineSize,
       lineCompletionWaitMs: this.o.lineCompletionWaitMs,

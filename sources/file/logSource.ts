@@ -20,6 +20,7 @@ import { promises as fsp } from 'node:fs';
 import { Observable, type OperatorFunction, type SchedulerLike, type Subscriber, type Subscription, tap } from 'rxjs';
 import type { Batch, ComponentCounters, Logger, Stream } from '../../lib/types.js';
 import type { Credits } from '../../lib/pipeline/credits.js';
+import type { ReadBuffers } from '../../lib/pipeline/readBuffers.js';
 import type { CheckpointStore } from '../../lib/checkpoints/store.js';
 import type { LogEntryConfig } from '../../lib/config/types.js';
 import { countDrop, countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
@@ -43,6 +44,8 @@ export interface LogSourceAgentOptions {
 
 export interface LogSourceContext {
   credits: Credits;
+  /** Reusable read pages shared by all files (optional; lib/pipeline/readBuffers.ts). */
+  readBuffers?: ReadBuffers;
   checkpoints: CheckpointStore;
   logger: Logger;
   /** Global options (`max_line_size`, `read_page_size`, `line_completion_wait_time`, `log_deletion_delay`, `max_new_log_detection_time`…). */
@@ -198,6 +201,7 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
       streamPath: attrs.logfile ?? realPath,
       attrs,
       credits: ctx.credits,
+      readBuffers: ctx.readBuffers,
       checkpoints: ctx.checkpoints,
       logger: ctx.logger,
       readPageSize,

@@ -3,8 +3,11 @@
  * `Stream` of line batches.
  *
  * Promises:
- * - Reads happen only after `await credits.acquire(n)`, in chunks of at most `read_page_size`,
- *   each into a fresh Buffer (events are views into it, so nothing still referenced is reused).
+ * - Reads happen only after `await credits.acquire(n)`, in chunks of at most `read_page_size`.
+ *   Events are views into the chunk. With `readBuffers`, a chunk's page goes back to the pool
+ *   only when `stream.ack` has passed its last byte (so no event in it is pending any more);
+ *   after a final `close()` pages are left to the garbage collector instead (batches of this
+ *   incarnation may still sit in a sink). Without it, every chunk is a fresh Buffer.
  *   Credits come back from `stream.ack(end)` (end − previous ack), or all at once on `close()`.
  * - `stream.ack(end)` also records the acknowledged offset, which is what the follower
  *   checkpoints. Nothing unacknowledged is ever checkpointed.
@@ -17,6 +20,7 @@ import { promises as fsp } from 'node:fs';
 import { Subject, type Observable, type SchedulerLike, tap } from 'rxjs';
 import type { Batch, Stream } from '../../lib/types.js';
 import type { Credits } from '../../lib/pipeline/credits.js';
+import type { ReadBuffers } from '../../lib/pipeline/readBuffers.js';
 import type { IncarnationCheckpoint } from '../../lib/checkpoints/types.js';
 import { splitLines, type FileChunk, type SkipChunk } from '../../operators/splitLines.js';
 import { FINGERPRINT_BYTES, fingerprintOf, readHead } from './fingerprint.js';
@@ -35,6 +39,8 @@ export interface TailerOptions {
   streamPath: string;
   attrs: Record<string, string>;
   credits: Credits;
+  /** Reusable read pages (optional; see the header). */
+  readBuffers?: ReadBuffers;
   readPageSize: number;
   maxLineSize: number;
   lineCompletionWaitMs: number;
@@ -72,6 +78,9 @@ export class Tailer {
   private creditsHeld = 0;
   private readonly chunks = new Subject<FileChunk | SkipChunk>();
   private readonly lineMarks: number[] = []; // pairs: end, lines
+  /** Pages lent by readBuffers, in file order, with the offset just past their bytes. */
+  private readonly lent: { end: number; buf: Buffer }[] = [];
+  private lentHead = 0;
   private markHead = 0;
   private acksEnabled = true;
   private cancelled = false;
@@ -168,19 +177,23 @@ export class Tailer {
       this.o.credits.release(got);
       return 'eof';
     }
-    const buf = Buffer.allocUnsafe(got);
+    const pool = this.o.readBuffers;
+    const buf = pool ? pool.take(got) : Buffer.allocUnsafe(got);
     let bytesRead = 0;
     try {
       ({ bytesRead } = await this.fh.read(buf, 0, got, this.readPos));
     } catch (err) {
       this.o.credits.release(got);
+      pool?.give(buf);
       throw err;
     }
     if (bytesRead < got) this.o.credits.release(got - bytesRead);
     if (bytesRead === 0) {
+      pool?.give(buf);
       this.size = this.readPos; // shrank under us
       return 'eof';
     }
+    if (pool && this.acksEnabled) this.lent.push({ end: this.readPos + bytesRead, buf });
     this.creditsHeld += bytesRead;
     const start = this.readPos;
     const data = bytesRead === got ? buf : buf.subarray(0, bytesRead);
@@ -252,6 +265,16 @@ export class Tailer {
       this.creditsHeld -= rel;
       this.o.credits.release(rel);
     }
+    const pool = this.o.readBuffers;
+    if (pool) {
+      // Every byte of these pages is acknowledged: no event in them is pending any more.
+      const lent = this.lent;
+      while (this.lentHead < lent.length && lent[this.lentHead].end <= end) pool.give(lent[this.lentHead++].buf);
+      if (this.lentHead > 256) {
+        lent.splice(0, this.lentHead);
+        this.lentHead = 0;
+      }
+    }
     const m = this.lineMarks;
     while (this.markHead < m.length && m[this.markHead] <= end) {
       this.ackedLines += m[this.markHead + 1];
@@ -286,6 +309,8 @@ export class Tailer {
   async close(final = false): Promise<void> {
     if (final) {
       this.acksEnabled = false;
+      this.lent.length = 0; // batches of this incarnation may still sit in a sink: no reuse
+      this.lentHead = 0;
       if (this.creditsHeld > 0) this.o.credits.release(this.creditsHeld);
       this.creditsHeld = 0;
     }

@@ -52,6 +52,11 @@ export class ReadBuffers {
     return n === this.pageSize ? page : page.subarray(0, n);
   }
 
+  /** Whether `b` is a pooled page handed out and not yet given back. */
+  isLent(b: Buffer): boolean {
+    return this.out.has(b.buffer);
+  }
+
   /** Gives back a Buffer `take` returned, once nothing reads it any more. */
   give(b: Buffer): void {
     if (!this.out.has(b.buffer)) return;

@@ -499,7 +499,9 @@ class AddEventsSinkImpl implements AddEventsSink {
    */
   private build(r: Req, clientTime: number): boolean {
     const fresh = r.to === undefined;
-    const scratch = r.scratch ?? this.takeScratch();
+    // A pooled full-size buffer only when there is a lot to send (a backlog); a trickle of small
+    // requests builds in a small buffer of its own and never makes the sink hold the big ones.
+    const scratch = r.scratch ?? (this.unsentBytes() >= this.allowedSize / 4 ? this.takeScratch() : undefined);
     r.scratch = undefined;
     const built = buildRequest(
       this.queue,
@@ -510,8 +512,8 @@ class AddEventsSinkImpl implements AddEventsSink {
       clientTime,
       scratch,
     );
-    if (built.body.buffer === scratch.buffer) r.scratch = scratch;
-    else this.giveScratch(scratch); // the body outgrew it (a forced piece): it lives elsewhere
+    if (scratch && built.body.buffer === scratch.buffer) r.scratch = scratch;
+    else if (scratch) this.giveScratch(scratch); // the body outgrew it (a forced piece): it lives elsewhere
     if (!fresh && r.to && posBefore(built.to, normalize(this.queue, r.to))) {
       // The rebuilt request holds less than before: the rest becomes the next request.
       const idx = this.requests.indexOf(r);

@@ -193,7 +193,7 @@ export class Tailer {
       this.size = this.readPos; // shrank under us
       return 'eof';
     }
-    if (pool && this.acksEnabled) this.lent.push({ end: this.readPos + bytesRead, buf });
+    if (pool && this.acksEnabled && pool.isLent(buf)) this.lent.push({ end: this.readPos + bytesRead, buf });
     this.creditsHeld += bytesRead;
     const start = this.readPos;
     const data = bytesRead === got ? buf : buf.subarray(0, bytesRead);
@@ -270,7 +270,10 @@ export class Tailer {
       // Every byte of these pages is acknowledged: no event in them is pending any more.
       const lent = this.lent;
       while (this.lentHead < lent.length && lent[this.lentHead].end <= end) pool.give(lent[this.lentHead++].buf);
-      if (this.lentHead > 256) {
+      if (this.lentHead === lent.length) {
+        lent.length = 0;
+        this.lentHead = 0;
+      } else if (this.lentHead > 256) {
         lent.splice(0, this.lentHead);
         this.lentHead = 0;
       }

@@ -15,8 +15,9 @@
  *   ack), at most `max_in_flight` requests are outstanding, and answers are size-capped.
  * - A request goes out when full or `linger_ms` after its oldest event arrived (at once while
  *   flushing or stopping). Compression (zlib `deflate`) runs on libuv's threadpool.
- * - Pipelined: while a request is in flight the next one is built and compressed, and goes out
- *   as soon as the answer arrives; requests are still sent in order (with the default
+ * - Pipelined: while a request is in flight the next two are built and compressed (building
+ *   one overlaps compressing the other), and each goes out as soon as the answer before it
+ *   arrives; requests are still sent in order (with the default
  *   `max_in_flight: 1`, a retried request is never overtaken, so per-file order holds).
  * - The API key never appears in logs, status or errors (it is redacted from server messages).
  */
@@ -433,7 +434,8 @@ class AddEventsSinkImpl implements AddEventsSink {
 
   /**
    * Pipelining (Scalyr's agent does it too): while the allowed requests are in flight, the next
-   * one is built and compressed, so it can go out the moment the previous answer arrives.
+   * PREPARE_AHEAD are built and compressed, so each can go out the moment the previous answer
+   * arrives.
    * Requests are still sent one after another, in order, so per-file order at the server holds
    * even when a request is retried.
    */

@@ -112,7 +112,7 @@ describe('real @scout_apm/scout-apm client against our core agent', () => {
     const mine = () => minutes.filter((m) => m.appName === 'scout-it');
     const sum = (name: string) => mine().flatMap((m) => m.endpoints).filter((e) => e.name === name).reduce((n, e) => n + e.callCount, 0);
     // Emitted by the minute timers, before any stop/flush.
-    await waitFor(() => sum("Controller/GET /hello") === 3 && sum("Controller/GET /users/:id") === 2, 15_000, "timed minute emission");
+    await waitFor(() => sum("Controller/GET /hello") === 3 && sum("Controller/GET /users/:id") === 2, 25_000, "timed minute emission");
     const gone = new Promise((r) => child!.once('exit', r));
     child.kill('SIGTERM');
     await gone;
@@ -141,5 +141,5 @@ describe('real @scout_apm/scout-apm client against our core agent', () => {
     // The NDJSON output carries the endpoint metrics.
     const ndjson = fs.readFileSync(path.join(dir, 'data', 'events.ndjson'), 'utf8');
     expect(ndjson).toContain('Controller/GET /users/:id');
-  }, 30_000);
+  }, 45_000);
 });

@@ -208,7 +208,7 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
       maxLineSize,
       lineCompletionWaitMs,
       logDeletionDelayMs,
-      pollMs: ctx.pollIntervalMs ?? (ctx.watch === false ? 1000 : 10_000),
+      pollMs: ctx.pollIntervalMs ?? (ctx.watch === false ? 1000 : 30_000),
       startAt,
       maxNewBehind,
       maxExistingBehind,

@@ -47,6 +47,8 @@ import type { LineGrouperConfig } from '../lib/config/types.js';
 import type { Batch, ComponentCounters, Event, Stream } from '../lib/types.js';
 import { compilePythonRegex } from '../lib/regex.js';
 import { joinBuffers } from '../lib/slab.js';
+import { messageBytes } from '../lib/counters.js';
+import { messageText } from '../lib/message.js';
 
 export interface GroupLinesOptions {
   /** Largest group in bytes (Scalyr `max_line_size`). */
@@ -89,10 +91,6 @@ export function compileGroupers(groupers: readonly LineGrouperConfig[]): Grouper
   });
 }
 
-function byteLength(m: Buffer | string): number {
-  return typeof m === 'string' ? Buffer.byteLength(m) : m.length;
-}
-
 /** A line is complete when it ends with `\n` (or `\r`, as Scalyr counts it). */
 function isComplete(m: Buffer | string): boolean {
   if (typeof m === 'string') {
@@ -101,10 +99,6 @@ function isComplete(m: Buffer | string): boolean {
   }
   const b = m[m.length - 1];
   return b === 10 || b === 13;
-}
-
-function decode(m: Buffer | string): string {
-  return typeof m === 'string' ? m : m.toString('utf8');
 }
 
 function withMessage(src: Event, message: Buffer, end: number): Event {
@@ -152,7 +146,7 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
       const send = (batch: Batch): void => {
         if (counters) {
           counters.sentEvents += batch.events.length;
-          for (const e of batch.events) counters.sentBytes += byteLength(e.message);
+          for (const e of batch.events) counters.sentBytes += messageBytes(e.message);
         }
         emittedEnd = batch.end;
         subscriber.next(batch);
@@ -177,7 +171,7 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
       /** Offers a line (no group open) to groupers from index `from`; opens a group or passes it. */
       const startOrPass = (line: Event, bytes: number, text: string | undefined, from: number, out: Event[], start: number | undefined): void => {
         if (bytes < max && isComplete(line.message)) {
-          const t = text ?? decode(line.message);
+          const t = text ?? messageText(line.message);
           for (let k = from; k < compiled.length; k++) {
             if (compiled[k].start.test(t)) {
               held.push(line);
@@ -215,7 +209,7 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
           out.push(line);
           return;
         }
-        const t = text ?? decode(line.message);
+        const t = text ?? messageText(line.message);
         const g = compiled[active];
         const matches = g.next.test(t);
         switch (g.kind) {
@@ -231,7 +225,7 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
               held.length = 0;
               heldBytes = 0;
               heldText = '';
-              startOrPass(first, byteLength(first.message), firstText, active + 1, out, firstStart);
+              startOrPass(first, messageBytes(first.message), firstText, active + 1, out, firstStart);
               feed(line, bytes, t, out, first.end);
             } else {
               emitGroup(out);
@@ -283,7 +277,7 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
             const out: Event[] = [];
             for (let k = 0; k < events.length; k++) {
               const ev = events[k];
-              const bytes = byteLength(ev.message);
+              const bytes = messageBytes(ev.message);
               if (counters) {
                 counters.receivedEvents++;
                 counters.receivedBytes += bytes;

@@ -27,6 +27,8 @@ import { map, type MonoTypeOperatorFunction } from 'rxjs';
 import type { RedactionRuleConfig } from '../lib/config/types.js';
 import type { Batch, ComponentCounters, Event } from '../lib/types.js';
 import { compilePythonRegex, parsePythonReplacement, translatePythonRegex, type ReplacementPart } from '../lib/regex.js';
+import { messageBytes } from '../lib/counters.js';
+import { keptMessage, messageText } from '../lib/message.js';
 
 /** Redaction numbers for status. */
 export interface RedactionStats {
@@ -153,10 +155,10 @@ export function redact(rules: readonly RedactionRuleConfig[], opts: RedactOption
     for (let k = 0; k < events.length; k++) {
       const ev = events[k];
       const raw = ev.message;
-      let msg = typeof raw === 'string' ? raw : raw.toString('utf8');
+      let msg = messageText(raw);
       if (counters) {
         counters.receivedEvents++;
-        counters.receivedBytes += typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+        counters.receivedBytes += messageBytes(raw);
       }
       let any = false;
       for (let r = 0; r < n; r++) {
@@ -173,14 +175,13 @@ export function redact(rules: readonly RedactionRuleConfig[], opts: RedactOption
         }
       }
       if (any && stats) stats.redactedLines++;
-      const keepRaw = !any && typeof raw !== 'string' && !msg.includes('\ufffd');
-      const e: Event = { message: keepRaw ? raw : msg, end: ev.end };
+      const e: Event = { message: any ? msg : keptMessage(raw, msg), end: ev.end };
       if (ev.ts !== undefined) e.ts = ev.ts;
       if (ev.attrs !== undefined) e.attrs = ev.attrs;
       out[k] = e;
       if (counters) {
         counters.sentEvents++;
-        counters.sentBytes += keepRaw ? raw.length : Buffer.byteLength(msg);
+        counters.sentBytes += messageBytes(e.message);
       }
     }
     return { stream: batch.stream, events: out, end: batch.end };

@@ -22,7 +22,8 @@ import { map, type MonoTypeOperatorFunction } from 'rxjs';
 import type { SamplingRuleConfig } from '../lib/config/types.js';
 import type { Batch, ComponentCounters, Event } from '../lib/types.js';
 import { compilePythonRegex } from '../lib/regex.js';
-import { countDrop } from '../lib/counters.js';
+import { countDrop, messageBytes } from '../lib/counters.js';
+import { keptMessage, messageText } from '../lib/message.js';
 
 /** Status numbers Scalyr shows for sampling (`lines/bytes dropped by sampling`). */
 export interface SamplingStats {
@@ -78,10 +79,10 @@ export function sample(rules: readonly SamplingRuleConfig[], opts: SampleOptions
     for (let k = 0; k < events.length; k++) {
       const ev = events[k];
       const raw = ev.message;
-      const msg = typeof raw === 'string' ? raw : raw.toString('utf8');
+      const msg = messageText(raw);
       if (counters) {
         counters.receivedEvents++;
-        counters.receivedBytes += typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+        counters.receivedBytes += messageBytes(raw);
       }
       let rate = 1;
       for (let r = 0; r < nRules; r++) {
@@ -91,20 +92,20 @@ export function sample(rules: readonly SamplingRuleConfig[], opts: SampleOptions
         }
       }
       if (rate === 1 || (rate > 0 && random() < rate)) {
-        const e: Event = { message: typeof raw === 'string' || msg.includes('\ufffd') ? msg : raw, end: ev.end };
+        const e: Event = { message: keptMessage(raw, msg), end: ev.end };
         if (ev.ts !== undefined) e.ts = ev.ts;
         if (rate !== 1) e.attrs = ev.attrs ? { ...ev.attrs, sample_rate: rate } : { sample_rate: rate };
         else if (ev.attrs !== undefined) e.attrs = ev.attrs;
         out.push(e);
         if (counters) {
           counters.sentEvents++;
-          counters.sentBytes += typeof e.message === 'string' ? Buffer.byteLength(e.message) : e.message.length;
+          counters.sentBytes += messageBytes(e.message);
         }
       } else {
         if (counters) countDrop(counters, 'sampling');
         if (stats) {
           stats.droppedLines++;
-          stats.droppedBytes += typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+          stats.droppedBytes += messageBytes(raw);
         }
       }
     }

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Credits } from '../lib/pipeline/credits.js';
 import { entryFor, sleep, startRun, tmpDir, waitFor, type Run } from './file.harness.js';
+import type { Batch } from '../lib/types.js';
 
 const runs: Run[] = [];
 afterEach(async () => {
@@ -216,6 +217,39 @@ describe('rotation', () => {
     const ids = r.batches.map((b) => b.stream.id);
     expect(ids[0]).toBe(ids[ids.length - 2]); // L003 through the same stream as L001
     expect(ids[ids.length - 1]).not.toBe(ids[0]);
+    expect(r.source.status()[0].skippedBytes).toBe(0);
+  });
+
+  it('copytruncate while the reader waits for credits, the file regrowing past the read offset: the tail still comes from the copy', async () => {
+    // The reader is mid-file (it knows more bytes exist) and blocked on credits when the file is
+    // copied, truncated and written past its read offset. Reading on at that offset would take
+    // the new file's bytes for the old file's tail.
+    const dir = tmpDir();
+    const f = path.join(dir, 'c.log');
+    const old = (i: number) => `old ${String(i).padStart(4, '0')}\n`; // 9 bytes
+    const neu = (i: number) => `NEW ${String(i).padStart(4, '0')}\n`;
+    fs.writeFileSync(f, Array.from({ length: 100 }, (_, i) => old(i)).join('')); // 900 bytes
+    const credits = new Credits(90);
+    let acking = false;
+    const held: Batch[] = [];
+    const r = await start({
+      entry: entryFor(f, { copy_from_start: true }),
+      dataDir: tmpDir(),
+      credits,
+      pollIntervalMs: 1000,
+      watch: false,
+      onBatch: (b) => (acking ? b.stream.ack(b.end) : held.push(b)),
+    });
+    await waitFor(() => r.lines().length >= 10); // 90 bytes read, no credits left
+    await sleep(50);
+    fs.copyFileSync(f, `${f}.1`);
+    fs.truncateSync(f, 0);
+    fs.appendFileSync(f, Array.from({ length: 50 }, (_, i) => neu(i)).join('')); // 450 bytes > 90
+    acking = true;
+    for (const b of held.splice(0)) b.stream.ack(b.end);
+    await waitFor(() => r.lines().length >= 150, 5000);
+    await sleep(100);
+    expect(r.lines()).toEqual([...Array.from({ length: 100 }, (_, i) => old(i)), ...Array.from({ length: 50 }, (_, i) => neu(i))]);
     expect(r.source.status()[0].skippedBytes).toBe(0);
   });
 

@@ -9,10 +9,11 @@
  * Rotation cases (§2.4):
  * - rename + create: the path shows a new dev/inode → the old handle is drained (one more read
  *   after the rotation was seen), then the new file is read from byte 0;
- * - copytruncate: same inode, smaller (or different first bytes) → the copy is looked up with
- *   Scalyr's name/ctime heuristics (+ our fingerprint check); its unread tail is read through
- *   the SAME stream (same sequence id, offsets continue), then the truncated file from 0. No
- *   copy found: the unread bytes are counted as skipped (`copytruncate_copy_not_found`);
+ * - copytruncate: same inode, smaller (or different first bytes, checked at each look and after
+ *   every read, so a file rewritten past our offset while we waited is not read as an append) →
+ *   the copy is looked up with Scalyr's name/ctime heuristics (+ our fingerprint check); its
+ *   unread tail is read through the SAME stream (same sequence id, offsets continue), then the
+ *   truncated file from 0. No copy found: the unread bytes are counted as skipped (`copytruncate_copy_not_found`);
  * - truncation in place: as copytruncate without a copy; what was read is still delivered;
  * - deletion: the handle stays open and is read to its end; after `log_deletion_delay` the
  *   follower ends (and, once everything is acknowledged, its checkpoint is removed);
@@ -191,6 +192,13 @@ export class Follower {
       }
       if (r === 'stopped' || this.halted) break;
       this.error = undefined;
+      if (r === 'replaced') {
+        // Truncated and rewritten under the reader: the copy (if any) holds the rest.
+        justChecked = false;
+        this.lastSig = undefined;
+        await this.handleShrink(t, t === this.incs[this.incs.length - 1] && !t.rotatedAway);
+        continue;
+      }
       if (r === 'data') {
         justChecked = false;
         this.idleSleeps = 0;

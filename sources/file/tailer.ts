@@ -13,7 +13,9 @@
  *   checkpoints. Nothing unacknowledged is ever checkpointed.
  * - Event `end` offsets are file offsets, used as sequence numbers under `seqId` (a uuid kept in
  *   the checkpoint), so a re-read after a restart re-sends the same `si`/`sn`.
- * - The first up to 256 bytes are kept to fingerprint the incarnation (inode-reuse guard).
+ * - The first up to 256 bytes are kept to fingerprint the incarnation (inode-reuse guard), and
+ *   re-read after every chunk: a changed head means the file was truncated and rewritten while
+ *   this reader waited, so the chunk is discarded (`replaced`) instead of read as an append.
  * - Never throws from `ack`; read errors are returned to the follower.
  */
 import { promises as fsp } from 'node:fs';
@@ -49,7 +51,11 @@ export interface TailerOptions {
   onAck: (t: Tailer) => void;
 }
 
-export type ReadResult = 'data' | 'eof' | 'stopped';
+/**
+ * `replaced`: the first bytes behind the handle changed while reading (truncated and rewritten,
+ * e.g. a copytruncate): what was read is discarded, nothing moved; the follower looks for the copy.
+ */
+export type ReadResult = 'data' | 'eof' | 'stopped' | 'replaced';
 
 export class Tailer {
   readonly stream: Stream;
@@ -87,6 +93,7 @@ export class Tailer {
   private cancelWait?: () => void;
   private fp?: string;
   private fpLen = -1;
+  private headScratch?: Buffer;
 
   constructor(private readonly o: TailerOptions) {
     this.path = o.path;
@@ -193,6 +200,14 @@ export class Tailer {
       this.size = this.readPos; // shrank under us
       return 'eof';
     }
+    // The reader may have waited (credits, a sleep) since the follower last looked: a file
+    // truncated and written past our offset meanwhile reads like an append. The head, read after
+    // the chunk, tells: unchanged → the chunk belongs to this incarnation.
+    if (!(await this.headUnchanged().catch(() => true))) {
+      this.o.credits.release(bytesRead);
+      pool?.give(buf);
+      return 'replaced';
+    }
     if (pool && this.acksEnabled && pool.isLent(buf)) this.lent.push({ end: this.readPos + bytesRead, buf });
     this.creditsHeld += bytesRead;
     const start = this.readPos;
@@ -218,9 +233,11 @@ export class Tailer {
 
   /** Checks that the first bytes behind the handle are still those read earlier. */
   async headUnchanged(): Promise<boolean> {
-    if (!this.head.length || this.closed) return true;
-    const now = await readHead(this.fh, this.head.length);
-    return now.equals(this.head);
+    const len = this.head.length;
+    if (!len || this.closed) return true;
+    const scratch = (this.headScratch ??= Buffer.allocUnsafe(FINGERPRINT_BYTES));
+    const { bytesRead } = await this.fh.read(scratch, 0, len, 0);
+    return bytesRead === len && scratch.compare(this.head, 0, len, 0, len) === 0;
   }
 
   /** The content behind the handle shrank below what was read, or its first bytes changed. */

@@ -10,6 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { call } from '../lib/control/client.js';
 
@@ -175,18 +176,33 @@ export class AgentProcess {
   }
 }
 
-/** `dev:ino` of every incarnation named in `<dataPath>/checkpoints.json` (top level and pending files). */
-export function checkpointedFiles(dataPath: string): Set<string> {
-  const out = new Set<string>();
-  let doc: { checkpoints?: Record<string, { inode?: number; dev?: number; pending_files?: { inode?: number; dev?: number }[] }> };
+/**
+ * Whether the agent's checkpoint file names the file now at `livePath` as the path's current
+ * incarnation: same dev and inode, and (when recorded) the same first bytes — an inode freed by
+ * a deleted rotated file may already belong to a new file the agent has never seen.
+ */
+export function checkpointNames(dataPath: string, livePath: string, dev: number, ino: number): boolean {
+  let doc: { checkpoints?: Record<string, { inode?: number; dev?: number; fingerprint?: string }> };
   try {
     doc = JSON.parse(fs.readFileSync(path.join(dataPath, 'checkpoints.json'), 'utf8'));
   } catch {
-    return out;
+    return false;
   }
-  for (const e of Object.values(doc.checkpoints ?? {})) {
-    if (e?.inode !== undefined) out.add(`${e.dev ?? '?'}:${e.inode}`);
-    for (const p of e?.pending_files ?? []) if (p?.inode !== undefined) out.add(`${p.dev ?? '?'}:${p.inode}`);
+  const e = doc.checkpoints?.[livePath];
+  if (!e || e.inode !== ino || (e.dev !== undefined && e.dev !== dev)) return false;
+  if (!e.fingerprint) return true;
+  const len = Number(e.fingerprint.slice(0, e.fingerprint.indexOf(':')));
+  let head: Buffer;
+  try {
+    const fd = fs.openSync(livePath, 'r');
+    try {
+      head = Buffer.alloc(len);
+      head = head.subarray(0, fs.readSync(fd, head, 0, len, 0));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return false;
   }
-  return out;
+  return head.length === len && `${len}:${createHash('sha1').update(head).digest('hex')}` === e.fingerprint;
 }

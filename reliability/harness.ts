@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeTestCa } from '../spec/helpers/tlsServer.js';
-import { AgentProcess, checkpointedFiles, runCli } from './agentProcess.js';
+import { AgentProcess, checkpointNames, runCli } from './agentProcess.js';
 import { Ledger, type Verdict } from './ledger.js';
 import { LINE_GROUPERS } from './lines.js';
 import { FAULT_KINDS, Receiver, type FaultKind } from './receiver.js';
@@ -143,24 +143,11 @@ export async function runConservation(o: HarnessOptions): Promise<HarnessReport>
   writeConfig();
 
   const agent = new AgentProcess(configPath, dataPath, path.join(work, 'agent.out'));
-  let open = new Set<string>();
-  let openAt = 0;
-  const holds = (dev: number, ino: number) => {
-    if (Date.now() - openAt > 200) {
-      open = agent.openFiles();
-      openAt = Date.now();
-    }
-    return open.has(`${dev}:${ino}`);
-  };
-  let known = new Set<string>();
-  let knownAt = 0;
-  const knows = (dev: number, ino: number) => {
-    if (Date.now() - knownAt > 200) {
-      known = checkpointedFiles(dataPath);
-      knownAt = Date.now();
-    }
-    return known.has(`${dev}:${ino}`) || known.has(`?:${ino}`);
-  };
+  // Looked up fresh every time: a cached answer can name an inode the agent has closed since,
+  // which the file system may already have reused for a new copy or live file (the writer would
+  // then delete a copytruncate copy the agent never saw, or rotate a file it does not hold).
+  const holds = (dev: number, ino: number) => agent.openFiles().has(`${dev}:${ino}`);
+  const knows = (live: string, dev: number, ino: number) => checkpointNames(dataPath, live, dev, ino);
 
   const rate = o.rate ?? 1000;
   const per = o.filesPerEntry ?? 2;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RequestEncoder, newSessionId, type EncoderPosition } from '../sinks/addEvents/encode.js';
 import { mapResponseStatus } from '../sinks/addEvents/retry.js';
+import { nowNsText } from '../sinks/addEvents/request.js';
 import { parseAddEventsBody } from './helpers/tlsServer.js';
 
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -114,6 +115,32 @@ describe('encoder details', () => {
     const s = enc.size;
     enc.addEvent(ev);
     expect(enc.size - s).toBe(m);
+  });
+});
+
+describe('event clock', () => {
+  it('gives strictly increasing nanosecond times near the wall clock', () => {
+    const before = BigInt(Date.now()) * 1_000_000n;
+    const n = 1_500_000; // more values than one millisecond's counter holds
+    let prev = 0n;
+    for (let i = 0; i < n; i++) {
+      const t = nowNsText();
+      const v = BigInt(t);
+      if (t.length !== 19 || v <= prev) throw new Error(`at ${i}: ${prev} then ${t}`);
+      prev = v;
+    }
+    expect(prev).toBeGreaterThanOrEqual(before);
+    expect(prev - BigInt(Date.now()) * 1_000_000n).toBeLessThan(2_000_000_000n); // at most ~2 s ahead
+  });
+
+  it('carries into the next millisecond when a million values share one', () => {
+    const frozen = Date.now() + 10_000;
+    let t = '';
+    for (let i = 0; i < 1_000_000; i++) t = nowNsText(frozen);
+    expect(t).toBe(`${frozen}999999`);
+    expect(nowNsText(frozen)).toBe(`${frozen + 1}000000`);
+    expect(nowNsText(frozen)).toBe(`${frozen + 1}000001`);
+    expect(nowNsText(frozen + 1)).toBe(`${frozen + 1}000002`); // the clock caught up: still increasing
   });
 });
 

@@ -62,13 +62,24 @@ export function threadIdOf(stream: Stream): string {
   return id;
 }
 
-/** Monotonic nanosecond clock for events without their own timestamp. */
-let lastTs = 0n;
-export function nowNs(): bigint {
-  let t = BigInt(Date.now()) * 1_000_000n;
-  if (t <= lastTs) t = lastTs + 1n;
-  lastTs = t;
-  return t;
+/**
+ * Monotonic event time for events without their own timestamp: nanoseconds since the epoch as
+ * decimal text, the wall clock in ms plus a 6-digit counter that keeps successive values distinct
+ * (the same values as `max(now_ms × 10⁶, last + 1)`, without a BigInt per event).
+ */
+let lastMs = 0;
+let lastSub = 0;
+export function nowNsText(ms = Date.now()): string {
+  if (ms > lastMs) {
+    lastMs = ms;
+    lastSub = 0;
+    return `${ms}000000`;
+  }
+  if (++lastSub > 999_999) {
+    lastMs++;
+    lastSub = 0;
+  }
+  return `${lastMs}${String(lastSub).padStart(6, '0')}`;
 }
 
 export interface BuiltRequest {
@@ -82,8 +93,10 @@ export interface BuiltRequest {
   streams: number;
 }
 
+const NO_PARTS: { lineAttrs?: Record<string, unknown>; sampleRate?: number } = Object.freeze({});
+
 function eventParts(ev: Event): { lineAttrs?: Record<string, unknown>; sampleRate?: number } {
-  if (!ev.attrs) return {};
+  if (!ev.attrs) return NO_PARTS;
   let sampleRate: number | undefined;
   let lineAttrs: Record<string, unknown> | undefined;
   for (const [k, v] of Object.entries(ev.attrs)) {
@@ -108,39 +121,45 @@ export function buildRequest(
 ): BuiltRequest {
   const enc = new RequestEncoder(baseBody, maxSize, scratch);
   const seen = new Set<Stream>();
-  let pos = normalize(q, from);
+  // The position as three numbers (no object per event on this hot loop).
+  let { b, e, o } = normalize(q, from);
+  let batch = q.batch(b);
   let events = 0;
   let messageBytes = 0;
   for (;;) {
-    pos = normalize(q, pos);
-    if (limit && !posBefore(pos, limit)) break;
-    const batch = q.batch(pos.b);
+    while (batch && e >= batch.events.length) {
+      b++;
+      e = 0;
+      o = 0;
+      batch = q.batch(b);
+    }
+    if (limit && !(b !== limit.b ? b < limit.b : e !== limit.e ? e < limit.e : o < limit.o)) break;
     if (!batch) break;
     const stream = batch.stream;
-    const ev = batch.events[pos.e];
+    const ev = batch.events[e];
     const threadId = threadIdOf(stream);
     const { lineAttrs, sampleRate } = eventParts(ev);
-    const whole = pos.o === 0;
+    const whole = o === 0;
     const newStream = !seen.has(stream);
-    const ts = ev.ts ?? nowNs();
+    const ts = ev.ts ?? nowNsText();
     const base: EncodeEvent = { threadId, baseAttrs: stream.attrs, lineAttrs, message: ev.message, ts, sampleRate };
     if (stream.seqId !== undefined) {
       base.si = stream.seqId;
       base.sn = ev.end;
     }
-    const mark = enc.position();
-    const logName = `Lines for file ${stream.path}`;
+    const logName = newStream ? `Lines for file ${stream.path}` : '';
     // A stream's first event in the request must fit together with its logs/threads entry.
     const fits = !newStream || enc.measure(base) + enc.logCost(threadId, logName, stream.attrs) <= enc.room;
+    const mark = newStream ? enc.position() : undefined;
     if (whole && fits && enc.addEvent(base)) {
-      if (newStream && !enc.addLog(threadId, logName, stream.attrs)) {
+      if (mark && !enc.addLog(threadId, logName, stream.attrs)) {
         enc.setPosition(mark);
         break;
       }
       seen.add(stream);
       events++;
       messageBytes += typeof ev.message === 'string' ? Buffer.byteLength(ev.message) : ev.message.length;
-      pos = { b: pos.b, e: pos.e + 1, o: 0 };
+      e++;
       continue;
     }
     // It did not fit (or it is the rest of a split event). Split only into an empty request.
@@ -148,11 +167,11 @@ export function buildRequest(
     const msg = typeof ev.message === 'string' ? Buffer.from(ev.message, 'utf8') : ev.message;
     const overhead = enc.measure({ ...base, message: Buffer.alloc(0) }) + (newStream ? enc.logCost(threadId, logName, stream.attrs) : 0);
     const room = Math.max(1024, enc.room - overhead - 16);
-    const end = Math.min(msg.length, pos.o + room);
-    const piece: EncodeEvent = { ...base, message: msg.subarray(pos.o, end) };
+    const end = Math.min(msg.length, o + room);
+    const piece: EncodeEvent = { ...base, message: msg.subarray(o, end) };
     const last = end >= msg.length;
     if (stream.seqId !== undefined && !last) {
-      const prevEnd = pos.e > 0 ? batch.events[pos.e - 1].end : 0;
+      const prevEnd = e > 0 ? batch.events[e - 1].end : 0;
       const exact = typeof ev.message !== 'string' && ev.end - msg.length >= prevEnd;
       if (exact) piece.sn = ev.end - (msg.length - end);
       else {
@@ -163,12 +182,13 @@ export function buildRequest(
     if (!enc.addEvent(piece) && !enc.addEvent(piece, true)) break;
     if (newStream) enc.addLog(threadId, logName, stream.attrs, true);
     seen.add(stream);
-    messageBytes += end - pos.o;
+    messageBytes += end - o;
     if (last) {
       events++;
-      pos = { b: pos.b, e: pos.e + 1, o: 0 };
-    } else pos = { b: pos.b, e: pos.e, o: end };
+      e++;
+      o = 0;
+    } else o = end;
     break;
   }
-  return { body: enc.finish(clientTimeSecs), to: normalize(q, pos), events, messageBytes, streams: seen.size };
+  return { body: enc.finish(clientTimeSecs), to: normalize(q, { b, e, o }), events, messageBytes, streams: seen.size };
 }

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { Subject, Subscription, concatMap, from, type Observable } from 'rxjs';
 import type { AgentConfig, LogEntryConfig, MonitorConfig } from './config/types.js';
 import { loadConfig, parseConfigObject, formatConfigError, type ConfigError, type ConfigResult } from './config/load.js';
-import type { Batch, ComponentCounters, Logger, Sink } from './types.js';
+import type { Batch, ComponentCounters, Logger, Sink, Stream } from './types.js';
 import { createCounters, errorMessage } from './counters.js';
 import { Credits } from './pipeline/credits.js';
 import { ReadBuffers } from './pipeline/readBuffers.js';
@@ -132,6 +132,8 @@ interface LogPart extends RunningPart {
   source: LogSource;
   stats: EntryStats;
   detach(deadlineMs?: number): Promise<void>;
+  /** Drops this part's batches still queued in the sink (after `stop()`, when a successor re-reads them). */
+  discardQueued(): void;
 }
 
 interface MonitorPart extends RunningPart {
@@ -280,8 +282,13 @@ export function createAgent(opts: AgentOptions): Agent {
           perFile,
           initialPositions: entry.implicit ? ownLogStart : undefined,
         });
+        // The streams this part delivered: a successor re-reads them, so their queued batches go.
+        const streams = new WeakSet<Stream>();
         const sub = source.batches$.subscribe({
-          next: deliver,
+          next: (b) => {
+            streams.add(b.stream);
+            deliver(b);
+          },
           error: (err) => logger.error(`${id} (${entry.path}) stopped: ${errorMessage(err)}`),
         });
         // The first scan fixes where each existing file starts (its end, unless copy_from_start);
@@ -305,6 +312,11 @@ export function createAgent(opts: AgentOptions): Agent {
             if (currentSink) await currentSink.flush(deadline);
             await source.stop(deadline);
           },
+          discardQueued() {
+            // After stop(): the source ignores acks now, so dropping its batches loses nothing.
+            const n = currentSink?.discard?.((s) => streams.has(s)) ?? 0;
+            if (n > 0) logger.info(`${id} (${entry.path}) restarted: ${n} queued events dropped from the sink; the restarted entry reads them again from its checkpoint.`);
+          },
         };
       },
       // A changed entry: the successor resumes from the acknowledged checkpoints while the old
@@ -316,6 +328,7 @@ export function createAgent(opts: AgentOptions): Agent {
           return await this.create();
         } finally {
           await old.stop(stopDeadline);
+          old.discardQueued();
         }
       },
     };

@@ -111,4 +111,12 @@ export interface Sink extends Lifecycle {
    * when a sink is replaced by a reload so queued events move to the new sink. Optional.
    */
   takePending?(): Batch[];
+  /**
+   * Drops queued batches of the streams `superseded` selects that no request has taken yet, and
+   * returns how many events went. Called when a log entry restarted (a reload) and its successor
+   * reads the same bytes again from the checkpoint: without it, every restart during an outage
+   * would queue another read budget's worth of the same lines. Only called once those streams'
+   * sources stopped (their acks are ignored), so nothing is lost. Optional.
+   */
+  discard?(superseded: (stream: Stream) => boolean): number;
 }

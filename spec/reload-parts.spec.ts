@@ -130,6 +130,41 @@ describe('reloading each kind of part', () => {
     expect(readNdjson(out).map((r) => r.message)).toEqual(['first\n', 'late 1\n', 'late 2\n', 'new file\n']);
   });
 
+  it('an entry restarted again and again while the server fails queues its lines once, not once per restart', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-rp-'));
+    const log = path.join(dir, 'a.log');
+    const lines = Array.from({ length: 20_000 }, (_, i) => `line ${String(i).padStart(6, '0')} ${'x'.repeat(80)}\n`);
+    fs.writeFileSync(log, lines.join('')); // ≈ 1.8 MB, far more than the read budget
+    const server = await startTestServer({ certPem: ca.certPem, keyPem: ca.keyPem });
+    servers.push(server);
+    for (let i = 0; i < 100_000; i++) server.faults.push({ status: 500, body: 'down' });
+    const budget = 256 * 1024;
+    const entry = (v: number) => ({ path: log, copy_from_start: true, attributes: { v: String(v) } });
+    const cfg = base(dir, { api_key: 'k', scalyr_server: server.url, max_pending_bytes: budget, logs: [entry(0)] });
+    const logger = memoryLogger();
+    agent = createAgent({ logger, config: cfg, stopDeadlineMs: 200 });
+    await agent.start();
+    const pending = () => (agent!.status().sink as { bytesPending?: number }).bytesPending ?? 0;
+    await waitFor('the read budget filled', () => pending() >= budget - 4096, 10_000);
+    for (let v = 1; v <= 6; v++) {
+      expect((await agent.reload({ ...cfg, logs: [entry(v)] })).restarted).toEqual([`log:${log}`]);
+      await waitFor('the restarted entry read up to the budget again', () => pending() >= budget - 4096, 10_000);
+      // The predecessor's queued lines went; what is left is the successor's budget plus the
+      // requests already built from the predecessor's lines (one in flight, two ahead).
+      expect(pending()).toBeLessThanOrEqual(budget + 3 * budget);
+    }
+    expect(logger.records.some((r) => /queued events dropped from the sink; the restarted entry reads them again/.test(r.message))).toBe(true);
+    expect((agent.status().sink as { counters?: { dropped?: Record<string, number> } }).counters?.dropped?.superseded_by_reload).toBeGreaterThan(0);
+    // The server recovers: every line arrives, in order (duplicates of re-read lines allowed).
+    server.faults.length = 0;
+    const got = () => events(server).map((e) => e.message.toString());
+    await waitFor('every line', () => new Set(got()).size >= lines.length, 30_000);
+    const firsts: string[] = [];
+    const seen = new Set<string>();
+    for (const m of got()) if (!seen.has(m)) (seen.add(m), firsts.push(m));
+    expect(firsts).toEqual(lines);
+  }, 60_000);
+
   it('a changed monitor restarts only that monitor', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-rp-'));
     const mon = (id: string, text: string) => ({ module: 'shell_monitor', id, command: `echo ${text}`, sample_interval: 0.1 });

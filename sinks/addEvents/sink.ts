@@ -326,6 +326,23 @@ class AddEventsSinkImpl implements AddEventsSink {
     return out;
   }
 
+  discard(superseded: (stream: Stream) => boolean): number {
+    // Batches from the cursor on are in no request yet (a request's bytes are copied when built).
+    const from = this.cursor.e === 0 && this.cursor.o === 0 ? this.cursor.b : this.cursor.b + 1;
+    let events = 0;
+    for (let i = Math.max(0, from - this.baseSeq); i < this.entries.length; i++) {
+      const en = this.entries[i];
+      if (en.batch.events.length === 0 || !superseded(en.batch.stream)) continue;
+      events += en.batch.events.length;
+      this.pendingBytes -= en.bytes;
+      en.bytes = 0;
+      // Kept as an empty batch: its place in the queue (sequence numbers) stays as it was.
+      en.batch = { stream: en.batch.stream, events: [], end: en.batch.end };
+    }
+    if (events > 0) countDrop(this.counters, 'superseded_by_reload', events);
+    return events;
+  }
+
   private shutdown(): void {
     this.accepting = false;
     this.closed = true;

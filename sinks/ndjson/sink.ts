@@ -8,8 +8,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { Batch, ComponentCounters, Logger, Sink } from '../../lib/types.js';
-import { countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
+import type { Batch, ComponentCounters, Logger, Sink, Stream } from '../../lib/types.js';
+import { countDrop, countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
 
 export interface NdjsonSinkConfig {
   /** Directory for `events.ndjson` and its rotated copies. */
@@ -150,6 +150,18 @@ export function createNdjsonSink(config: NdjsonSinkConfig, ctx: { logger: Logger
         lastError: counters.lastError?.message ?? null,
         healthy: !counters.lastError || counters.lastError.time < lastWrite,
       };
+    },
+    discard(superseded: (stream: Stream) => boolean): number {
+      // `queue` holds only batches not being written (drain() takes them out first).
+      let events = 0;
+      queue = queue.filter((b) => {
+        if (!superseded(b.stream)) return true;
+        events += b.events.length;
+        for (const ev of b.events) pendingBytes -= messageBytes(ev.message);
+        return false;
+      });
+      if (events > 0) countDrop(counters, 'superseded_by_reload', events);
+      return events;
     },
     takePending(): Batch[] {
       stopped = true;

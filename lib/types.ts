@@ -20,6 +20,13 @@ export interface Event {
   ts?: bigint;
   /** Attributes of this event alone (`sample_rate`, parsed json fields, metric fields…). */
   attrs?: Record<string, unknown>;
+  /**
+   * The Buffer `message` decoded, left by a built-in operator for the next one so a line is
+   * decoded once for all of them (`eventText` in lib/message.ts). Valid only while
+   * `textOf === message`; never set on events that reach a sink. Plugins may ignore both fields.
+   */
+  text?: string;
+  textOf?: Buffer;
 }
 
 /** Where a batch came from. One object per file incarnation (path + device + inode), per monitor… */

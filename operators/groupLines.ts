@@ -48,7 +48,7 @@ import type { Batch, ComponentCounters, Event, Stream } from '../lib/types.js';
 import { compilePythonRegex } from '../lib/regex.js';
 import { joinBuffers } from '../lib/slab.js';
 import { messageBytes } from '../lib/counters.js';
-import { messageText } from '../lib/message.js';
+import { eventText, keepText } from '../lib/message.js';
 
 export interface GroupLinesOptions {
   /** Largest group in bytes (Scalyr `max_line_size`). */
@@ -58,6 +58,12 @@ export interface GroupLinesOptions {
   counters?: ComponentCounters;
   /** Scheduler for the completion timer (tests pass a TestScheduler). */
   scheduler?: SchedulerLike;
+  /**
+   * Leave the decoded text on the events passed on (`Event.text`), for a later operator that
+   * decodes them too (set by the entry chain; the last decoding stage leaves it off, so events
+   * waiting in a sink never hold their text).
+   */
+  keepText?: boolean;
 }
 
 const CONTINUE_THROUGH = 0;
@@ -117,6 +123,7 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
   const waitMs = Math.max(0, opts.completionWaitMs);
   const counters = opts.counters;
   const scheduler = opts.scheduler ?? asyncScheduler;
+  const keep = opts.keepText === true;
 
   return (source) =>
     new Observable<Batch>((subscriber) => {
@@ -154,8 +161,10 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
 
       const emitGroup = (out: Event[]): void => {
         cancelTimer();
-        if (held.length === 1) out.push(held[0]);
-        else {
+        if (held.length === 1) {
+          if (keep && heldText !== '') keepText(held[0], heldText);
+          out.push(held[0]);
+        } else {
           const parts: Buffer[] = new Array(held.length);
           for (let k = 0; k < held.length; k++) {
             const m = held[k].message;
@@ -171,7 +180,7 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
       /** Offers a line (no group open) to groupers from index `from`; opens a group or passes it. */
       const startOrPass = (line: Event, bytes: number, text: string | undefined, from: number, out: Event[], start: number | undefined): void => {
         if (bytes < max && isComplete(line.message)) {
-          const t = text ?? messageText(line.message);
+          const t = text ?? eventText(line);
           for (let k = from; k < compiled.length; k++) {
             if (compiled[k].start.test(t)) {
               held.push(line);
@@ -183,6 +192,7 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
               return;
             }
           }
+          if (keep) keepText(line, t);
         }
         out.push(line);
       };
@@ -209,7 +219,7 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
           out.push(line);
           return;
         }
-        const t = text ?? messageText(line.message);
+        const t = text ?? eventText(line);
         const g = compiled[active];
         const matches = g.next.test(t);
         switch (g.kind) {

@@ -28,7 +28,7 @@ import type { RedactionRuleConfig } from '../lib/config/types.js';
 import type { Batch, ComponentCounters, Event } from '../lib/types.js';
 import { compilePythonRegex, parsePythonReplacement, translatePythonRegex, type ReplacementPart } from '../lib/regex.js';
 import { messageBytes } from '../lib/counters.js';
-import { keptMessage, messageText } from '../lib/message.js';
+import { eventText, keptMessage, textEvent } from '../lib/message.js';
 
 /** Redaction numbers for status. */
 export interface RedactionStats {
@@ -45,6 +45,12 @@ export function createRedactionStats(): RedactionStats {
 export interface RedactOptions {
   counters?: ComponentCounters;
   stats?: RedactionStats;
+  /**
+   * Leave the decoded text on the events passed on (`Event.text`), for a later operator that
+   * decodes them too (set by the entry chain; the last decoding stage leaves it off, so events
+   * waiting in a sink never hold their text).
+   */
+  keepText?: boolean;
 }
 
 /** One compiled rule: `apply` returns the new text; `count` holds its substitutions. */
@@ -146,6 +152,7 @@ export function redact(rules: readonly RedactionRuleConfig[], opts: RedactOption
   if (!rules || rules.length === 0) return (source) => source;
   const compiled = rules.map((r, i) => compileRedactionRule(r, `redaction_rules[${i}]`));
   const { counters, stats } = opts;
+  const keep = opts.keepText === true;
   if (stats) while (stats.rules.length < compiled.length) stats.rules.push({ lines: 0, matches: 0 });
   const n = compiled.length;
 
@@ -155,7 +162,7 @@ export function redact(rules: readonly RedactionRuleConfig[], opts: RedactOption
     for (let k = 0; k < events.length; k++) {
       const ev = events[k];
       const raw = ev.message;
-      let msg = messageText(raw);
+      let msg = eventText(ev);
       if (counters) {
         counters.receivedEvents++;
         counters.receivedBytes += messageBytes(raw);
@@ -175,7 +182,7 @@ export function redact(rules: readonly RedactionRuleConfig[], opts: RedactOption
         }
       }
       if (any && stats) stats.redactedLines++;
-      const e: Event = { message: any ? msg : keptMessage(raw, msg), end: ev.end };
+      const e = textEvent(any ? msg : keptMessage(raw, msg), ev.end, msg, keep);
       if (ev.ts !== undefined) e.ts = ev.ts;
       if (ev.attrs !== undefined) e.attrs = ev.attrs;
       out[k] = e;

@@ -23,7 +23,7 @@ import type { SamplingRuleConfig } from '../lib/config/types.js';
 import type { Batch, ComponentCounters, Event } from '../lib/types.js';
 import { compilePythonRegex } from '../lib/regex.js';
 import { countDrop, messageBytes } from '../lib/counters.js';
-import { keptMessage, messageText } from '../lib/message.js';
+import { eventText, keptMessage, textEvent } from '../lib/message.js';
 
 /** Status numbers Scalyr shows for sampling (`lines/bytes dropped by sampling`). */
 export interface SamplingStats {
@@ -40,6 +40,12 @@ export interface SampleOptions {
   random?: () => number;
   counters?: ComponentCounters;
   stats?: SamplingStats;
+  /**
+   * Leave the decoded text on the events passed on (`Event.text`), for a later operator that
+   * decodes them too (set by the entry chain; the last decoding stage leaves it off, so events
+   * waiting in a sink never hold their text).
+   */
+  keepText?: boolean;
 }
 
 /** Repeatable draws (`sluice test`, seeds): see lib/random.ts. */
@@ -71,6 +77,7 @@ export function sample(rules: readonly SamplingRuleConfig[], opts: SampleOptions
   const compiled = compileSamplingRules(rules);
   const random = opts.random ?? Math.random;
   const { counters, stats } = opts;
+  const keep = opts.keepText === true;
   const nRules = compiled.length;
 
   const process = (batch: Batch): Batch => {
@@ -79,7 +86,7 @@ export function sample(rules: readonly SamplingRuleConfig[], opts: SampleOptions
     for (let k = 0; k < events.length; k++) {
       const ev = events[k];
       const raw = ev.message;
-      const msg = messageText(raw);
+      const msg = eventText(ev);
       if (counters) {
         counters.receivedEvents++;
         counters.receivedBytes += messageBytes(raw);
@@ -92,7 +99,7 @@ export function sample(rules: readonly SamplingRuleConfig[], opts: SampleOptions
         }
       }
       if (rate === 1 || (rate > 0 && random() < rate)) {
-        const e: Event = { message: keptMessage(raw, msg), end: ev.end };
+        const e = textEvent(keptMessage(raw, msg), ev.end, msg, keep);
         if (ev.ts !== undefined) e.ts = ev.ts;
         if (rate !== 1) e.attrs = ev.attrs ? { ...ev.attrs, sample_rate: rate } : { sample_rate: rate };
         else if (ev.attrs !== undefined) e.attrs = ev.attrs;

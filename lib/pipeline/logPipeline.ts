@@ -78,6 +78,7 @@ export function entryChain(ctx: EntryChainContext): (stream: Stream) => Operator
   const { entry, agent, taps, id } = ctx;
   const completionWaitMs = agent.line_completion_wait_time * 1000;
   const hasRedaction = entry.redaction_rules.length > 0;
+  const hasSampling = entry.sampling_rules.length > 0;
   const present = hasRedaction ? (b: Batch) => redactBatch(entry.redaction_rules, b) : undefined;
 
   const counters = (stage: string) => (ctx.stats.stages[stage] ??= createCounters());
@@ -87,13 +88,13 @@ export function entryChain(ctx: EntryChainContext): (stream: Stream) => Operator
     if (parser) stages.push(parser, taps.point(`${id}:parse`, present));
     if (entry.lineGroupers.length > 0) {
       stages.push(
-        groupLines(entry.lineGroupers, { maxLineSize: agent.max_line_size, completionWaitMs, counters: counters('groupLines') }),
+        groupLines(entry.lineGroupers, { maxLineSize: agent.max_line_size, completionWaitMs, counters: counters('groupLines'), keepText: hasSampling || hasRedaction }),
         taps.point(`${id}:groupLines`, present),
       );
     }
-    if (entry.sampling_rules.length > 0) {
+    if (hasSampling) {
       const random = ctx.seed !== undefined ? seededRandom(ctx.seed) : undefined;
-      stages.push(sample(entry.sampling_rules, { random, counters: counters('sample'), stats: ctx.stats.sampling }), taps.point(`${id}:sample`, present));
+      stages.push(sample(entry.sampling_rules, { random, counters: counters('sample'), stats: ctx.stats.sampling, keepText: hasRedaction }), taps.point(`${id}:sample`, present));
     }
     if (hasRedaction) {
       stages.push(redact(entry.redaction_rules, { counters: counters('redact'), stats: ctx.stats.redaction }), taps.point(`${id}:redact`));

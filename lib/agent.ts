@@ -132,8 +132,8 @@ interface LogPart extends RunningPart {
   source: LogSource;
   stats: EntryStats;
   detach(deadlineMs?: number): Promise<void>;
-  /** Drops this part's batches still queued in the sink (after `stop()`, when a successor re-reads them). */
-  discardQueued(): void;
+  /** Drops this part's batches still queued in the sink whose streams a successor re-reads (`reread`: their sequence ids); after `stop()`. */
+  discardQueued(reread: ReadonlySet<string>): void;
 }
 
 interface MonitorPart extends RunningPart {
@@ -312,9 +312,10 @@ export function createAgent(opts: AgentOptions): Agent {
             if (currentSink) await currentSink.flush(deadline);
             await source.stop(deadline);
           },
-          discardQueued() {
-            // After stop(): the source ignores acks now, so dropping its batches loses nothing.
-            const n = currentSink?.discard?.((s) => streams.has(s)) ?? 0;
+          discardQueued(reread) {
+            // After stop(): this source ignores acks now, and the successor reads these streams
+            // again from their checkpoints (only those it found again), so nothing is lost.
+            const n = currentSink?.discard?.((s) => streams.has(s) && s.seqId !== undefined && reread.has(s.seqId)) ?? 0;
             if (n > 0) logger.info(`${id} (${entry.path}) restarted: ${n} queued events dropped from the sink; the restarted entry reads them again from its checkpoint.`);
           },
         };
@@ -324,11 +325,13 @@ export function createAgent(opts: AgentOptions): Agent {
       // still reachable (nothing acknowledged is re-sent, nothing unacknowledged is lost).
       async replace(old) {
         await old.detach();
+        let next: LogPart | undefined;
         try {
-          return await this.create();
+          next = await this.create();
+          return next;
         } finally {
           await old.stop(stopDeadline);
-          old.discardQueued();
+          if (next) old.discardQueued(next.source.resumedSeqIds());
         }
       },
     };

@@ -120,10 +120,11 @@ export interface Sink extends Lifecycle {
   takePending?(): Batch[];
   /**
    * Drops queued batches of the streams `superseded` selects that no request has taken yet, and
-   * returns how many events went. Called when a log entry restarted (a reload) and its successor
-   * reads the same bytes again from the checkpoint: without it, every restart during an outage
-   * would queue another read budget's worth of the same lines. Only called once those streams'
-   * sources stopped (their acks are ignored), so nothing is lost. Optional.
+   * returns how many events went. Called when a log entry restarted (a reload), for the streams
+   * its successor found again in the checkpoint and reads again from there: without it, every
+   * restart during an outage would queue another read budget's worth of the same lines. Only
+   * called once those streams' sources stopped (their acks are ignored), so nothing is lost.
+   * Optional.
    */
   discard?(superseded: (stream: Stream) => boolean): number;
 }

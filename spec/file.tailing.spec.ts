@@ -394,6 +394,29 @@ describe('checkpoints and restarts', () => {
     expect(r2.lines()).toEqual(['two\n', '3\n']);
   });
 
+  it('resumedSeqIds names the incarnations found again from the checkpoint, and only those', async () => {
+    const dir = tmpDir();
+    const data = tmpDir();
+    const f = path.join(dir, 'a.log');
+    const g = path.join(dir, 'b.log');
+    fs.writeFileSync(f, 'f1\n');
+    fs.writeFileSync(g, 'g1\n');
+    const entry = entryFor(path.join(dir, '*.log'), { copy_from_start: true });
+    const r1 = await start({ entry, dataDir: data, ack: false });
+    await waitFor(() => r1.lines().length >= 2);
+    const seqOf = (p: string) => r1.batches.find((b) => b.stream.path === p)!.stream.seqId!;
+    const [sf, sg] = [seqOf(f), seqOf(g)];
+    expect(r1.source.resumedSeqIds().size).toBe(0); // nothing was checkpointed before
+    await stopRun(r1);
+    // b.log is replaced while stopped and its old file is gone: that incarnation is not found.
+    fs.rmSync(g);
+    fs.writeFileSync(g, 'g2\n');
+    const r2 = await start({ entry, dataDir: data });
+    await waitFor(() => r2.lines().length >= 2);
+    expect([...r2.source.resumedSeqIds()]).toEqual([sf]);
+    expect(r2.source.resumedSeqIds().has(sg)).toBe(false);
+  });
+
   it('inode reuse guard: same inode with different content is read as a new file from 0', async () => {
     const dir = tmpDir();
     const data = tmpDir();

@@ -62,6 +62,8 @@ export interface FollowerOptions {
   onTailer: (t: Tailer) => void;
   /** Bytes skipped, with the reason. */
   onSkip: (reason: string, bytes: number) => void;
+  /** A checkpointed incarnation was found again and is read on from its position (its sequence id). */
+  onResumed?: (seqId: string) => void;
   /** The follower ended (deleted for longer than the delay, everything acknowledged). */
   onDone: () => void;
 }
@@ -346,6 +348,10 @@ export class Follower {
 
   private async resume(entry: CheckpointEntry): Promise<void> {
     const dir = path.dirname(this.o.realPath);
+    const resumeAt = async (f: { path: string; fh: fsp.FileHandle; dev: number; ino: number }, position: number, seqId: string, rotatedAway: boolean) => {
+      await this.addTailer(f, position, seqId, rotatedAway);
+      this.o.onResumed?.(seqId);
+    };
     const taken = new Set<string>();
     const reopen = async (c: IncarnationCheckpoint) => {
       if (c.path) {
@@ -372,19 +378,19 @@ export class Follower {
         continue;
       }
       taken.add(`${f.dev}:${f.ino}`);
-      await this.addTailer(f, p.position, p.sequence_id, true);
+      await resumeAt(f, p.position, p.sequence_id, true);
     }
     const cur = await this.openPath();
     const same = cur && cur.ino === entry.inode && (entry.dev === undefined || cur.dev === entry.dev);
     if (cur && same) {
       const fpOk = await fingerprintMatches(cur.fh, entry.fingerprint).catch(() => false);
       if (fpOk && cur.size >= entry.position) {
-        await this.addTailer(cur, entry.position, entry.sequence_id, false);
+        await resumeAt(cur, entry.position, entry.sequence_id, false);
         return;
       }
       // Truncated (or rewritten) while stopped: copytruncate's copy may hold the tail.
       const copy = await findRotatedCopy(this.o.realPath, { fingerprint: entry.fingerprint, minSize: entry.position, exclude: (d, i) => d === cur.dev && i === cur.ino });
-      if (copy) await this.addTailer(copy, entry.position, entry.sequence_id, true);
+      if (copy) await resumeAt(copy, entry.position, entry.sequence_id, true);
       else {
         const lost = Math.max(0, (entry.last_known_size ?? entry.position) - entry.position);
         if (fpOk) this.skip(undefined, 'truncated_while_stopped', lost);
@@ -398,7 +404,7 @@ export class Follower {
     }
     // The file at the path is another one (rotated/replaced while stopped), or gone.
     const old = taken.has(`${entry.dev}:${entry.inode}`) ? undefined : await reopen(entry);
-    if (old && old.size >= entry.position) await this.addTailer(old, entry.position, entry.sequence_id, true);
+    if (old && old.size >= entry.position) await resumeAt(old, entry.position, entry.sequence_id, true);
     else {
       await old?.fh.close();
       this.skip(undefined, 'rotated_file_not_found', Math.max(0, (entry.last_known_size ?? entry.position) - entry.position));

@@ -108,6 +108,11 @@ export interface LogSource {
    * rotated away and deleted in between through the still-open handle.
    */
   detach(): Promise<void>;
+  /**
+   * Sequence ids of the checkpointed incarnations this source found again and reads on from their
+   * checkpoint (after a reload: the predecessor's queued batches of those streams are re-read).
+   */
+  resumedSeqIds(): ReadonlySet<string>;
 }
 
 export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): LogSource {
@@ -126,6 +131,7 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
   const maxExistingBehind = skipBehind ? num(a.max_existing_log_offset_size, 0) || undefined : undefined;
 
   const followers = new Map<string, Follower>();
+  const resumed = new Set<string>();
   const skippedByPath = new Map<string, Record<string, number>>();
   const problems = new Map<string, string>();
   const innerSubs = new Set<Subscription>();
@@ -215,6 +221,7 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
       staleMs,
       scheduler: ctx.scheduler,
       onTailer: (t) => subscribeTailer(realPath, t),
+      onResumed: (seqId) => resumed.add(seqId),
       onSkip: (reason, bytes) => {
         countDrop(counters, reason);
         const s = skippedByPath.get(realPath) ?? {};
@@ -336,6 +343,7 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
       }
       return out.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
     },
+    resumedSeqIds: () => resumed,
     async detach(): Promise<void> {
       await halt();
       await Promise.all([...followers.values()].map((f) => f.detach()));

@@ -178,10 +178,11 @@ export class AgentProcess {
 
 /**
  * Whether the agent's checkpoint file names the file now at `livePath` as the path's current
- * incarnation: same dev and inode, and (when recorded) the same first bytes — an inode freed by
- * a deleted rotated file may already belong to a new file the agent has never seen.
+ * incarnation: same dev and inode, and the same first bytes when recorded (required with
+ * `needHead`, for copytruncate, where the inode never changes) — an inode freed by a deleted
+ * rotated file may already belong to a new file the agent has never seen.
  */
-export function checkpointNames(dataPath: string, livePath: string, dev: number, ino: number): boolean {
+export function checkpointNames(dataPath: string, livePath: string, dev: number, ino: number, needHead = false): boolean {
   let doc: { checkpoints?: Record<string, { inode?: number; dev?: number; fingerprint?: string }> };
   try {
     doc = JSON.parse(fs.readFileSync(path.join(dataPath, 'checkpoints.json'), 'utf8'));
@@ -190,7 +191,9 @@ export function checkpointNames(dataPath: string, livePath: string, dev: number,
   }
   const e = doc.checkpoints?.[livePath];
   if (!e || e.inode !== ino || (e.dev !== undefined && e.dev !== dev)) return false;
-  if (!e.fingerprint) return true;
+  // No fingerprint: the agent saw the file empty. That names the inode (enough to find a renamed
+  // file), not the content a copytruncate would move away (`needHead`).
+  if (!e.fingerprint) return !needHead;
   const len = Number(e.fingerprint.slice(0, e.fingerprint.indexOf(':')));
   let head: Buffer;
   try {

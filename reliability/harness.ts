@@ -147,7 +147,7 @@ export async function runConservation(o: HarnessOptions): Promise<HarnessReport>
   // which the file system may already have reused for a new copy or live file (the writer would
   // then delete a copytruncate copy the agent never saw, or rotate a file it does not hold).
   const holds = (dev: number, ino: number) => agent.openFiles().has(`${dev}:${ino}`);
-  const knows = (live: string, dev: number, ino: number) => checkpointNames(dataPath, live, dev, ino);
+  const knows = (live: string, dev: number, ino: number, needHead: boolean) => checkpointNames(dataPath, live, dev, ino, needHead);
 
   const rate = o.rate ?? 1000;
   const per = o.filesPerEntry ?? 2;

@@ -41,7 +41,7 @@ export interface WriterOptions {
   /** Whether the running agent (if any) holds the file (dev, ino) open. */
   agentHolds: (dev: number, ino: number) => boolean;
   /** Whether the agent's checkpoint names the file at `live` (dev, ino, first bytes) as current, so a restart finds it by inode. */
-  agentKnows: (live: string, dev: number, ino: number) => boolean;
+  agentKnows: (live: string, dev: number, ino: number, needHead: boolean) => boolean;
   /** Whether an agent is running now. */
   agentUp: () => boolean;
   tickMs?: number;
@@ -210,7 +210,7 @@ export class Writer {
     // rename: the agent must have persisted the incarnation (a restart then finds it by inode);
     // copytruncate: the agent must also be running and hold the file (a copy made while it is
     // down is only found by name heuristics, which sluice does not promise after a restart).
-    const knows = this.o.agentKnows(f.live, f.dev, f.ino);
+    const knows = this.o.agentKnows(f.live, f.dev, f.ino, f.rotation === 'copytruncate');
     const ok = f.rotation === 'rename' ? knows : holds && knows;
     if (!ok) {
       this.stats.rotationsDeferred++;

@@ -165,6 +165,33 @@ describe('reloading each kind of part', () => {
     expect(firsts).toEqual(lines);
   }, 60_000);
 
+  it('a restarted entry re-reads a rotated file that was read to its end, deleted and not yet delivered', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-rp-'));
+    const log = path.join(dir, 'a.log');
+    fs.writeFileSync(log, 'old 1\nold 2\n');
+    const server = await startTestServer({ certPem: ca.certPem, keyPem: ca.keyPem });
+    servers.push(server);
+    for (let i = 0; i < 100_000; i++) server.faults.push({ status: 500, body: 'down' });
+    const entry = (v: number) => ({ path: log, copy_from_start: true, attributes: { v: String(v) } });
+    const cfg = base(dir, { api_key: 'k', scalyr_server: server.url, max_new_log_detection_time: 0.2, logs: [entry(0)] });
+    const logger = memoryLogger();
+    agent = createAgent({ logger, config: cfg, stopDeadlineMs: 200 });
+    await agent.start();
+    const pending = () => (agent!.status().sink as { bytesPending?: number }).bytesPending ?? 0;
+    await waitFor('the old file queued', () => pending() >= 12, 5000);
+    fs.renameSync(log, log + '.1');
+    fs.writeFileSync(log, 'new 1\n');
+    await waitFor('the rotation seen', () => logger.records.some((r) => /was rotated/.test(r.message)), 5000);
+    await waitFor('the new file queued', () => pending() >= 18, 5000);
+    fs.unlinkSync(log + '.1'); // read to its end, nothing acknowledged, now deleted
+    await agent.reload({ ...cfg, logs: [entry(1)] });
+    // The successor finds the deleted file through the handle the old source still holds.
+    expect(logger.records.filter((r) => /could not be found again/.test(r.message)).map((r) => r.message)).toEqual([]);
+    server.faults.length = 0;
+    const got = () => events(server).map((e) => e.message.toString());
+    await waitFor('every line', () => ['old 1\n', 'old 2\n', 'new 1\n'].every((l) => got().includes(l)), 10_000);
+  }, 30_000);
+
   it('a changed monitor restarts only that monitor', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-rp-'));
     const mon = (id: string, text: string) => ({ module: 'shell_monitor', id, command: `echo ${text}`, sample_interval: 0.1 });

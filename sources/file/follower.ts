@@ -35,6 +35,9 @@ import { Tailer } from './tailer.js';
 import { fingerprintMatches } from './fingerprint.js';
 import { findByInode, findRotatedCopy } from './copytruncate.js';
 
+/** Finished, not yet acknowledged incarnations whose handles a follower keeps open (see retire). */
+const OPEN_RETIRED_MAX = 64;
+
 export interface FollowerOptions {
   realPath: string;
   streamPath: string;
@@ -509,9 +512,17 @@ export class Follower {
     const i = this.incs.indexOf(t);
     if (i >= 0) this.incs.splice(i, 1);
     t.finish();
-    void t.close();
-    if (!t.fullyAcked) this.retired.push(t);
-    else this.absorb(t);
+    if (t.fullyAcked) {
+      void t.close();
+      this.absorb(t);
+    } else {
+      // The handle stays open until the bytes are acknowledged: if the file is deleted meanwhile,
+      // a successor of this source (a reload) can still read it again (findByInode looks through
+      // /proc/self/fd). At most OPEN_RETIRED_MAX such handles per path; the oldest closes first.
+      this.retired.push(t);
+      const open = this.retired.filter((x) => !x.closed);
+      if (open.length > OPEN_RETIRED_MAX) void open[0].close();
+    }
     this.writeCheckpoint();
   }
 
@@ -527,6 +538,7 @@ export class Follower {
     const i = this.retired.indexOf(t);
     if (i >= 0 && t.fullyAcked) {
       this.retired.splice(i, 1);
+      void t.close();
       this.absorb(t);
     }
     this.writeCheckpoint();

@@ -62,6 +62,12 @@ export interface Batch {
    * `end`; otherwise a checkpoint could skip data that was never delivered.
    */
   end: number;
+  /**
+   * The source knows more bytes of this stream follow right after this batch (it stopped reading
+   * for the page size or for read credits, not at the end of the file). An operator waiting for a
+   * continuation (a line group) does not time out while this holds: the rest is in the file.
+   */
+  more?: boolean;
 }
 
 /** The counters every component keeps (Vector's component contract). */

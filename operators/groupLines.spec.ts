@@ -128,6 +128,21 @@ describe('groupLines', () => {
       });
     });
 
+    test('no wait while the reader says more bytes follow (reading paused for credits)', () => {
+      ts().run(({ cold, expectObservable }) => {
+        const b1 = { ...batch(lines(['x\n', 'Exc\n'])), more: true };
+        const b2 = { ...batch(lines(['  at a\n'], 6)), more: true }; // still more to read
+        const b3 = batch(lines(['  at b\n', 'y\n'], 13)); // at the end of the file
+        const src = concat(cold('a 9999ms b 9999ms c', { a: b1, b: b2, c: b3 }), NEVER);
+        // Paused 10 s twice (> the 5 s wait): the group stays whole; 'y' then waits 5 s at EOF.
+        expectObservable(src.pipe(groupLines(java, opts), map(simple))).toBe('a 19999ms c 4999ms d', {
+          a: { m: ['x\n'], end: 2 },
+          c: { m: ['Exc\n  at a\n  at b\n'], end: 20 },
+          d: { m: ['y\n'], end: 22 },
+        });
+      });
+    });
+
     test('a continuation before the wait completes the group; no timer flush', () => {
       ts().run(({ cold, expectObservable }) => {
         const b1 = batch(lines(['Exc\n']));

@@ -28,7 +28,8 @@
  * - A group still open at the end of a batch is held: the emitted batch's `end` stops before its
  *   first byte. It is completed by the next batches, or emitted as it is `completionWaitMs`
  *   after the batch that first left it open (timer on `scheduler`; extending a held group does
- *   not restart the wait). On complete the held group is flushed; on error it is dropped (not
+ *   not restart the wait). A batch marked `more` (the reader paused with bytes still unread)
+ *   starts no wait and cancels one: the continuation is in the file. On complete the held group is flushed; on error it is dropped (not
  *   acknowledged, so it is read again); unsubscribing cancels the timer.
  * - No groupers → the operator is the identity.
  *
@@ -298,7 +299,10 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
             if (cursor === undefined || batch.end > cursor) cursor = batch.end;
             lastEnd = Math.max(lastEnd, batch.end);
             if (held.length > 0) {
-              if (!timer) timer = scheduler.schedule(flushHeld, waitMs);
+              // More bytes already wait in the file (reading paused for credits or a page): the
+              // continuation is coming, so the wait starts only once a batch ends at the file's end.
+              if (batch.more) cancelTimer();
+              else if (!timer) timer = scheduler.schedule(flushHeld, waitMs);
               // Nothing known before a group that began with the stream's first line: nothing to ack.
               const floor = heldStart ?? (out.length > 0 ? out[out.length - 1].end : undefined);
               if (floor === undefined) return;

@@ -134,6 +134,16 @@ describe('splitLines operator', () => {
     });
   });
 
+  it('marks a batch `more` when the reader knows more bytes follow its chunk', async () => {
+    const out = await lastValueFrom(
+      from<(FileChunk | SkipChunk)[]>([{ buf: b('a\nb\n'), start: 0, more: true }, chunkAt('c\n', 4)]).pipe(
+        splitLines(stream, { maxLineSize: 100, lineCompletionWaitMs: 5000 }),
+        toArray(),
+      ),
+    );
+    expect(out.map((x) => x.more === true)).toEqual([true, false]);
+  });
+
   it('emits the held partial line on completion and handles skipTo', async () => {
     const out = await lastValueFrom(
       from<(FileChunk | SkipChunk)[]>([chunkAt('a\nb', 0), { skipTo: 100 }, chunkAt('c\nd', 100)]).pipe(

@@ -169,7 +169,7 @@ export function splitLines(stream: Stream, opts: SplitLinesOptions): OperatorFun
           const events: Event[] = [];
           splitter.push(chunk.buf, chunk.start, events);
           if (events.length > 0 || splitter.emittedEnd > before) {
-            subscriber.next({ stream, events, end: splitter.emittedEnd });
+            subscriber.next(chunk.more ? { stream, events, end: splitter.emittedEnd, more: true } : { stream, events, end: splitter.emittedEnd });
           }
           if (splitter.partialBytes > 0 && !chunk.more) armTimer(splitter.emittedEnd);
           else disarm();

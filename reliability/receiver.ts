@@ -25,6 +25,8 @@ import type { Ledger } from './ledger.js';
 
 export type FaultKind = 'http500' | 'http502' | 'http429' | 'backoff' | 'slow' | 'reset' | 'refuse';
 export const FAULT_KINDS: readonly FaultKind[] = ['http500', 'http502', 'http429', 'backoff', 'slow', 'reset', 'refuse'];
+/** How long an injected fault waits for a request before it lapses. */
+const FAULT_TTL_MS = 5000;
 
 export interface ReceiverOptions {
   certPem: string;
@@ -51,7 +53,12 @@ export class Receiver {
   private server?: https.Server;
   private readonly sockets = new Set<net.Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private queue: FaultKind[] = [];
+  /**
+   * Faults waiting for a request, each with the time it lapses: a server fails during a window,
+   * it does not keep a backlog of errors for whoever comes later (a queue without expiry starves
+   * a client whose backoff is slower than the injection rate for the rest of the run).
+   */
+  private queue: { kind: FaultKind; until: number }[] = [];
   private refusedUntil = 0;
   private closed = false;
 
@@ -86,14 +93,15 @@ export class Receiver {
     this.server = server;
   }
 
-  /** The next `count` requests get fault `kind` (for `refuse`: refuse connections for `count` ms). */
+  /** The next `count` requests within FAULT_TTL_MS get fault `kind` (for `refuse`: refuse connections for `count` ms). */
   inject(kind: FaultKind, count: number): void {
     if (this.closed) return;
     if (kind === 'refuse') {
       void this.refuse(count);
       return;
     }
-    for (let i = 0; i < count; i++) this.queue.push(kind);
+    const until = Date.now() + FAULT_TTL_MS;
+    for (let i = 0; i < count; i++) this.queue.push({ kind, until });
   }
 
   /** Drops queued faults (end of the chaos phase). */
@@ -185,7 +193,9 @@ export class Receiver {
         answer(401, '{"status":"error/client/badParam","message":"bad token"}');
         return;
       }
-      const fault = this.queue.shift();
+      const now = Date.now();
+      while (this.queue.length > 0 && this.queue[0].until < now) this.queue.shift();
+      const fault = this.queue.shift()?.kind;
       if (fault) this.faults[fault]++;
       const record = (late: boolean) => {
         const session = this.opts.ledger.sessionIndex(String(parsed.head.session ?? ''));

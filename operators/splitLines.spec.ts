@@ -1,7 +1,7 @@
 import { TestScheduler } from 'rxjs/testing';
 import { from, lastValueFrom, map, toArray } from 'rxjs';
 import fc from 'fast-check';
-import { LineSplitter, splitLines, type FileChunk, type SkipChunk } from './splitLines.js';
+import { LineSplitter, splitLines, type FileChunk, type PauseChunk, type SkipChunk } from './splitLines.js';
 import type { Batch, Event, Stream } from '../lib/types.js';
 
 const stream: Stream = { id: 's', kind: 'log', path: '/x', attrs: {}, ack() {} };
@@ -131,6 +131,21 @@ describe('splitLines operator', () => {
       const input = cold<FileChunk | SkipChunk>('a 10s b', { a: { buf: b('one\nlo'), start: 0, more: true }, b: chunkAt('ng\n', 6) });
       const out = input.pipe(splitLines(stream, { maxLineSize: 100, lineCompletionWaitMs: 1000 }));
       expectObservable(out.pipe(map(summary))).toBe('a 10s b', { a: { lines: ['one\n'], end: 4 }, b: { lines: ['long\n'], end: 9 } });
+    });
+  });
+
+  it('a pause (the reader waits for credits with bytes unread) stops the wait for a partial line', () => {
+    const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
+    ts.run(({ cold, expectObservable }) => {
+      // "lo" was at the end of the file when read; the writer finished it, but the reader is held
+      // back by the read budget for 10 s: the line must not be cut after the 1 s wait.
+      const input = cold<FileChunk | SkipChunk | PauseChunk>('a 499ms p 10s b', { a: chunkAt('one\nlo', 0), p: { pause: true }, b: chunkAt('ng\n', 6) });
+      const out = input.pipe(splitLines(stream, { maxLineSize: 100, lineCompletionWaitMs: 1000 }));
+      expectObservable(out.pipe(map((x) => ({ ...summary(x), more: x.more === true })))).toBe('a 499ms p 10s b', {
+        a: { lines: ['one\n'], end: 4, more: false },
+        p: { lines: [], end: 4, more: true },
+        b: { lines: ['long\n'], end: 9, more: false },
+      });
     });
   });
 

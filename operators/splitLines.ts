@@ -12,6 +12,9 @@
  * - A final partial line is held back (the batch `end` stops before it, so no ack can pass it)
  *   until `lineCompletionWaitMs` after it was first seen, then emitted as is; bytes appended
  *   later become a separate line. When the input completes, a held partial line is emitted.
+ *   The wait does not run while the reader knows more bytes follow: after a chunk marked `more`,
+ *   and after a `{ pause }` chunk (the reader waits for read credits with bytes unread), which
+ *   also goes on as an empty batch marked `more` so line groups do not time out either.
  * - One output batch per input chunk that produced events; never one emission per line.
  * - A `{ skipTo }` chunk (the reader jumped ahead, e.g. "too far behind") emits what is held,
  *   then an empty batch whose `end` is the new offset so the skip gets acknowledged.
@@ -35,6 +38,14 @@ export interface FileChunk {
 /** The reader skipped ahead to `skipTo` (bytes before it will not be read). */
 export interface SkipChunk {
   skipTo: number;
+}
+
+/**
+ * The reader has bytes to read but waits for read credits (the sink is behind): no completion
+ * wait may run out meanwhile. Passed on as an empty batch marked `more` (for line groups).
+ */
+export interface PauseChunk {
+  pause: true;
 }
 
 export interface SplitLinesOptions {
@@ -125,7 +136,7 @@ export class LineSplitter {
 }
 
 /** The operator: one per stream (file incarnation). */
-export function splitLines(stream: Stream, opts: SplitLinesOptions): OperatorFunction<FileChunk | SkipChunk, Batch> {
+export function splitLines(stream: Stream, opts: SplitLinesOptions): OperatorFunction<FileChunk | SkipChunk | PauseChunk, Batch> {
   const scheduler = opts.scheduler ?? asyncScheduler;
   return (source) =>
     new Observable<Batch>((subscriber) => {
@@ -154,6 +165,11 @@ export function splitLines(stream: Stream, opts: SplitLinesOptions): OperatorFun
       };
       const sub = source.subscribe({
         next(chunk) {
+          if ('pause' in chunk) {
+            disarm();
+            if (splitter.emittedEnd >= 0) subscriber.next({ stream, events: [], end: splitter.emittedEnd, more: true });
+            return;
+          }
           if ('skipTo' in chunk) {
             disarm();
             emitPartial();

@@ -487,6 +487,31 @@ describe('backpressure', () => {
     await waitFor(() => credits.free === 100);
   });
 
+  it('a partial line finished while reading waits for credits is not cut by the completion wait', async () => {
+    const dir = tmpDir();
+    const f = path.join(dir, 'a.log');
+    const full = ('x'.repeat(99) + '\n').repeat(10);
+    fs.writeFileSync(f, full + 'part');
+    const credits = new Credits(full.length + 4); // exactly what is in the file now
+    const held: Batch[] = [];
+    let acking = false;
+    const r = await start({
+      entry: entryFor(f, { copy_from_start: true }),
+      dataDir: tmpDir(),
+      credits,
+      watch: false,
+      agent: { line_completion_wait_time: 0.2 },
+      onBatch: (b) => (acking ? b.stream.ack(b.end) : held.push(b)),
+    });
+    await waitFor(() => r.lines().length >= 10);
+    fs.appendFileSync(f, 'ial\n' + 'y\n'.repeat(100)); // the rest is in the file; no credits left
+    await sleep(600); // three times the completion wait
+    acking = true;
+    for (const b of held.splice(0)) b.stream.ack(b.end);
+    await waitFor(() => r.lines().length >= 111, 5000);
+    expect(r.lines().slice(10, 12)).toEqual(['partial\n', 'y\n']);
+  });
+
   it('status reports copied (acked) and pending bytes', async () => {
     const dir = tmpDir();
     const f = path.join(dir, 'a.log');

@@ -24,7 +24,7 @@ import type { Batch, Stream } from '../../lib/types.js';
 import type { Credits } from '../../lib/pipeline/credits.js';
 import type { ReadBuffers } from '../../lib/pipeline/readBuffers.js';
 import type { IncarnationCheckpoint } from '../../lib/checkpoints/types.js';
-import { splitLines, type FileChunk, type SkipChunk } from '../../operators/splitLines.js';
+import { splitLines, type FileChunk, type PauseChunk, type SkipChunk } from '../../operators/splitLines.js';
 import { FINGERPRINT_BYTES, fingerprintOf, readHead } from './fingerprint.js';
 
 export interface TailerOptions {
@@ -82,7 +82,7 @@ export class Tailer {
   lastAckTime = 0;
   private fh: fsp.FileHandle;
   private creditsHeld = 0;
-  private readonly chunks = new Subject<FileChunk | SkipChunk>();
+  private readonly chunks = new Subject<FileChunk | SkipChunk | PauseChunk>();
   private readonly lineMarks: number[] = []; // pairs: end, lines
   /** Pages lent by readBuffers, in file order, with the offset just past their bytes. */
   private readonly lent: { end: number; buf: Buffer }[] = [];
@@ -164,6 +164,9 @@ export class Tailer {
     let got: number;
     if (credits.tryAcquire(want)) got = Math.min(want, credits.total);
     else {
+      // Bytes wait in the file but the read budget is spent: a partial line or an open line group
+      // must not time out while we wait (the rest of it is in the file).
+      this.chunks.next({ pause: true });
       const acquiring = credits.acquire(want);
       const r = await new Promise<number | undefined>((resolve) => {
         this.cancelWait = () => resolve(undefined);

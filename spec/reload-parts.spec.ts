@@ -36,6 +36,24 @@ describe('reloading each kind of part', () => {
     };
   }
 
+  /**
+   * An agent tailing `log` (attributes `v`) that uploads to a server answering 500 until its
+   * `faults` are cleared; `pending()` is the sink's queued bytes.
+   */
+  async function startDuringOutage(dir: string, log: string, extra: Record<string, unknown> = {}) {
+    const server = await startTestServer({ certPem: ca.certPem, keyPem: ca.keyPem });
+    servers.push(server);
+    for (let i = 0; i < 100_000; i++) server.faults.push({ status: 500, body: 'down' });
+    const entry = (v: number) => ({ path: log, copy_from_start: true, attributes: { v: String(v) } });
+    const cfg = base(dir, { api_key: 'k', scalyr_server: server.url, ...extra, logs: [entry(0)] });
+    const logger = memoryLogger();
+    agent = createAgent({ logger, config: cfg, stopDeadlineMs: 200 });
+    await agent.start();
+    const a = agent;
+    const pending = () => (a.status().sink as { bytesPending?: number }).bytesPending ?? 0;
+    return { server, entry, cfg, logger, pending };
+  }
+
   it('a new scalyr_server swaps the sink; events queued for the failing one go to the new one', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-rp-'));
     const log = path.join(dir, 'a.log');
@@ -135,26 +153,18 @@ describe('reloading each kind of part', () => {
     const log = path.join(dir, 'a.log');
     const lines = Array.from({ length: 20_000 }, (_, i) => `line ${String(i).padStart(6, '0')} ${'x'.repeat(80)}\n`);
     fs.writeFileSync(log, lines.join('')); // ≈ 1.8 MB, far more than the read budget
-    const server = await startTestServer({ certPem: ca.certPem, keyPem: ca.keyPem });
-    servers.push(server);
-    for (let i = 0; i < 100_000; i++) server.faults.push({ status: 500, body: 'down' });
     const budget = 256 * 1024;
-    const entry = (v: number) => ({ path: log, copy_from_start: true, attributes: { v: String(v) } });
-    const cfg = base(dir, { api_key: 'k', scalyr_server: server.url, max_pending_bytes: budget, logs: [entry(0)] });
-    const logger = memoryLogger();
-    agent = createAgent({ logger, config: cfg, stopDeadlineMs: 200 });
-    await agent.start();
-    const pending = () => (agent!.status().sink as { bytesPending?: number }).bytesPending ?? 0;
+    const { server, entry, cfg, logger, pending } = await startDuringOutage(dir, log, { max_pending_bytes: budget });
     await waitFor('the read budget filled', () => pending() >= budget - 4096, 10_000);
     for (let v = 1; v <= 6; v++) {
-      expect((await agent.reload({ ...cfg, logs: [entry(v)] })).restarted).toEqual([`log:${log}`]);
+      expect((await agent!.reload({ ...cfg, logs: [entry(v)] })).restarted).toEqual([`log:${log}`]);
       await waitFor('the restarted entry read up to the budget again', () => pending() >= budget - 4096, 10_000);
       // The predecessor's queued lines went; what is left is the successor's budget plus the
       // requests already built from the predecessor's lines (one in flight, two ahead).
       expect(pending()).toBeLessThanOrEqual(budget + 3 * budget);
     }
     expect(logger.records.some((r) => /queued events dropped from the sink; the restarted entry reads them again/.test(r.message))).toBe(true);
-    expect((agent.status().sink as { counters?: { dropped?: Record<string, number> } }).counters?.dropped?.superseded_by_reload).toBeGreaterThan(0);
+    expect((agent!.status().sink as { counters?: { dropped?: Record<string, number> } }).counters?.dropped?.superseded_by_reload).toBeGreaterThan(0);
     // The server recovers: every line arrives, in order (duplicates of re-read lines allowed).
     server.faults.length = 0;
     const got = () => events(server).map((e) => e.message.toString());
@@ -169,22 +179,14 @@ describe('reloading each kind of part', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-rp-'));
     const log = path.join(dir, 'a.log');
     fs.writeFileSync(log, 'old 1\nold 2\n');
-    const server = await startTestServer({ certPem: ca.certPem, keyPem: ca.keyPem });
-    servers.push(server);
-    for (let i = 0; i < 100_000; i++) server.faults.push({ status: 500, body: 'down' });
-    const entry = (v: number) => ({ path: log, copy_from_start: true, attributes: { v: String(v) } });
-    const cfg = base(dir, { api_key: 'k', scalyr_server: server.url, max_new_log_detection_time: 0.2, logs: [entry(0)] });
-    const logger = memoryLogger();
-    agent = createAgent({ logger, config: cfg, stopDeadlineMs: 200 });
-    await agent.start();
-    const pending = () => (agent!.status().sink as { bytesPending?: number }).bytesPending ?? 0;
+    const { server, entry, cfg, logger, pending } = await startDuringOutage(dir, log, { max_new_log_detection_time: 0.2 });
     await waitFor('the old file queued', () => pending() >= 12, 5000);
     fs.renameSync(log, log + '.1');
     fs.writeFileSync(log, 'new 1\n');
     await waitFor('the rotation seen', () => logger.records.some((r) => /was rotated/.test(r.message)), 5000);
     await waitFor('the new file queued', () => pending() >= 18, 5000);
     fs.unlinkSync(log + '.1'); // read to its end, nothing acknowledged, now deleted
-    await agent.reload({ ...cfg, logs: [entry(1)] });
+    await agent!.reload({ ...cfg, logs: [entry(1)] });
     // The successor finds the deleted file through the handle the old source still holds.
     expect(logger.records.filter((r) => /could not be found again/.test(r.message)).map((r) => r.message)).toEqual([]);
     server.faults.length = 0;

@@ -30,6 +30,16 @@ export function textEvent(message: Buffer | string, end: number, text: string, k
   return keep && typeof message !== 'string' ? { message, end, text, textOf: message } : { message, end };
 }
 
+/** The option of the operators that decode messages (groupLines, sample, redact). */
+export interface KeepTextOption {
+  /**
+   * Leave the decoded text on the events passed on (`Event.text`), for a later operator that
+   * decodes them too (set by the entry chain; the last decoding stage leaves it off, so events
+   * waiting in a sink never hold their text).
+   */
+  keepText?: boolean;
+}
+
 /** Leaves `text` on an event passed on as it is (its message is a Buffer decoded as `text`). */
 export function keepText(ev: Event, text: string): void {
   if (typeof ev.message !== 'string' && ev.textOf !== ev.message) {

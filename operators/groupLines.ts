@@ -29,8 +29,9 @@
  *   first byte. It is completed by the next batches, or emitted as it is `completionWaitMs`
  *   after the batch that first left it open (timer on `scheduler`; extending a held group does
  *   not restart the wait). A batch marked `more` (the reader paused with bytes still unread)
- *   starts no wait and cancels one: the continuation is in the file. On complete the held group is flushed; on error it is dropped (not
- *   acknowledged, so it is read again); unsubscribing cancels the timer.
+ *   starts no wait and cancels one: the continuation is in the file. On complete the held group
+ *   is flushed; on error it is dropped (not acknowledged, so it is read again); unsubscribing
+ *   cancels the timer.
  * - No groupers → the operator is the identity.
  *
  * Checked against a re-typed copy of Scalyr's `line_matcher.py` on thousands of random inputs:
@@ -49,9 +50,9 @@ import type { Batch, ComponentCounters, Event, Stream } from '../lib/types.js';
 import { compilePythonRegex } from '../lib/regex.js';
 import { joinBuffers } from '../lib/slab.js';
 import { messageBytes } from '../lib/counters.js';
-import { eventText, keepText } from '../lib/message.js';
+import { eventText, keepText, type KeepTextOption } from '../lib/message.js';
 
-export interface GroupLinesOptions {
+export interface GroupLinesOptions extends KeepTextOption {
   /** Largest group in bytes (Scalyr `max_line_size`). */
   maxLineSize: number;
   /** Milliseconds an open group waits for its continuation (`line_completion_wait_time` × 1000). */
@@ -59,12 +60,6 @@ export interface GroupLinesOptions {
   counters?: ComponentCounters;
   /** Scheduler for the completion timer (tests pass a TestScheduler). */
   scheduler?: SchedulerLike;
-  /**
-   * Leave the decoded text on the events passed on (`Event.text`), for a later operator that
-   * decodes them too (set by the entry chain; the last decoding stage leaves it off, so events
-   * waiting in a sink never hold their text).
-   */
-  keepText?: boolean;
 }
 
 const CONTINUE_THROUGH = 0;

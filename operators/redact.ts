@@ -28,7 +28,7 @@ import type { RedactionRuleConfig } from '../lib/config/types.js';
 import type { Batch, ComponentCounters, Event } from '../lib/types.js';
 import { compilePythonRegex, parsePythonReplacement, translatePythonRegex, type ReplacementPart } from '../lib/regex.js';
 import { messageBytes } from '../lib/counters.js';
-import { eventText, keptMessage, textEvent } from '../lib/message.js';
+import { eventText, keptMessage, textEvent, type KeepTextOption } from '../lib/message.js';
 
 /** Redaction numbers for status. */
 export interface RedactionStats {
@@ -42,15 +42,9 @@ export function createRedactionStats(): RedactionStats {
   return { redactedLines: 0, rules: [] };
 }
 
-export interface RedactOptions {
+export interface RedactOptions extends KeepTextOption {
   counters?: ComponentCounters;
   stats?: RedactionStats;
-  /**
-   * Leave the decoded text on the events passed on (`Event.text`), for a later operator that
-   * decodes them too (set by the entry chain; the last decoding stage leaves it off, so events
-   * waiting in a sink never hold their text).
-   */
-  keepText?: boolean;
 }
 
 /** One compiled rule: `apply` returns the new text; `count` holds its substitutions. */

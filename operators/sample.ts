@@ -23,7 +23,7 @@ import type { SamplingRuleConfig } from '../lib/config/types.js';
 import type { Batch, ComponentCounters, Event } from '../lib/types.js';
 import { compilePythonRegex } from '../lib/regex.js';
 import { countDrop, messageBytes } from '../lib/counters.js';
-import { eventText, keptMessage, textEvent } from '../lib/message.js';
+import { eventText, keptMessage, textEvent, type KeepTextOption } from '../lib/message.js';
 
 /** Status numbers Scalyr shows for sampling (`lines/bytes dropped by sampling`). */
 export interface SamplingStats {
@@ -35,17 +35,11 @@ export function createSamplingStats(): SamplingStats {
   return { droppedLines: 0, droppedBytes: 0 };
 }
 
-export interface SampleOptions {
+export interface SampleOptions extends KeepTextOption {
   /** Uniform random in [0, 1); defaults to Math.random. */
   random?: () => number;
   counters?: ComponentCounters;
   stats?: SamplingStats;
-  /**
-   * Leave the decoded text on the events passed on (`Event.text`), for a later operator that
-   * decodes them too (set by the entry chain; the last decoding stage leaves it off, so events
-   * waiting in a sink never hold their text).
-   */
-  keepText?: boolean;
 }
 
 /** Repeatable draws (`sluice test`, seeds): see lib/random.ts. */

@@ -13,7 +13,8 @@
  *   every read, so a file rewritten past our offset while we waited is not read as an append) →
  *   the copy is looked up with Scalyr's name/ctime heuristics (+ our fingerprint check); its
  *   unread tail is read through the SAME stream (same sequence id, offsets continue), then the
- *   truncated file from 0. No copy found: the unread bytes are counted as skipped (`copytruncate_copy_not_found`);
+ *   truncated file from 0. No copy found: the unread bytes are counted as skipped
+ *   (`copytruncate_copy_not_found`);
  * - truncation in place: as copytruncate without a copy; what was read is still delivered;
  * - deletion: the handle stays open and is read to its end; after `log_deletion_delay` the
  *   follower ends (and, once everything is acknowledged, its checkpoint is removed);

@@ -51,6 +51,19 @@ describe('aggregateSpans timing (marbles)', () => {
     });
   });
 
+  test('a timer that fires before the wall clock reaches the minute end is armed again (the minute never waits for more items)', () => {
+    const sched = ts();
+    sched.run(({ cold, expectObservable }) => {
+      // The wall clock falls 1 ms behind the timers after 500 ms (Node times timers from the event
+      // loop's cached time, which trails Date.now() under load): the timer due at 1200 fires when
+      // the wall clock reads 1199.
+      const wall = () => sched.now() - (sched.now() >= 500 ? 1 : 0);
+      const src = cold('100ms a 3000ms |', { a: [req(100, 'Controller/a')] });
+      const out = src.pipe(aggregateSpans({ graceMs: 200, minuteMs: 1000, scheduler: sched, now: wall }), map(summary));
+      expectObservable(out).toBe('1201ms x 1899ms |', { x: 'app@0:Controller/ax1' });
+    });
+  });
+
   test('items claiming the future are clamped to the current minute; unsubscribe cancels timers', () => {
     ts().run(({ cold, expectObservable, expectSubscriptions }) => {
       const src = cold('10ms a 5000ms |', { a: [req(999_999, 'Controller/f')] });

@@ -6,8 +6,8 @@
  * - an item lands in the minute of its own time (request stop / event timestamp), clamped to the
  *   current minute when it claims the future; an item for a minute already emitted (a late frame
  *   past the grace period) goes to the current minute instead, so nothing is lost or sent twice;
- * - minute M is emitted once `now ≥ M + minuteMs + graceMs` (timers on `scheduler`), minutes in
- *   ascending order; on complete every open minute is flushed, then the output completes;
+ * - minute M is emitted once `now ≥ M + minuteMs + graceMs` (timers on `scheduler`, re-armed when
+ *   one fires before the wall clock gets there), minutes in ascending order; on complete every open minute is flushed, then the output completes;
  * - requests tagged `ignore_transaction` or without a `Controller/`/`Job/` span are dropped
  *   (counted in `counters.dropped`), `SQL/Query` spans with `db.statement` are renamed.
  *
@@ -68,16 +68,23 @@ export function aggregateSpans(opts: AggregateSpansOptions): OperatorFunction<Ap
         let minute = Number.isFinite(at) ? agg.minuteOf(at) : current;
         if (minute > current) minute = current;
         if (minute <= lastEmitted) minute = current > lastEmitted ? current : lastEmitted + minuteMs;
-        if (agg.add(item, minute)) {
-          const delay = Math.max(0, minute + minuteMs + graceMs - t);
-          timers.set(
-            minute,
-            scheduler.schedule(() => {
-              timers.delete(minute);
-              emitDue();
-            }, delay),
-          );
-        }
+        if (agg.add(item, minute)) arm(minute, t);
+      };
+      // One timer per open minute, due at its end plus grace. A timer may fire while the wall clock
+      // still reads a little before that (Node measures timers from the event loop's cached time,
+      // which lags `Date.now()` under load; the clock may also be stepped): then it is armed again
+      // for the rest, so a minute never waits for the next item to arrive.
+      const arm = (minute: number, t: number) => {
+        timers.get(minute)?.unsubscribe();
+        const delay = Math.max(0, minute + minuteMs + graceMs - t);
+        timers.set(
+          minute,
+          scheduler.schedule(() => {
+            timers.delete(minute);
+            emitDue();
+            if (agg.minutes.has(minute)) arm(minute, Math.min(now(), minute + minuteMs + graceMs - 1));
+          }, delay),
+        );
       };
 
       const sub = source.subscribe({

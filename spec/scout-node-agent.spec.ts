@@ -112,7 +112,9 @@ describe('real @scout_apm/scout-apm client against our core agent', () => {
     const mine = () => minutes.filter((m) => m.appName === 'scout-it');
     const sum = (name: string) => mine().flatMap((m) => m.endpoints).filter((e) => e.name === name).reduce((n, e) => n + e.callCount, 0);
     // Emitted by the minute timers, before any stop/flush.
-    await waitFor(() => sum("Controller/GET /hello") === 3 && sum("Controller/GET /users/:id") === 2, 25_000, "timed minute emission");
+    await waitFor(() => sum('Controller/GET /hello') === 3 && sum('Controller/GET /users/:id') === 2, 25_000, () =>
+      `timed minute emission (minutes: ${JSON.stringify(minutes.map((m) => [m.appName, m.endpoints.map((e) => [e.name, e.callCount])]))}; ` +
+      `completed: ${JSON.stringify(completed.map((r) => [r.appName, r.start, r.stop, r.receivedAt, r.spans.map((s) => s.operation), r.tags]))}; status: ${JSON.stringify(agent!.status())}; now ${Date.now()})`);
     const gone = new Promise((r) => child!.once('exit', r));
     child.kill('SIGTERM');
     await gone;

@@ -57,10 +57,16 @@ export async function matchPaths(pattern: string, excludes: string[] = []): Prom
   const found = new Set<string>();
   const problems: MatchResult['problems'] = [];
   const visited = new Set<string>();
+  // A path named without wildcards that is not a regular file is reported; what a glob matches
+  // among directories, fifos and sockets is skipped quietly (`/var/log/*` matches directories).
+  const literal = !segments.some(isGlob);
   const candidate = async (p: string) => {
     try {
       const st = await fsp.stat(p);
-      if (!st.isFile()) return; // directories, fifos, sockets: skipped
+      if (!st.isFile()) {
+        if (literal) problems.push({ path: p, error: `not a regular file (${st.isDirectory() ? 'a directory' : 'a fifo, socket or device'})` });
+        return;
+      }
       await fsp.access(p, fsc.R_OK);
       found.add(p);
     } catch (err) {

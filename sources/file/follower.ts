@@ -79,6 +79,8 @@ export class Follower {
   readonly retired: Tailer[] = [];
   lastChecked = 0;
   error?: string;
+  /** What is at the path when it is not a regular file (a directory…); cleared once a file is back. */
+  pathProblem?: string;
   skippedBytes = 0;
   copiedBytesBefore = 0;
   copiedLinesBefore = 0;
@@ -324,8 +326,10 @@ export class Follower {
       const st = await fh.stat();
       if (!st.isFile()) {
         await fh.close();
+        this.notAFile(st);
         return undefined;
       }
+      this.pathProblem = undefined;
       return { path: this.o.realPath, fh, dev: st.dev, ino: st.ino, size: st.size };
     } catch (err) {
       await fh?.close().catch(() => undefined);
@@ -333,6 +337,13 @@ export class Follower {
       if (code !== 'ENOENT' && code !== 'EACCES' && code !== 'EPERM') this.error = errorMessage(err);
       return undefined;
     }
+  }
+
+  /** The path holds a directory, fifo or socket: reported once (log and status), looked at again at each check. */
+  private notAFile(st: { isDirectory(): boolean }): void {
+    const msg = `not a regular file (${st.isDirectory() ? 'a directory' : 'a fifo, socket or device'}); waiting for a file at this path`;
+    if (this.pathProblem !== msg) this.o.logger.warn(`${this.o.realPath}: ${msg}.`);
+    this.pathProblem = msg;
   }
 
   /** Where reading starts: checkpoint, else the start rule. */
@@ -433,8 +444,12 @@ export class Follower {
       }
       return;
     }
-    if (!st.isFile()) return;
+    if (!st.isFile()) {
+      this.notAFile(st);
+      return;
+    }
     this.deletedAt = undefined;
+    this.pathProblem = undefined;
     if (!last || last.rotatedAway || st.ino !== last.ino || st.dev !== last.dev) {
       const f = await this.openPath();
       if (!f) return;

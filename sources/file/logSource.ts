@@ -335,7 +335,7 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
           lastAcked: c.lastAckTime,
           stalled: c.pending > 0 && now - Math.max(c.lastAckTime, startedAt) > stalledMs,
           incarnations: f.incs.length + f.retired.length,
-          ...(f.error ? { error: f.error } : {}),
+          ...(f.error || f.pathProblem ? { error: f.error ?? f.pathProblem } : {}),
         });
       }
       for (const [p, error] of problems) {

@@ -11,7 +11,7 @@
  * the agent's CPU (utime+stime from /proc/<pid>/stat) and VmHWM are read at that moment.
  * `--plain` turns grouping, sampling and redaction off. Figures: MB/s and lines/s over the whole
  * run (spawn → last line received: startup included), CPU-seconds per GiB of input, peak RSS.
- * `--pending` sets `max_pending_bytes` (MiB; the agent's default is 64); `--in-flight` sets
+ * `--pending` sets `max_pending_bytes` (MiB; the agent's default is 6); `--in-flight` sets
  * `upload.max_in_flight` (requests outstanding at once; default 1).
  */
 import fs from 'node:fs';
@@ -172,7 +172,7 @@ async function main(): Promise<void> {
   try {
     for (let i = 0; i < runs; i++) {
       const extraConfig: Record<string, unknown> = {};
-      if (f.has('pending')) extraConfig.max_pending_bytes = f.num('pending', 64) * MiB;
+      if (f.has('pending')) extraConfig.max_pending_bytes = f.num('pending', 6) * MiB;
       if (f.has('in-flight')) extraConfig.upload = { max_in_flight: f.num('in-flight', 1) };
       const r = await shipOnce(m, receiver, { cpus, compression, plain, cpuProfDir, extraConfig, timeoutMs: f.num('timeout', 0) * 1000 || undefined });
       results.push(r);

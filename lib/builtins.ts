@@ -29,6 +29,8 @@ export function createDefaultRegistry(): Registry {
       { logger: ctx.logger, id: ctx.id },
     ),
   );
-  registry.register('sink', 'addEvents', (c, ctx) => createAddEventsSink({ ...c, version: VERSION } as never, { logger: ctx.logger, id: ctx.id }));
+  registry.register('sink', 'addEvents', (c, ctx) =>
+    createAddEventsSink({ ...c, version: VERSION } as never, { logger: ctx.logger, id: ctx.id, readBudget: ctx.credits }),
+  );
   return registry;
 }

@@ -248,6 +248,57 @@ describe('delivery', () => {
   });
 });
 
+describe('with the agent read budget', () => {
+  /** A budget stand-in: `exhausted` is what a waiting reader would make it. */
+  function budget(total: number) {
+    const listeners = new Set<() => void>();
+    return {
+      total,
+      exhausted: false,
+      onWait(fn: () => void) {
+        listeners.add(fn);
+        return () => listeners.delete(fn);
+      },
+      wait() {
+        this.exhausted = true;
+        for (const fn of listeners) fn();
+      },
+      listeners,
+    };
+  }
+
+  test('a request is at most a third of the budget, and reading that waits for budget sends at once (no linger)', async () => {
+    const rb = budget(4800);
+    const sink = createAddEventsSink(
+      { api_key: API_KEY, scalyr_server: server!.url, ca_cert_path: ca.caPath, linger_ms: 60_000, min_allowed_request_size: 1024, env: {} },
+      { logger: memoryLogger(), id: 'budgeted', readBudget: rb },
+    );
+    sinks.push(sink);
+    expect(sink.status().allowedRequestSize).toBe(1600);
+    const a = mkStream('a');
+    let off = 0;
+    for (let i = 0; i < 3; i++) {
+      const b = lines(a, off, ['w'.repeat(100) + '\n']);
+      off = b.end;
+      sink.write(b);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect(server!.requests).toHaveLength(0); // lingering: more data may come
+    rb.wait(); // the reader now waits for budget: nothing more can come before an answer
+    await waitFor(() => a.acks.includes(off), 3000, 'sent without waiting for linger_ms');
+    for (let i = 0; i < 40; i++) {
+      const b = lines(a, off, ['v'.repeat(100) + '\n']);
+      off = b.end;
+      sink.write(b);
+    }
+    await sink.flush(5000);
+    expect(server!.requests.length).toBeGreaterThan(3);
+    for (const r of server!.requests) expect(r.body.length).toBeLessThanOrEqual(1600); // the test server keeps bodies inflated
+    await sink.stop(1000);
+    expect(rb.listeners.size).toBe(0); // stopped sinks stop listening
+  });
+});
+
 describe('pipelining with reused body buffers', () => {
   test('requests built ahead go out in order; a retried one is resent unchanged; every line once', async () => {
     const { sink } = mkSink({ max_allowed_request_size: 1500, min_allowed_request_size: 1024 });

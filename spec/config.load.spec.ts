@@ -265,7 +265,7 @@ describe('loading rules', () => {
 
   test('sluice options and their defaults', () => {
     const c = okConfig(load('{ api_key: "k", apm: { enabled: true, tcp: "127.0.0.1:6590" }, http_endpoint: { enabled: "true" }, plugins: ["./p.js", "pkg"] }'));
-    expect(c.max_pending_bytes).toBe(16 * 1024 * 1024);
+    expect(c.max_pending_bytes).toBe(6 * 1024 * 1024);
     expect(c.max_allowed_checkpoint_age).toBe(0);
     expect(c.skip_too_far_behind).toBe(false);
     expect(c.max_no_success_secs).toBe(0);

@@ -225,7 +225,7 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   s({ name: 'default_sessions_per_worker', type: 'int', default: 1, min: 1, noEffect: true, description: 'Scalyr multi-session uploads. Ignored.' }),
   s({ name: 'use_multiprocess_workers', type: 'bool', default: false, noEffect: true, description: 'Scalyr multi-process uploads. Ignored.' }),
   // --- sluice's own
-  own({ name: 'max_pending_bytes', type: 'int', default: 16 * MiB, min: 65536, description: 'Byte budget between reading and acknowledgement: sources stop reading while this many bytes are read but not yet delivered. Bounds memory.' }),
+  own({ name: 'max_pending_bytes', type: 'int', default: 6 * MiB, min: 65536, description: 'Byte budget between reading and acknowledgement: sources stop reading while this many bytes are read but not yet delivered. Bounds memory; a request to addEvents is also kept to a third of it, so three fit in the budget together. A larger budget buys some throughput on several cores for memory (docs/PERFORMANCE.md).' }),
   own({ name: 'skip_too_far_behind', type: 'bool', default: false, description: 'When true, a file more than `max_log_offset_size` bytes behind jumps to its end as in Scalyr (the skipped bytes are counted as dropped). Default false: sluice never skips data silently.' }),
   own({ name: 'max_no_success_secs', type: 'float', default: 0, min: 0, description: 'When > 0, pending data is dropped (counted) after this many seconds without a successful upload, as Scalyr does after 15 minutes. Default 0: never drop; back-pressure holds reading instead.' }),
   own({ name: 'apm', type: 'object', fields: APM_OPTIONS, description: 'APM intake, a drop-in for the Scout APM core agent (see "apm" below).' }),

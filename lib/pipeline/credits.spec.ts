@@ -23,4 +23,25 @@ describe('Credits', () => {
     c.release(1000);
     expect(c.free).toBe(10);
   });
+
+  it('tells listeners (in a microtask) when a reader starts to wait, once per exhaustion', async () => {
+    const c = new Credits(100);
+    let calls = 0;
+    const off = c.onWait(() => calls++);
+    expect(c.tryAcquire(100)).toBe(true);
+    expect(c.exhausted).toBe(false);
+    const a = c.acquire(10);
+    const b = c.acquire(10);
+    expect(calls).toBe(0); // never inside acquire
+    expect(c.exhausted).toBe(true);
+    await Promise.resolve();
+    expect(calls).toBe(1); // the second waiter joined an exhaustion already announced
+    c.release(100);
+    await Promise.all([a, b]);
+    expect(c.exhausted).toBe(false);
+    off();
+    void c.acquire(100);
+    await Promise.resolve();
+    expect(calls).toBe(1);
+  });
 });

@@ -11,6 +11,7 @@
 export class Credits {
   private available: number;
   private readonly waiters: { n: number; resolve: () => void }[] = [];
+  private readonly waitListeners = new Set<() => void>();
 
   constructor(readonly total: number) {
     this.available = total;
@@ -19,6 +20,21 @@ export class Credits {
   /** Bytes currently handed out (read but not yet acknowledged). */
   get inUse(): number {
     return this.total - this.available;
+  }
+
+  /** True while a reader waits for bytes (the budget is used up). */
+  get exhausted(): boolean {
+    return this.waiters.length > 0;
+  }
+
+  /**
+   * Calls `fn` (in a microtask, never inside `acquire`) each time a reader starts to wait while
+   * none was waiting: a sink holding data back for a fuller request can send it now. Returns
+   * the unsubscribe function.
+   */
+  onWait(fn: () => void): () => void {
+    this.waitListeners.add(fn);
+    return () => this.waitListeners.delete(fn);
   }
 
   /** Free bytes right now. */
@@ -42,6 +58,17 @@ export class Credits {
     if (this.tryAcquire(n)) return Promise.resolve(n);
     return new Promise<number>((resolve) => {
       this.waiters.push({ n, resolve: () => resolve(n) });
+      if (this.waiters.length === 1) {
+        for (const fn of this.waitListeners) {
+          queueMicrotask(() => {
+            try {
+              fn();
+            } catch {
+              // a listener's failure is its own; the budget goes on
+            }
+          });
+        }
+      }
     });
   }
 

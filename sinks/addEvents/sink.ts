@@ -32,6 +32,7 @@ import { Backoff, classifyStatus, mapResponseStatus, responseMessage, type Outco
 import { Transport, TransportError } from './transport.js';
 
 const deflateAsync = promisify(zlib.deflate);
+const inflateAsync = promisify(zlib.inflate);
 
 /**
  * Requests built ahead of the one on the wire: two, so that the main thread builds request n+2
@@ -77,6 +78,21 @@ export interface AddEventsSinkConfig {
   [extra: string]: unknown;
 }
 
+/**
+ * The agent's read budget (`max_pending_bytes`, lib/pipeline/credits.ts): bytes read but not yet
+ * acknowledged. Given one, the sink keeps a request to a third of it (with the default one in
+ * flight), so the request on the wire and those built ahead fit in the budget together, and it
+ * sends what it has, without waiting for `linger_ms`, while reading waits for the budget (no more
+ * data can come until an answer frees some).
+ */
+export interface ReadBudget {
+  readonly total: number;
+  /** True while a reader waits for budget. */
+  readonly exhausted: boolean;
+  /** Calls `fn` whenever a reader starts to wait; returns the unsubscribe function. */
+  onWait(fn: () => void): () => void;
+}
+
 /** The sink plus the live session-info update. */
 export interface AddEventsSink extends Sink {
   /** Replaces `sessionInfo` (server attributes); used from the next request built. */
@@ -100,6 +116,13 @@ interface Req {
   scratch?: Buffer;
   /** The compressed body, made ahead while the previous request was in flight (pipelining). */
   payload?: Buffer;
+  /**
+   * With compression, the bytes of the last attempt, kept for a retry instead of the raw body:
+   * the raw body's buffer goes back to the pool as soon as it is compressed.
+   */
+  sent?: Buffer;
+  /** Length of the raw body (it may be gone). */
+  rawSize?: number;
   events: number;
   messageBytes: number;
   /** `preparing`: being built and compressed ahead; sent (in order) once ready. */
@@ -115,8 +138,8 @@ function num(v: unknown, dflt: number): number {
 }
 
 /** Creates the sink. Throws (naming the option) only for an unusable `scalyr_server` or proxy URL. */
-export function createAddEventsSink(config: AddEventsSinkConfig, ctx: { logger: Logger; id?: string }): AddEventsSink {
-  return new AddEventsSinkImpl(config, ctx.logger, ctx.id ?? 'addEvents');
+export function createAddEventsSink(config: AddEventsSinkConfig, ctx: { logger: Logger; id?: string; readBudget?: ReadBudget }): AddEventsSink {
+  return new AddEventsSinkImpl(config, ctx.logger, ctx.id ?? 'addEvents', ctx.readBudget);
 }
 
 class AddEventsSinkImpl implements AddEventsSink {
@@ -134,6 +157,7 @@ class AddEventsSinkImpl implements AddEventsSink {
   private readonly lingerMs: number;
   /** `max_no_success_secs` in ms (0 = never drop: back-pressure holds reading instead). */
   private readonly maxNoSuccessMs: number;
+  private readonly offBudgetWait?: () => void;
   private readonly createdAt = Date.now();
   /** Requests being built and compressed ahead (see prepareAhead). */
   private preparing = 0;
@@ -183,6 +207,7 @@ class AddEventsSinkImpl implements AddEventsSink {
     config: AddEventsSinkConfig,
     private readonly logger: Logger,
     readonly id: string,
+    private readonly readBudget?: ReadBudget,
   ) {
     this.apiKey = String(config.api_key ?? '');
     this.sessionInfo = this.withHost(config.server_attributes ?? {});
@@ -193,10 +218,14 @@ class AddEventsSinkImpl implements AddEventsSink {
     this.deflate = ctype !== 'none';
     const lvl = Math.trunc(num(config.compression_level, 6));
     this.level = lvl >= 1 && lvl <= 9 ? lvl : 6;
-    this.maxSize = Math.max(1024, Math.trunc(num(config.max_allowed_request_size, 5_900_000)));
-    this.minSize = Math.min(this.maxSize, Math.max(1024, Math.trunc(num(config.min_allowed_request_size, MIN_REQUEST_SIZE))));
-    this.allowedSize = this.maxSize;
     this.maxInFlight = Math.max(1, Math.min(8, Math.trunc(num(config.max_in_flight, 1))));
+    const configuredMax = Math.max(1024, Math.trunc(num(config.max_allowed_request_size, 5_900_000)));
+    this.minSize = Math.min(configuredMax, Math.max(1024, Math.trunc(num(config.min_allowed_request_size, MIN_REQUEST_SIZE))));
+    const budget = readBudget?.total ?? 0;
+    const pipelined = budget > 0 ? Math.floor(budget / (PREPARE_AHEAD + this.maxInFlight)) : Infinity;
+    this.maxSize = Math.min(configuredMax, Math.max(this.minSize, pipelined));
+    this.allowedSize = this.maxSize;
+    this.offBudgetWait = readBudget?.onWait(() => this.pump());
     this.lingerMs = Math.max(0, num(config.linger_ms, 500));
     this.maxNoSuccessMs = Math.max(0, num(config.max_no_success_secs, 0)) * 1000;
     this.backoff = new Backoff(Math.max(1, num(config.retry_base_ms, 1000)), Math.max(1, num(config.retry_max_ms, 30_000)));
@@ -346,6 +375,7 @@ class AddEventsSinkImpl implements AddEventsSink {
   private shutdown(): void {
     this.accepting = false;
     this.closed = true;
+    this.offBudgetWait?.();
     this.requests = [];
     this.pool.length = 0;
     if (this.poolTimer) clearTimeout(this.poolTimer);
@@ -436,7 +466,8 @@ class AddEventsSinkImpl implements AddEventsSink {
       this.settle();
       return undefined;
     }
-    const urgent = this.flushing > 0 || !this.accepting;
+    // Reading waits for budget: lingering cannot bring more data, only delay the answer that frees it.
+    const urgent = this.flushing > 0 || !this.accepting || this.readBudget?.exhausted === true;
     if (!urgent && this.unsentBytes() < this.allowedSize) {
       const waited = now - head.arrived;
       if (waited < this.lingerMs) {
@@ -458,7 +489,7 @@ class AddEventsSinkImpl implements AddEventsSink {
    */
   private prepareAhead(): void {
     while (!this.closed && Date.now() >= this.gateUntil) {
-      if (this.requests.some((x) => x.state === 'queued' && !x.body)) return; // a split-off remainder goes first, as it is
+      if (this.requests.some((x) => x.state === 'queued' && !x.body && !x.payload && !x.sent)) return; // a split-off remainder goes first, as it is
       let ahead = this.preparing;
       for (const x of this.requests) if (x.state === 'queued' && x.payload) ahead++;
       if (ahead >= PREPARE_AHEAD) return;
@@ -484,6 +515,7 @@ class AddEventsSinkImpl implements AddEventsSink {
         try {
           const body = r.body!;
           r.payload = this.deflate ? await compress(body, this.level) : body;
+          if (this.deflate) this.dropRaw(r);
         } catch (err) {
           r.body = undefined;
           r.payload = undefined;
@@ -563,15 +595,23 @@ class AddEventsSinkImpl implements AddEventsSink {
     let retryAfterMs: number | undefined;
     try {
       const clientTime = Math.floor(Date.now() / 1000);
-      if (!r.body) {
+      if (!r.body && !r.payload && !r.sent) {
         if (!this.build(r, clientTime)) return;
       } else if (!r.payload) {
-        r.body = refreshClientTime(r.body, clientTime);
+        // A retry: the same events with a fresh client_time (from the bytes sent last time when
+        // the raw body was given back), compressed again.
+        const raw = r.body ?? (await inflateAsync(r.sent!));
+        r.sent = undefined;
+        r.body = refreshClientTime(raw, clientTime);
       }
-      const body = r.body!;
-      rawSize = body.length;
-      const payload = r.payload ?? (this.deflate ? await compress(body, this.level) : body);
-      r.payload = undefined; // a retry refreshes client_time and compresses again
+      if (r.body) r.rawSize = r.body.length;
+      rawSize = r.rawSize ?? 0;
+      const payload = r.payload ?? (this.deflate ? await compress(r.body!, this.level) : r.body!);
+      r.payload = undefined;
+      if (this.deflate) {
+        r.sent = payload;
+        this.dropRaw(r);
+      }
       if (this.closed) return;
       r.attempts++;
       this.st.requests++;
@@ -644,6 +684,7 @@ class AddEventsSinkImpl implements AddEventsSink {
     if (outcome === 'tooLarge') {
       this.allowedSize = Math.max(this.minSize, Math.floor(rawSize * 0.5));
       r.body = undefined;
+      r.sent = undefined;
       what = `rebuilding with at most ${this.allowedSize} bytes`;
     }
     const text = `addEvents: upload failed: ${status}${this.st.lastMessage ? ` (${this.st.lastMessage})` : ''}; ${what} in ${delay} ms; data is kept`;
@@ -697,6 +738,16 @@ class AddEventsSinkImpl implements AddEventsSink {
   private release(r: Req): void {
     r.body = undefined;
     r.payload = undefined;
+    r.sent = undefined;
+    if (r.scratch) this.giveScratch(r.scratch);
+    r.scratch = undefined;
+  }
+
+  /** The compressed bytes are all a send or a retry needs: the raw body's buffer goes back now. */
+  private dropRaw(r: Req): void {
+    if (!r.body) return;
+    r.rawSize = r.body.length;
+    r.body = undefined;
     if (r.scratch) this.giveScratch(r.scratch);
     r.scratch = undefined;
   }

@@ -89,8 +89,26 @@ describe('npm pack', () => {
     const tarball = path.join(work, packed);
     expect(fs.existsSync(tarball)).toBe(true);
     const prefix = path.join(work, 'prefix');
-    // Offline install of the tarball: its dependencies come from this checkout's node_modules cache.
-    execFileSync('npm', ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', tarball], { encoding: 'utf8', stdio: 'pipe' });
+    // Tests talk only to loopback, and npm's cache may not hold the registry's metadata for the
+    // dependencies (a fresh `npm ci` caches tarballs only): the packed tarball is unpacked, this
+    // checkout's installed production dependencies are bundled into it, and that is installed
+    // offline. What the tarball carries (files, bins, package.json) is what `npm pack` made.
+    execFileSync('tar', ['-xzf', tarball, '-C', work]);
+    const pkgDir = path.join(work, 'package');
+    const prod = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: ROOT, encoding: 'utf8' })
+      .split('\n')
+      .filter((d) => d.startsWith(path.join(ROOT, 'node_modules') + path.sep))
+      .sort();
+    for (const d of prod) {
+      const to = path.join(pkgDir, path.relative(ROOT, d));
+      if (!fs.existsSync(to)) fs.cpSync(d, to, { recursive: true, verbatimSymlinks: true });
+    }
+    const manifest = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
+    fs.writeFileSync(path.join(pkgDir, 'package.json'), JSON.stringify({ ...manifest, bundleDependencies: true }, null, 2));
+    const bundled = path.join(work, 'bundled');
+    fs.mkdirSync(bundled);
+    const bundledName = execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', bundled], { cwd: pkgDir, encoding: 'utf8' }).trim().split('\n').pop()!;
+    execFileSync('npm', ['install', '-g', '--prefix', prefix, '--offline', '--ignore-scripts', '--no-audit', '--no-fund', path.join(bundled, bundledName)], { encoding: 'utf8', stdio: 'pipe' });
     const binDir = path.join(prefix, 'bin');
     const version = execFileSync(path.join(binDir, 'sluice'), ['version'], { encoding: 'utf8' });
     expect(version).toMatch(/^sluice \d+\.\d+\.\d+/);
@@ -100,5 +118,6 @@ describe('npm pack', () => {
     expect(v.stdout).toMatch(/Configuration is valid/);
     const probe = spawnSync(path.join(binDir, 'core-agent'), ['probe', '--socket', path.join(c.dir, 'none.sock')], { encoding: 'utf8' });
     expect(probe.status).not.toBe(0);
+    fs.rmSync(work, { recursive: true, force: true });
   }, 120_000);
 });

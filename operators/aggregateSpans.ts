@@ -6,8 +6,9 @@
  * - an item lands in the minute of its own time (request stop / event timestamp), clamped to the
  *   current minute when it claims the future; an item for a minute already emitted (a late frame
  *   past the grace period) goes to the current minute instead, so nothing is lost or sent twice;
- * - minute M is emitted once `now ≥ M + minuteMs + graceMs` (timers on `scheduler`, re-armed when
- *   one fires before the wall clock gets there), minutes in ascending order; on complete every open minute is flushed, then the output completes;
+ * - minute M is emitted once `now ≥ M + minuteMs + graceMs` (timers on `scheduler`, re-armed
+ *   when one fires before the wall clock gets there), minutes in ascending order; on complete
+ *   every open minute is flushed, then the output completes;
  * - requests tagged `ignore_transaction` or without a `Controller/`/`Job/` span are dropped
  *   (counted in `counters.dropped`), `SQL/Query` spans with `db.statement` are renamed.
  *

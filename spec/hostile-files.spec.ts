@@ -227,14 +227,26 @@ describe('hostile files', () => {
     const r = await rig((dir) => {
       fs.writeFileSync(path.join(dir, 'gone.log'), 'first\n');
       fs.mkdirSync(path.join(dir, 'always-a-dir.log'));
-      return { logs: [{ path: path.join(dir, 'gone.log'), copy_from_start: true }, { path: path.join(dir, 'always-a-dir.log') }] };
+      return { logs: [{ path: path.join(dir, 'gone.log'), copy_from_start: true }, { path: path.join(dir, 'always-a-dir.log') }], extra: { log_deletion_delay: 0.5 } };
     });
+    const holdsDeleted = () =>
+      fs.readdirSync('/proc/self/fd').some((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`) === `${gone} (deleted)`;
+        } catch {
+          return false;
+        }
+      });
     const gone = path.join(r.dir, 'gone.log');
     const errorOf = (entry: number, p: string) => (r.agent.status().logs[entry].files as { path: string; error?: string }[]).find((f) => f.path === p)?.error;
     await waitFor('first line', () => r.bytesOf(gone).toString() === 'first\n');
     fs.rmSync(gone);
     fs.mkdirSync(gone);
     await waitFor('the directory reported', () => /directory/.test(errorOf(0, gone) ?? '') && /gone\.log.*directory/.test(logText(r)), 5000);
+    // The deleted file is closed after log_deletion_delay, as any deleted file (its space is freed);
+    // the directory stays reported.
+    await waitFor('the deleted file closed', () => !holdsDeleted(), 5000);
+    await waitFor('still reported', () => /directory/.test(errorOf(0, gone) ?? ''), 5000);
     // Named as a directory from the start: reported by the scan, not read.
     await waitFor('the configured directory reported', () => /directory/.test(errorOf(1, path.join(r.dir, 'always-a-dir.log')) ?? '') && /always-a-dir\.log.*directory/.test(logText(r)), 5000);
     fs.rmdirSync(gone);

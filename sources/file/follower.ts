@@ -445,7 +445,10 @@ export class Follower {
       return;
     }
     if (!st.isFile()) {
+      // The file is gone from the path as surely as if deleted: what is left of it is read, and
+      // it is closed after log_deletion_delay unless a file comes back.
       this.notAFile(st);
+      this.deletedAt ??= Date.now();
       return;
     }
     this.deletedAt = undefined;

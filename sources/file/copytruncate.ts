@@ -57,6 +57,37 @@ export async function findRotatedCopy(
 }
 
 /**
+ * Every rotated copy of `logPath` (same naming rules as {@link findRotatedCopy}, no age window)
+ * created after `sinceMs`, oldest first, each with an open handle the caller owns. For a file
+ * that was empty when last checkpointed: with no head to compare, a copytruncate while sluice
+ * was stopped is told from appends only by the copies it left.
+ */
+export async function findCopiesSince(
+  logPath: string,
+  sinceMs: number,
+  exclude?: (dev: number, ino: number) => boolean,
+): Promise<{ path: string; fh: fsp.FileHandle; dev: number; ino: number; size: number }[]> {
+  const dir = path.dirname(logPath);
+  const name = path.basename(logPath);
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  const found: { path: string; fh: fsp.FileHandle; dev: number; ino: number; size: number; born: number }[] = [];
+  for (const n of names) {
+    if (!looksLikeRotatedCopy(name, n)) continue;
+    const p = path.join(dir, n);
+    const fh = await fsp.open(p, 'r').catch(() => undefined);
+    if (!fh) continue;
+    const st = await fh.stat().catch(() => undefined);
+    const born = st ? st.birthtimeMs || st.ctimeMs : 0;
+    if (!st?.isFile() || born <= sinceMs || exclude?.(st.dev, st.ino)) {
+      await fh.close().catch(() => undefined);
+      continue;
+    }
+    found.push({ path: p, fh, dev: st.dev, ino: st.ino, size: st.size, born });
+  }
+  return found.sort((a, b) => a.born - b.born).map(({ born: _born, ...f }) => f);
+}
+
+/**
  * Looks in `dir` for a file with the given inode (a file renamed while sluice was stopped), then
  * among this process's own open files (/proc/self/fd, Linux): a predecessor source of the same
  * entry (a reload) may still hold a file that was rotated away and deleted meanwhile.

@@ -33,3 +33,10 @@ export async function fingerprintMatches(fh: fsp.FileHandle, fingerprint: string
   const head = await readHead(fh, len);
   return head.length === len && fingerprintOf(head) === fingerprint;
 }
+
+/** True when the two files start with the same bytes (over the shorter of their first FINGERPRINT_BYTES). */
+export async function sameHead(a: fsp.FileHandle, b: fsp.FileHandle): Promise<boolean> {
+  const [ha, hb] = await Promise.all([readHead(a), readHead(b)]);
+  const n = Math.min(ha.length, hb.length);
+  return ha.subarray(0, n).equals(hb.subarray(0, n));
+}

@@ -33,8 +33,8 @@ import type { CheckpointStore } from '../../lib/checkpoints/store.js';
 import type { CheckpointEntry, IncarnationCheckpoint } from '../../lib/checkpoints/types.js';
 import { errorMessage } from '../../lib/counters.js';
 import { Tailer } from './tailer.js';
-import { fingerprintMatches } from './fingerprint.js';
-import { findByInode, findRotatedCopy } from './copytruncate.js';
+import { fingerprintMatches, sameHead } from './fingerprint.js';
+import { findByInode, findCopiesSince, findRotatedCopy } from './copytruncate.js';
 
 /** Finished, not yet acknowledged incarnations whose handles a follower keeps open (see retire). */
 const OPEN_RETIRED_MAX = 64;
@@ -397,6 +397,7 @@ export class Follower {
     }
     const cur = await this.openPath();
     const same = cur && cur.ino === entry.inode && (entry.dev === undefined || cur.dev === entry.dev);
+    if (cur && same && !entry.fingerprint && (await this.resumeFromCopiesSince(entry, cur, taken, resumeAt))) return;
     if (cur && same) {
       const fpOk = await fingerprintMatches(cur.fh, entry.fingerprint).catch(() => false);
       if (fpOk && cur.size >= entry.position) {
@@ -427,6 +428,40 @@ export class Follower {
     }
     if (cur) await this.addTailer(cur, 0, randomUUID(), false);
     else this.deletedAt = Date.now();
+  }
+
+  /**
+   * The file was empty when last checkpointed (no fingerprint), so its head cannot tell a
+   * copytruncate while sluice was stopped from appends. Rotated copies of it made since then
+   * hold what was written meanwhile: when the newest does not start like the file at the path
+   * (it was truncated after the copy, not merely copied), they are read first, oldest first — the
+   * first from the checkpoint on, the others as new incarnations — then the file from 0. True
+   * when that was done.
+   */
+  private async resumeFromCopiesSince(
+    entry: CheckpointEntry,
+    cur: { path: string; fh: fsp.FileHandle; dev: number; ino: number; size: number },
+    taken: ReadonlySet<string>,
+    resumeAt: (f: { path: string; fh: fsp.FileHandle; dev: number; ino: number }, position: number, seqId: string, rotatedAway: boolean) => Promise<void>,
+  ): Promise<boolean> {
+    const copies = await findCopiesSince(this.o.realPath, entry.time * 1000, (d, i) => (d === cur.dev && i === cur.ino) || taken.has(`${d}:${i}`));
+    const newest = copies[copies.length - 1];
+    const truncated = newest !== undefined && (cur.size < newest.size || !(await sameHead(newest.fh, cur.fh)));
+    if (!truncated) {
+      await Promise.all(copies.map((c) => c.fh.close().catch(() => undefined)));
+      return false;
+    }
+    let first = true;
+    for (const c of copies) {
+      if (first && c.size >= entry.position) {
+        this.o.logger.info(`${this.o.realPath} was rotated by copytruncate while sluice was stopped; reading the rest from ${c.path}.`);
+        await resumeAt(c, entry.position, entry.sequence_id, true);
+        first = false;
+      } else if (!first) await this.addTailer(c, 0, randomUUID(), true);
+      else await c.fh.close().catch(() => undefined);
+    }
+    await this.addTailer(cur, 0, randomUUID(), false);
+    return true;
   }
 
   /** Stat the path and react to rotation, truncation, deletion. */

@@ -460,6 +460,12 @@ export class Follower {
       } else if (!first) await this.addTailer(c, 0, randomUUID(), true);
       else await c.fh.close().catch(() => undefined);
     }
+    if (first) {
+      // Truncated while stopped and no copy is long enough to hold the checkpointed incarnation.
+      const lost = Math.max(0, (entry.last_known_size ?? entry.position) - entry.position);
+      this.skip(undefined, 'truncated_while_stopped', lost);
+      this.o.logger.warn(`${this.o.realPath} was truncated while sluice was stopped and no copy holds its unread bytes (${lost} bytes lost).`);
+    }
     await this.addTailer(cur, 0, randomUUID(), false);
     return true;
   }

@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FileDiscovery, isGlob, matchPaths, splitPattern } from '../sources/file/discover.js';
 import { fnmatch } from '../lib/fnmatch.js';
-import { looksLikeRotatedCopy } from '../sources/file/copytruncate.js';
+import { findCopiesSince, looksLikeRotatedCopy } from '../sources/file/copytruncate.js';
+import { sameHead } from '../sources/file/fingerprint.js';
 import { silentLogger } from '../lib/logger.js';
 import { tmpDir, waitFor } from './file.harness.js';
 
@@ -92,6 +93,42 @@ describe('copytruncate copy names (Scalyr heuristics)', () => {
     ['app.log', 'app.log.old', false],
   ])('%s / %s -> %s', (log, cand, ok) => {
     expect(looksLikeRotatedCopy(log, cand)).toBe(ok);
+  });
+});
+
+describe('copies made since a checkpoint', () => {
+  it('lists rotated copies born after the time, oldest first, never the log itself or other files', async () => {
+    const dir = tmpDir();
+    const log = path.join(dir, 'app.log');
+    fs.writeFileSync(path.join(dir, 'app.log.1'), 'before\n');
+    await new Promise((r) => setTimeout(r, 30));
+    const since = Date.now();
+    await new Promise((r) => setTimeout(r, 30));
+    fs.writeFileSync(path.join(dir, 'app.log.3'), 'first copy\n');
+    await new Promise((r) => setTimeout(r, 30));
+    fs.writeFileSync(path.join(dir, 'app.log.2'), 'second copy\n');
+    fs.writeFileSync(path.join(dir, 'app.log.4.gz'), 'compressed');
+    fs.writeFileSync(path.join(dir, 'other.log.5'), 'another log');
+    fs.writeFileSync(log, 'live\n');
+    const found = await findCopiesSince(log, since);
+    try {
+      expect(found.map((f) => path.basename(f.path))).toEqual(['app.log.3', 'app.log.2']);
+      expect(found.map((f) => f.size)).toEqual([11, 12]);
+    } finally {
+      await Promise.all(found.map((f) => f.fh.close()));
+    }
+  });
+
+  it('sameHead compares the first bytes over the shorter file', async () => {
+    const dir = tmpDir();
+    const w = (n: string, c: string) => (fs.writeFileSync(path.join(dir, n), c), fs.promises.open(path.join(dir, n), 'r'));
+    const [a, b, c] = await Promise.all([w('a', 'hello world\n'), w('b', 'hello'), w('c', 'help me\n')]);
+    try {
+      expect(await sameHead(a, b)).toBe(true);
+      expect(await sameHead(a, c)).toBe(false);
+    } finally {
+      await Promise.all([a.close(), b.close(), c.close()]);
+    }
   });
 });
 

@@ -5,7 +5,7 @@
  * or `<name>-<8 digits>…`. The most recently created wins. sluice adds one guard: when a
  * fingerprint of the log's head is known, the copy must start with the same bytes.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { fingerprintMatches } from './fingerprint.js';
 
@@ -25,27 +25,32 @@ export function looksLikeRotatedCopy(logName: string, candidate: string): boolea
   return patterns.some((r) => r.test(candidate));
 }
 
+/** Regular files in the log's directory named like its rotated copies, with their stat and creation time. */
+async function copyCandidates(logPath: string): Promise<{ p: string; st: Stats; born: number }[]> {
+  const dir = path.dirname(logPath);
+  const name = path.basename(logPath);
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  const out: { p: string; st: Stats; born: number }[] = [];
+  for (const n of names) {
+    if (!looksLikeRotatedCopy(name, n)) continue;
+    const p = path.join(dir, n);
+    const st = await fsp.stat(p).catch(() => undefined);
+    if (st?.isFile()) out.push({ p, st, born: st.birthtimeMs || st.ctimeMs });
+  }
+  return out;
+}
+
 /** The copy's path and an open handle on it, or undefined. The caller owns the handle. */
 export async function findRotatedCopy(
   logPath: string,
   opts: { fingerprint?: string; minSize?: number; nowMs?: number; windowMs?: number; exclude?: (dev: number, ino: number) => boolean } = {},
 ): Promise<{ path: string; fh: fsp.FileHandle; dev: number; ino: number } | undefined> {
-  const dir = path.dirname(logPath);
-  const name = path.basename(logPath);
   const now = opts.nowMs ?? Date.now();
   const windowMs = opts.windowMs ?? 300_000;
-  const names = await fsp.readdir(dir).catch(() => [] as string[]);
-  const cands: { p: string; ctime: number }[] = [];
-  for (const n of names) {
-    if (!looksLikeRotatedCopy(name, n)) continue;
-    const p = path.join(dir, n);
-    const st = await fsp.stat(p).catch(() => undefined);
-    if (!st?.isFile() || now - st.ctimeMs > windowMs) continue;
-    if (opts.minSize !== undefined && st.size < opts.minSize) continue;
-    if (opts.exclude?.(st.dev, st.ino)) continue;
-    cands.push({ p, ctime: st.birthtimeMs || st.ctimeMs });
-  }
-  cands.sort((a, b) => b.ctime - a.ctime);
+  const cands = (await copyCandidates(logPath)).filter(
+    ({ st }) => now - st.ctimeMs <= windowMs && (opts.minSize === undefined || st.size >= opts.minSize) && !opts.exclude?.(st.dev, st.ino),
+  );
+  cands.sort((a, b) => b.born - a.born);
   for (const c of cands) {
     const fh = await fsp.open(c.p, 'r').catch(() => undefined);
     if (!fh) continue;
@@ -67,24 +72,16 @@ export async function findCopiesSince(
   sinceMs: number,
   exclude?: (dev: number, ino: number) => boolean,
 ): Promise<{ path: string; fh: fsp.FileHandle; dev: number; ino: number; size: number }[]> {
-  const dir = path.dirname(logPath);
-  const name = path.basename(logPath);
-  const names = await fsp.readdir(dir).catch(() => [] as string[]);
-  const found: { path: string; fh: fsp.FileHandle; dev: number; ino: number; size: number; born: number }[] = [];
-  for (const n of names) {
-    if (!looksLikeRotatedCopy(name, n)) continue;
-    const p = path.join(dir, n);
-    const fh = await fsp.open(p, 'r').catch(() => undefined);
-    if (!fh) continue;
-    const st = await fh.stat().catch(() => undefined);
-    const born = st ? st.birthtimeMs || st.ctimeMs : 0;
-    if (!st?.isFile() || born <= sinceMs || exclude?.(st.dev, st.ino)) {
-      await fh.close().catch(() => undefined);
-      continue;
-    }
-    found.push({ path: p, fh, dev: st.dev, ino: st.ino, size: st.size, born });
+  const cands = (await copyCandidates(logPath)).filter(({ st, born }) => born > sinceMs && !exclude?.(st.dev, st.ino));
+  cands.sort((a, b) => a.born - b.born);
+  const found: { path: string; fh: fsp.FileHandle; dev: number; ino: number; size: number }[] = [];
+  for (const c of cands) {
+    const fh = await fsp.open(c.p, 'r').catch(() => undefined);
+    const st = await fh?.stat().catch(() => undefined);
+    if (fh && st && st.ino === c.st.ino) found.push({ path: c.p, fh, dev: st.dev, ino: st.ino, size: st.size });
+    else await fh?.close().catch(() => undefined);
   }
-  return found.sort((a, b) => a.born - b.born).map(({ born: _born, ...f }) => f);
+  return found;
 }
 
 /**

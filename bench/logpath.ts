@@ -4,6 +4,7 @@
  *
  *   node dist/bench/logpath.js [--size 1024] [--runs 3] [--cpus 0] [--compression deflate|none]
  *        [--plain] [--cpu-prof DIR] [--receiver-cpus 1] [--pending MiB] [--in-flight N]
+ *        [--config '{"read_page_size":262144}']
  *
  * The agent runs under `taskset -c <cpus>`; this process (receiver, inflate, counting) pins
  * itself to `--receiver-cpus` (default: the other core when the agent has one core, unpinned
@@ -12,7 +13,8 @@
  * `--plain` turns grouping, sampling and redaction off. Figures: MB/s and lines/s over the whole
  * run (spawn → last line received: startup included), CPU-seconds per GiB of input, peak RSS.
  * `--pending` sets `max_pending_bytes` (MiB; the agent's default is 6); `--in-flight` sets
- * `upload.max_in_flight` (requests outstanding at once; default 1).
+ * `upload.max_in_flight` (requests outstanding at once; default 1); `--config` merges a JSON object
+ * into the agent's config (experiments).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -174,6 +176,7 @@ async function main(): Promise<void> {
       const extraConfig: Record<string, unknown> = {};
       if (f.has('pending')) extraConfig.max_pending_bytes = f.num('pending', 6) * MiB;
       if (f.has('in-flight')) extraConfig.upload = { max_in_flight: f.num('in-flight', 1) };
+      if (f.has('config')) Object.assign(extraConfig, JSON.parse(f.str('config', '{}')) as Record<string, unknown>);
       const r = await shipOnce(m, receiver, { cpus, compression, plain, cpuProfDir, extraConfig, timeoutMs: f.num('timeout', 0) * 1000 || undefined });
       results.push(r);
       process.stdout.write(`  run ${i + 1}: ${describeRun(r)}\n`);

@@ -51,6 +51,15 @@ describe('scanBody', () => {
     expect(r).toEqual({ events: 2, lines: 3, messageBytes: Buffer.byteLength('a "quoted" line\nsecond') + 5 });
   });
 
+  it('counts lines of messages with and without newlines in any order (the newline search is remembered)', () => {
+    const msgs = ['a', 'b\n', 'c', 'd\ne\n', 'f', 'g\nh', 'i'];
+    for (const body of [sluiceBody(msgs), Buffer.from(JSON.stringify({ events: msgs.map((m) => ({ attrs: { message: m.replace(/\n/g, ' ') } })) }))]) {
+      const r = scanBody(body);
+      expect(r.events).toBe(7);
+      expect(r.lines).toBe(body[0] === 0x7b && body.includes('`s') ? 1 + 1 + 1 + 2 + 1 + 2 + 1 : 7);
+    }
+  });
+
   it('rejects a truncated length-prefixed message', () => {
     const body = sluiceBody(['hello\n']);
     expect(() => scanBody(body.subarray(0, body.indexOf('hello')))).toThrow(/runs past/);

@@ -67,20 +67,27 @@ export const GiB = 1024 * MiB;
 export interface ProcSample {
   /** CPU seconds (user + system) of the process so far. */
   cpu: number;
+  /** CPU seconds of the main thread alone (the JavaScript thread; the rest is libuv's pool, GC helpers, I/O). */
+  mainCpu: number;
   rssKiB: number;
   hwmKiB: number;
+}
+
+function statCpu(file: string): number {
+  const stat = fs.readFileSync(file, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14, 15 (utime, stime)
 }
 
 /** utime+stime, VmRSS and VmHWM of a pid; undefined once it is gone. */
 export function procSample(pid: number): ProcSample | undefined {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const cpu = (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14, 15 (utime, stime)
+    const cpu = statCpu(`/proc/${pid}/stat`);
+    const mainCpu = statCpu(`/proc/${pid}/task/${pid}/stat`);
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
     const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-    return { cpu, rssKiB: rss, hwmKiB: hwm };
+    return { cpu, mainCpu, rssKiB: rss, hwmKiB: hwm };
   } catch {
     return undefined;
   }

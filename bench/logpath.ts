@@ -43,6 +43,8 @@ export interface ShipRun {
   steadyMbps: number;
   linesPerS: number;
   cpuPerGiB: number;
+  /** The agent's main (JavaScript) thread alone, CPU-seconds per GiB. */
+  mainCpuPerGiB: number;
   peakRssMiB: number;
   /** CPU of this process (the receiver: inflate + scan) per GiB of input; it shares the cores. */
   receiverCpuPerGiB: number;
@@ -124,6 +126,7 @@ export async function finishRun(m: Manifest, receiver: CountingReceiver, t0: big
     steadyMbps: m.bytes / MiB / Math.max(steadyS, 1e-3),
     linesPerS: m.lines / wallS,
     cpuPerGiB: (s.cpu / m.bytes) * GiB,
+    mainCpuPerGiB: (s.mainCpu / m.bytes) * GiB,
     peakRssMiB: s.hwmKiB / 1024,
     receiverCpuPerGiB: NaN,
     events: c.events,
@@ -138,7 +141,7 @@ export async function finishRun(m: Manifest, receiver: CountingReceiver, t0: big
 
 export function describeRun(r: ShipRun): string {
   const dup = r.lines > r.expectedLines ? ` (+${r.lines - r.expectedLines} duplicate lines)` : '';
-  return `${r.mbps.toFixed(1)} MB/s (steady ${r.steadyMbps.toFixed(1)}), ${(r.linesPerS / 1000).toFixed(0)}k lines/s, ${r.cpuPerGiB.toFixed(1)} CPU-s/GiB${Number.isFinite(r.receiverCpuPerGiB) ? ` (receiver ${r.receiverCpuPerGiB.toFixed(1)})` : ''}, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${r.events} events/${r.lines} lines${dup}, ${r.requests} requests, ${r.wireMiB.toFixed(0)} MiB on the wire${r.verifyErrors.length ? `, VERIFY ERRORS: ${r.verifyErrors[0]}` : ''}`;
+  return `${r.mbps.toFixed(1)} MB/s (steady ${r.steadyMbps.toFixed(1)}), ${(r.linesPerS / 1000).toFixed(0)}k lines/s, ${r.cpuPerGiB.toFixed(1)} CPU-s/GiB (main thread ${r.mainCpuPerGiB.toFixed(1)})${Number.isFinite(r.receiverCpuPerGiB) ? ` (receiver ${r.receiverCpuPerGiB.toFixed(1)})` : ''}, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${r.events} events/${r.lines} lines${dup}, ${r.requests} requests, ${r.wireMiB.toFixed(0)} MiB on the wire${r.verifyErrors.length ? `, VERIFY ERRORS: ${r.verifyErrors[0]}` : ''}`;
 }
 
 export function summarize(results: ShipRun[]): Record<string, unknown> {

@@ -144,16 +144,20 @@ export function scanBody(body: Buffer, each?: (message: Buffer, index: number) =
     }
     if (c === QUOTE) {
       // A JSON string: find its end.
-      let j = i;
+      // A byte loop, not indexOf: the strings of event headers are short, and a native call per
+      // string costs more than the loop.
+      let j = i + 1;
+      let escaped = false;
       for (;;) {
-        j = body.indexOf(QUOTE, j + 1);
-        if (j === -1) throw new Error(`unterminated string at ${i}`);
-        let b = j - 1;
-        while (body[b] === BACKSLASH) b--;
-        if ((j - 1 - b) % 2 === 0) break; // an even number of backslashes: the quote ends the string
+        if (j >= n) throw new Error(`unterminated string at ${i}`);
+        const d = body[j];
+        if (d === QUOTE) break;
+        if (d === BACKSLASH) {
+          escaped = true;
+          j += 2;
+        } else j++;
       }
       if (keyIsMessage) {
-        const escaped = body.subarray(i + 1, j).indexOf(BACKSLASH) !== -1;
         if (escaped) takeDecoded(Buffer.from(JSON.parse(body.toString('utf8', i, j + 1)) as string, 'utf8'));
         else take(i + 1, j);
         keyIsMessage = false;

@@ -4,10 +4,18 @@
  * bodies and prints the CPU-seconds (all threads) and wall time of each.
  *
  *   node dist/bench/deflate.js [--total-mb 1600] [--sizes 5590000,2097152] [--runs 3] [--cpus 0]
+ *   node dist/bench/deflate.js --real [--runs 3] [--cpus 0]
+ *
+ * `--real` instead encodes the first 2 MB of the generated benchmark log (seed 42) as sluice's
+ * encoder does (one event per line, the benchmark's file attributes) and deflates that body 30
+ * times at level 6 with zlib's memLevel 8 (its default) and 9 (the sink's): ms per MB and ratio.
  */
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
+import fs from 'node:fs';
 import { Flags, isMain, pinSelf, record, spread } from './common.js';
+import { cachedLog } from './generate.js';
+import { RequestEncoder } from '../sinks/addEvents/encode.js';
 
 const deflate = promisify(zlib.deflate);
 
@@ -33,10 +41,54 @@ async function once(size: number, totalBytes: number): Promise<{ cpuS: number; w
   return { cpuS: (c.user + c.system) / 1e6, wallS: Number(process.hrtime.bigint() - t0) / 1e9, bodies };
 }
 
+/** A ~2 MB addEvents body of real benchmark lines, encoded by sluice's encoder. */
+async function realBody(): Promise<Buffer> {
+  const m = await cachedLog(1024, 42);
+  const fd = fs.openSync(m.file, 'r');
+  const head = Buffer.alloc(1_500_000);
+  fs.readSync(fd, head, 0, head.length, 0);
+  fs.closeSync(fd);
+  const enc = new RequestEncoder({ token: 'k', session: 's', sessionInfo: { serverHost: 'bench' } }, null);
+  const baseAttrs = { parser: 'bench', logfile: m.file };
+  let at = 0;
+  for (let sn = 0; ; sn++) {
+    const nl = head.indexOf(0x0a, at);
+    if (nl === -1) break;
+    enc.addEvent({ threadId: 'log_1', baseAttrs, message: head.subarray(at, nl + 1), ts: 1_796_228_232_175_000_000n + BigInt(sn), si: 'bench', sn: at });
+    at = nl + 1;
+  }
+  enc.addLog('log_1', `Lines for file ${m.file}`, baseAttrs);
+  return enc.finish(1_796_228_232);
+}
+
+async function real(runs: number): Promise<void> {
+  const b = await realBody();
+  const out: Record<string, unknown> = {};
+  for (const memLevel of [8, 9]) {
+    const ms: number[] = [];
+    let ratio = 0;
+    for (let r = 0; r < runs; r++) {
+      const c0 = process.cpuUsage();
+      let bytes = 0;
+      for (let i = 0; i < 30; i++) bytes += (await deflate(b, { level: 6, memLevel, chunkSize: 256 * 1024 })).length;
+      const c = process.cpuUsage(c0);
+      ms.push(((c.user + c.system) / 1e3 / (b.length * 30)) * 1e6);
+      ratio = (b.length * 30) / bytes;
+    }
+    process.stdout.write(`deflate level 6, memLevel ${memLevel}, a ${b.length}-byte body of benchmark lines: ${spread(ms, 2)} ms per MB (CPU), ratio ${ratio.toFixed(3)}\n`);
+    out[String(memLevel)] = { msPerMB: spread(ms, 2), ratio, results: ms };
+  }
+  record('deflate-real', { bodyBytes: b.length, runs, memLevels: out });
+}
+
 if (isMain(import.meta.url)) {
   const f = new Flags();
   const cpus = f.str('cpus', '0');
   if (cpus) pinSelf(cpus);
+  if (f.has('real')) {
+    await real(f.num('runs', 3));
+    process.exit(0);
+  }
   const total = f.num('total-mb', 1600) * 1e6;
   const sizes = f.str('sizes', '5590000,2097152').split(',').map(Number);
   const runs = f.num('runs', 3);

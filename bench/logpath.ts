@@ -53,6 +53,8 @@ export interface ShipRun {
   expectedLines: number;
   requests: number;
   wireMiB: number;
+  /** Request bodies before compression (what deflate reads). */
+  bodyMiB: number;
   verifyErrors: string[];
   rssSeries: [number, number][];
 }
@@ -134,6 +136,7 @@ export async function finishRun(m: Manifest, receiver: CountingReceiver, t0: big
     expectedLines,
     requests: c.requests,
     wireMiB: c.wireBytes / MiB,
+    bodyMiB: c.bodyBytes / MiB,
     verifyErrors: [...c.verifyErrors],
     rssSeries,
   };
@@ -141,7 +144,7 @@ export async function finishRun(m: Manifest, receiver: CountingReceiver, t0: big
 
 export function describeRun(r: ShipRun): string {
   const dup = r.lines > r.expectedLines ? ` (+${r.lines - r.expectedLines} duplicate lines)` : '';
-  return `${r.mbps.toFixed(1)} MB/s (steady ${r.steadyMbps.toFixed(1)}), ${(r.linesPerS / 1000).toFixed(0)}k lines/s, ${r.cpuPerGiB.toFixed(1)} CPU-s/GiB (main thread ${r.mainCpuPerGiB.toFixed(1)})${Number.isFinite(r.receiverCpuPerGiB) ? ` (receiver ${r.receiverCpuPerGiB.toFixed(1)})` : ''}, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${r.events} events/${r.lines} lines${dup}, ${r.requests} requests, ${r.wireMiB.toFixed(0)} MiB on the wire${r.verifyErrors.length ? `, VERIFY ERRORS: ${r.verifyErrors[0]}` : ''}`;
+  return `${r.mbps.toFixed(1)} MB/s (steady ${r.steadyMbps.toFixed(1)}), ${(r.linesPerS / 1000).toFixed(0)}k lines/s, ${r.cpuPerGiB.toFixed(1)} CPU-s/GiB (main thread ${r.mainCpuPerGiB.toFixed(1)})${Number.isFinite(r.receiverCpuPerGiB) ? ` (receiver ${r.receiverCpuPerGiB.toFixed(1)})` : ''}, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${r.events} events/${r.lines} lines${dup}, ${r.requests} requests, ${r.wireMiB.toFixed(0)} MiB on the wire (bodies ${r.bodyMiB.toFixed(0)} MiB)${r.verifyErrors.length ? `, VERIFY ERRORS: ${r.verifyErrors[0]}` : ''}`;
 }
 
 export function summarize(results: ShipRun[]): Record<string, unknown> {

@@ -8,9 +8,12 @@
  * which the process keeps resident. Node's own Buffer pool does the same with 8 KiB slabs.
  *
  * Promises:
- * - `joinBuffers(parts, total)` returns a new Buffer holding `parts` one after the other
- *   (exactly `Buffer.concat(parts, total)`'s bytes); its memory is never shared with a live view
- *   handed out before (slabs are only appended to).
+ * - `joinBuffers(parts, total)` returns a Buffer holding `parts` one after the other (exactly
+ *   `Buffer.concat(parts, total)`'s bytes). When the parts already lie one after another in one
+ *   ArrayBuffer (consecutive lines of one read page: most grouped lines), that is a view spanning
+ *   them, nothing copied; it shares their memory, which nobody writes to. Otherwise the bytes are
+ *   copied, into memory never shared with a live view handed out before (slabs are only
+ *   appended to).
  * - Joins of 32 KiB or more get a Buffer of their own. A slab is never reused: once full it is
  *   only referenced by its views and goes when they do.
  */
@@ -23,6 +26,8 @@ let used = 0;
 
 /** `Buffer.concat(parts, total)` into a shared slab (see the file header). */
 export function joinBuffers(parts: readonly Buffer[], total: number): Buffer {
+  const span = spanning(parts, total);
+  if (span) return span;
   if (total >= OWN_BUFFER_FROM) return Buffer.concat(parts as Buffer[], total);
   if (!slab || used + total > SLAB_SIZE) {
     slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
@@ -38,4 +43,18 @@ export function joinBuffers(parts: readonly Buffer[], total: number): Buffer {
   used += (total + 7) & ~7;
   if (at < total) out.fill(0, at); // as Buffer.concat does when the parts are shorter than total
   return out;
+}
+
+/** One view over `parts` when each starts where the one before it ends, in one ArrayBuffer, and they hold `total` bytes. */
+function spanning(parts: readonly Buffer[], total: number): Buffer | undefined {
+  const first = parts[0];
+  if (!first || parts.length < 2) return undefined;
+  let end = first.byteOffset + first.length;
+  for (let k = 1; k < parts.length; k++) {
+    const p = parts[k];
+    if (p.buffer !== first.buffer || p.byteOffset !== end) return undefined;
+    end += p.length;
+  }
+  if (end - first.byteOffset < total) return undefined; // shorter than total: zero-padded copy, as Buffer.concat does
+  return Buffer.from(first.buffer, first.byteOffset, total);
 }

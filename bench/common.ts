@@ -73,6 +73,28 @@ export interface ProcSample {
   hwmKiB: number;
 }
 
+/**
+ * CPU seconds of each thread of `pid` (`/proc/<pid>/task/*`), largest first; the main thread is
+ * the one whose id is the pid. Node's threads all carry the name `node`; creation order tells
+ * them apart: V8's platform workers (GC helpers) start with the process, libuv's pool threads at
+ * its first use (file read, deflate).
+ */
+export function threadCpu(pid: number): { tid: number; main: boolean; cpu: number }[] {
+  const out: { tid: number; main: boolean; cpu: number }[] = [];
+  try {
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        out.push({ tid: Number(t), main: Number(t) === pid, cpu: statCpu(`/proc/${pid}/task/${t}/stat`) });
+      } catch {
+        // the thread ended
+      }
+    }
+  } catch {
+    // the process ended
+  }
+  return out.sort((a, b) => b.cpu - a.cpu);
+}
+
 function statCpu(file: string): number {
   const stat = fs.readFileSync(file, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -4,7 +4,7 @@
  *
  *   node dist/bench/logpath.js [--size 1024] [--runs 3] [--cpus 0] [--compression deflate|none]
  *        [--plain] [--cpu-prof DIR] [--receiver-cpus 1] [--pending MiB] [--in-flight N]
- *        [--config '{"read_page_size":262144}']
+ *        [--config '{"read_page_size":262144}'] [--threads]
  *
  * The agent runs under `taskset -c <cpus>`; this process (receiver, inflate, counting) pins
  * itself to `--receiver-cpus` (default: the other core when the agent has one core, unpinned
@@ -14,19 +14,21 @@
  * run (spawn → last line received: startup included), CPU-seconds per GiB of input, peak RSS.
  * `--pending` sets `max_pending_bytes` (MiB; the agent's default is 6); `--in-flight` sets
  * `upload.max_in_flight` (requests outstanding at once; default 1); `--config` merges a JSON object
- * into the agent's config (experiments).
+ * into the agent's config (experiments); `--threads` prints each agent thread's CPU per GiB.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { cachedLog, BENCH_GROUPER, BENCH_REDACTION, BENCH_SAMPLING, type Manifest } from './generate.js';
 import { startReceiver, noCleartextPassword, type CountingReceiver } from './receiver.js';
-import { Flags, GiB, MiB, benchConfig, isMain, machine, median, pinSelf, procSample, record, sleep, spread, startAgent, tmpDir, type ProcSample } from './common.js';
+import { Flags, GiB, MiB, benchConfig, isMain, machine, median, pinSelf, procSample, record, sleep, spread, startAgent, threadCpu, tmpDir, type ProcSample } from './common.js';
 
 export interface ShipOptions {
   cpus: string;
   compression: 'deflate' | 'none';
   plain?: boolean;
   cpuProfDir?: string;
+  /** Print every agent thread's CPU per GiB at the end of the run (`--threads`). */
+  threads?: boolean;
   /** Sample RSS every this many ms into `rssSeries`. */
   sampleMs?: number;
   timeoutMs?: number;
@@ -98,6 +100,10 @@ export async function shipOnce(m: Manifest, receiver: CountingReceiver, o: ShipO
       await sleep(5);
     }
     const s = procSample(agent.pid) ?? last!;
+    if (o.threads) {
+      const per = threadCpu(agent.pid).filter((t) => t.cpu > 0);
+      process.stdout.write(`    threads, CPU-s/GiB by thread id (main thread first, then the rest largest first): ${per.map((t) => `${t.main ? 'main ' : ''}${t.tid}=${((t.cpu / m.bytes) * GiB).toFixed(2)}`).sort((a, b) => Number(b.startsWith('main')) - Number(a.startsWith('main'))).join(', ')}\n`);
+    }
     clearInterval(sampler);
     const cpu = process.cpuUsage(cpu0);
     const run = await finishRun(m, receiver, t0, s, expectedLines, rssSeries);
@@ -183,7 +189,7 @@ async function main(): Promise<void> {
       if (f.has('pending')) extraConfig.max_pending_bytes = f.num('pending', 6) * MiB;
       if (f.has('in-flight')) extraConfig.upload = { max_in_flight: f.num('in-flight', 1) };
       if (f.has('config')) Object.assign(extraConfig, JSON.parse(f.str('config', '{}')) as Record<string, unknown>);
-      const r = await shipOnce(m, receiver, { cpus, compression, plain, cpuProfDir, extraConfig, timeoutMs: f.num('timeout', 0) * 1000 || undefined });
+      const r = await shipOnce(m, receiver, { cpus, compression, plain, cpuProfDir, threads: f.has('threads'), extraConfig, timeoutMs: f.num('timeout', 0) * 1000 || undefined });
       results.push(r);
       process.stdout.write(`  run ${i + 1}: ${describeRun(r)}\n`);
     }

@@ -24,7 +24,7 @@ const OWN_BUFFER_FROM = 32 * 1024;
 let slab: Buffer | undefined;
 let used = 0;
 
-/** `Buffer.concat(parts, total)` into a shared slab (see the file header). */
+/** `Buffer.concat(parts, total)`: a view spanning adjacent parts, else a copy into a shared slab (see the file header). */
 export function joinBuffers(parts: readonly Buffer[], total: number): Buffer {
   const span = spanning(parts, total);
   if (span) return span;

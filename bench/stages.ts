@@ -4,15 +4,20 @@
  * median/spread over runs.
  *
  *   node dist/bench/stages.js [--size 256] [--runs 3] [--sink embedded|null] [--cpus 0]
- *        [--stages split,group,sample,redact]
+ *        [--stages split,group,sample,redact] [--alloc-prof]
  *
  * The process pins itself (all threads, libuv's pool included) to `--cpus` (default core 0).
  *
  * `--sink embedded` is the embedded NDJSON default sink (writes JSON lines to a temp dir);
  * `--sink null` acks every batch at once (the cost of the stages alone). `--stages` picks which
  * operators run, to see what each one costs (`split` = tail + splitLines only).
+ *
+ * `--alloc-prof` samples allocations during the runs (V8's sampling heap profiler, collected
+ * objects included, one sample per 32 KiB allocated) and prints where the bytes were allocated,
+ * by function, largest first: what the garbage collector has to deal with per GiB shipped.
  */
 import fs from 'node:fs';
+import inspector from 'node:inspector';
 import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import { type MonoTypeOperatorFunction, pipe } from 'rxjs';
@@ -78,8 +83,10 @@ export async function runStages(m: Manifest, stages: Set<string>, sinkKind: stri
   });
   await tailer.init();
   const ops: MonoTypeOperatorFunction<Batch>[] = [];
-  if (stages.has('group')) ops.push(groupLines([BENCH_GROUPER], { maxLineSize: 49900, completionWaitMs: 5000, counters }));
-  if (stages.has('sample')) ops.push(sample(BENCH_SAMPLING, { random: seededRandom(1), counters }));
+  // keepText as the agent's entry chain sets it (lib/pipeline/logPipeline.ts): a line is decoded once.
+  const later = (...names: string[]) => names.some((n) => stages.has(n));
+  if (stages.has('group')) ops.push(groupLines([BENCH_GROUPER], { maxLineSize: 49900, completionWaitMs: 5000, counters, keepText: later('sample', 'redact') }));
+  if (stages.has('sample')) ops.push(sample(BENCH_SAMPLING, { random: seededRandom(1), counters, keepText: later('redact') }));
   if (stages.has('redact')) ops.push(redact(BENCH_REDACTION, { counters }));
   const chain = (pipe as (...o: MonoTypeOperatorFunction<Batch>[]) => MonoTypeOperatorFunction<Batch>)(...ops);
   let events = 0;
@@ -127,6 +134,30 @@ export async function runStages(m: Manifest, stages: Set<string>, sinkKind: stri
   };
 }
 
+interface AllocNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: AllocNode[];
+}
+
+/** Sampled allocation bytes by function (self), per GiB of input, the top 25. */
+function printAllocations(head: AllocNode, gib: number): void {
+  const by = new Map<string, number>();
+  let total = 0;
+  const walk = (n: AllocNode) => {
+    const f = n.callFrame;
+    const key = `${f.functionName || '(anonymous)'}  (${f.url ? `${path.basename(f.url)}:${f.lineNumber + 1}` : 'native'})`;
+    by.set(key, (by.get(key) ?? 0) + n.selfSize);
+    total += n.selfSize;
+    for (const c of n.children) walk(c);
+  };
+  walk(head);
+  process.stdout.write(`allocations (sampled, collected objects included): ${(total / gib / MiB).toFixed(0)} MiB per GiB of input\n`);
+  for (const [k, v] of [...by].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+    process.stdout.write(`  ${((v / total) * 100).toFixed(1).padStart(5)}%  ${(v / gib / MiB).toFixed(0).padStart(6)} MiB/GiB  ${k}\n`);
+  }
+}
+
 async function main(): Promise<void> {
   const f = new Flags();
   const size = f.num('size', 256);
@@ -138,12 +169,24 @@ async function main(): Promise<void> {
   const m = await cachedLog(size, f.num('seed', 42));
   process.stdout.write(`stages: ${[...stages].join(' → ')} → ${sinkKind} sink, pinned to CPU ${cpus || 'any'}; ${(m.bytes / MiB).toFixed(0)} MiB, ${m.lines} lines; ${machine()}\n`);
   const results: StageRun[] = [];
+  const session = f.has('alloc-prof') ? new inspector.Session() : undefined;
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) => session!.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
+  if (session) {
+    session.connect();
+    await post('HeapProfiler.startSampling', { samplingInterval: 32768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  }
   for (let i = 0; i < runs; i++) {
     const r = await runStages(m, stages, sinkKind);
     results.push(r);
     process.stdout.write(
       `  run ${i + 1}: ${r.mbps.toFixed(1)} MB/s, ${(r.linesPerS / 1000).toFixed(0)}k lines/s, ${r.cpuPerGiB.toFixed(1)} CPU-s/GiB, ${r.events} events, peak RSS ${r.peakRssMiB.toFixed(0)} MiB\n`,
     );
+  }
+  if (session) {
+    const { profile } = (await post('HeapProfiler.stopSampling')) as { profile: { head: AllocNode } };
+    session.disconnect();
+    printAllocations(profile.head, (m.bytes * runs) / GiB);
   }
   const mb = results.map((r) => r.mbps);
   const summary = {

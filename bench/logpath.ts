@@ -101,8 +101,9 @@ export async function shipOnce(m: Manifest, receiver: CountingReceiver, o: ShipO
     }
     const s = procSample(agent.pid) ?? last!;
     if (o.threads) {
-      const per = threadCpu(agent.pid).filter((t) => t.cpu > 0);
-      process.stdout.write(`    threads, CPU-s/GiB by thread id (main thread first, then the rest largest first): ${per.map((t) => `${t.main ? 'main ' : ''}${t.tid}=${((t.cpu / m.bytes) * GiB).toFixed(2)}`).sort((a, b) => Number(b.startsWith('main')) - Number(a.startsWith('main'))).join(', ')}\n`);
+      const busy = threadCpu(agent.pid).filter((t) => t.cpu > 0); // largest first
+      const per = [...busy.filter((t) => t.main), ...busy.filter((t) => !t.main)];
+      process.stdout.write(`    threads, CPU-s/GiB by thread id (main thread first, then the rest largest first): ${per.map((t) => `${t.main ? 'main ' : ''}${t.tid}=${((t.cpu / m.bytes) * GiB).toFixed(2)}`).join(', ')}\n`);
     }
     clearInterval(sampler);
     const cpu = process.cpuUsage(cpu0);

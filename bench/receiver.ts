@@ -68,126 +68,133 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 const NL = 0x0a;
-const MESSAGE = Buffer.from('message');
+const M = 0x6d;
 
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
 
-/**
- * Counts lines in forward-moving ranges of one buffer: newline bytes, plus one for a range without
- * a trailing newline. The next newline found is remembered, so a body whose messages hold no raw
- * newline (strict JSON escapes them) is searched once, not once per message.
- */
-class LineCounter {
-  private next = -2; // the first newline at or after `from`; -1: none left; -2: not searched yet
-  private from = 0;
-  constructor(private readonly buf: Buffer) {}
-  count(start: number, end: number): number {
-    const b = this.buf;
-    let n = 0;
-    let i = this.next === -2 || start < this.from || (this.next !== -1 && this.next < start) ? b.indexOf(NL, start) : this.next;
-    while (i !== -1 && i < end) {
-      n++;
-      i = b.indexOf(NL, i + 1);
-    }
-    this.next = i;
-    this.from = end;
-    if (end > start && b[end - 1] !== NL) n++;
-    return n;
-  }
+function isIdent(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f;
 }
 
-/** `body[i, i + 7)` is `message` (compared in place: this runs for every `m` byte outside strings). */
-function isMessageKey(body: Buffer, i: number): boolean {
-  return (
-    body[i + 1] === 0x65 && body[i + 2] === 0x73 && body[i + 3] === 0x73 && body[i + 4] === 0x61 && body[i + 5] === 0x67 && body[i + 6] === 0x65
-  );
+/** `b[i, i + 7)` is `message`; the caller checked that the seven bytes exist. */
+function isMessageAt(b: Buffer, i: number): boolean {
+  return b[i] === M && b[i + 1] === 0x65 && b[i + 2] === 0x73 && b[i + 3] === 0x73 && b[i + 4] === 0x61 && b[i + 5] === 0x67 && b[i + 6] === 0x65;
+}
+
+/** The index of the first byte at or after `k` that is not white space (or `n`). */
+function skipSpaces(b: Buffer, k: number, n: number): number {
+  while (k < n && isSpace(b[k])) k++;
+  return k;
+}
+
+/** The closing quote of the JSON string opened at `open`; -1 when the body ends first. */
+function stringEnd(b: Buffer, open: number, n: number): number {
+  let j = open + 1;
+  while (j < n) {
+    const d = b[j];
+    if (d === QUOTE) return j;
+    j += d === BACKSLASH ? 2 : 1;
+  }
+  return -1;
+}
+
+function hasByte(b: Buffer, byte: number, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) if (b[k] === byte) return true;
+  return false;
+}
+
+/** Newline bytes in `b[start, end)`, plus one when the range does not end with a newline. */
+function countLines(b: Buffer, start: number, end: number): number {
+  let n = 0;
+  let i = b.indexOf(NL, start);
+  while (i !== -1 && i < end) {
+    n++;
+    i = b.indexOf(NL, i + 1);
+  }
+  if (end > start && b[end - 1] !== NL) n++;
+  return n;
+}
+
+/** The error for a body that is cut or malformed at `at` (kept out of the scan loop: see scanBody). */
+function malformed(what: string, at: number): Error {
+  return new Error(what + ' at byte ' + at);
 }
 
 /**
  * Scans an addEvents body. Calls `each(message)` for the messages selected by `want(index)`.
- * Throws on a truncated length-prefixed message. A message is sliced out of the body only when
- * `each` wants it; lines are counted in place.
+ * Throws on a truncated length-prefixed message or an unterminated string. A message is sliced
+ * out of the body only when `each` wants it; lines are counted in place.
+ *
+ * Written as one loop over plain integer locals, without closures over counters and without
+ * reads past the end of the body. Its error messages are built by {@link malformed}, never by a
+ * template literal in the loop: V8's optimising compiler moved the number-to-string conversion of
+ * such a message (`at ${i}`) out of the throwing branch onto the hot path, and the scan took
+ * 4.4 ms per 2 MB body instead of 1.4 (`perf`: half the time in Builtins_NumberToString).
  */
 export function scanBody(body: Buffer, each?: (message: Buffer, index: number) => void, want?: (index: number) => boolean): ScanResult {
   let events = 0;
   let lines = 0;
   let messageBytes = 0;
-  let keyIsMessage = false; // the last token was the key `message` followed by ':'
   const n = body.length;
   let i = 0;
-  const counter = new LineCounter(body);
-  const take = (start: number, end: number) => {
-    const idx = events++;
-    lines += counter.count(start, end);
-    messageBytes += end - start;
-    if (each && (!want || want(idx))) each(body.subarray(start, end), idx);
-  };
-  const takeDecoded = (msg: Buffer) => {
-    const idx = events++;
-    lines += new LineCounter(msg).count(0, msg.length);
-    messageBytes += msg.length;
-    if (each && (!want || want(idx))) each(msg, idx);
-  };
   while (i < n) {
     const c = body[i];
-    if (c === BACKTICK && body[i + 1] === 0x73 /* s */) {
-      if (i + 6 > n) throw new Error(`truncated length prefix at ${i}`);
-      const len = body.readUInt32BE(i + 2);
-      const start = i + 6;
-      if (start + len > n) throw new Error(`message at ${i} runs past the body (${len} bytes)`);
-      take(start, start + len);
-      i = start + len;
-      keyIsMessage = false;
-      continue;
-    }
-    if (c === QUOTE) {
-      // A JSON string: find its end.
-      // A byte loop, not indexOf: the strings of event headers are short, and a native call per
-      // string costs more than the loop.
-      let j = i + 1;
-      let escaped = false;
-      for (;;) {
-        if (j >= n) throw new Error(`unterminated string at ${i}`);
-        const d = body[j];
-        if (d === QUOTE) break;
-        if (d === BACKSLASH) {
-          escaped = true;
-          j += 2;
-        } else j++;
-      }
-      if (keyIsMessage) {
-        if (escaped) takeDecoded(Buffer.from(JSON.parse(body.toString('utf8', i, j + 1)) as string, 'utf8'));
-        else take(i + 1, j);
-        keyIsMessage = false;
-      } else {
-        // Is this the key "message"?
-        let k = j + 1;
-        while (k < n && isSpace(body[k])) k++;
-        keyIsMessage = body[k] === COLON && j - i - 1 === MESSAGE.length && body[i + 1] === 0x6d && isMessageKey(body, i + 1);
-        if (keyIsMessage) j = k;
-      }
-      i = j + 1;
-      continue;
-    }
-    if (c === 0x6d /* m */ && i + 7 <= n && isMessageKey(body, i) && (i === 0 || !isIdent(body[i - 1]))) {
-      let k = i + 7;
-      while (k < n && isSpace(body[k])) k++;
-      if (body[k] === COLON) {
-        keyIsMessage = true;
-        i = k + 1;
+    let src = body;
+    let start: number;
+    let end: number;
+    if (c === BACKTICK) {
+      // `s + 4-byte big-endian signed length + raw bytes (sluice, Scalyr's agent).
+      if (i + 1 >= n || body[i + 1] !== 0x73) {
+        i++;
         continue;
       }
+      if (i + 6 > n) throw malformed('truncated length prefix', i);
+      const len = body.readInt32BE(i + 2);
+      start = i + 6;
+      end = start + len;
+      if (len < 0 || end > n) throw malformed(`length-prefixed message runs past the body`, i);
+      i = end;
+    } else {
+      // Otherwise only the key `message` (quoted or not) followed by ':' and a JSON string matters.
+      let keyEnd: number;
+      if (c === QUOTE) {
+        const close = stringEnd(body, i, n);
+        if (close < 0) throw malformed('unterminated string', i);
+        const isKey = close - i === 8 && isMessageAt(body, i + 1);
+        i = close + 1;
+        if (!isKey) continue;
+        keyEnd = close + 1;
+      } else if (c === M && i + 7 <= n && isMessageAt(body, i) && (i === 0 || !isIdent(body[i - 1])) && (i + 7 === n || !isIdent(body[i + 7]))) {
+        keyEnd = i + 7;
+        i = keyEnd;
+      } else {
+        i++;
+        continue;
+      }
+      const colon = skipSpaces(body, keyEnd, n);
+      if (colon >= n || body[colon] !== COLON) continue;
+      const open = skipSpaces(body, colon + 1, n);
+      i = open; // a length-prefixed value is taken by the branch above
+      if (open >= n || body[open] !== QUOTE) continue;
+      const close = stringEnd(body, open, n);
+      if (close < 0) throw malformed('unterminated string', open);
+      i = close + 1;
+      start = open + 1;
+      end = close;
+      if (hasByte(body, BACKSLASH, start, end)) {
+        src = Buffer.from(JSON.parse(body.toString('utf8', open, close + 1)) as string, 'utf8');
+        start = 0;
+        end = src.length;
+      }
     }
-    if (!isSpace(c) && c !== BACKTICK) keyIsMessage = false;
-    i++;
+    const idx = events++;
+    lines += countLines(src, start, end);
+    messageBytes += end - start;
+    if (each !== undefined && (want === undefined || want(idx))) each(src.subarray(start, end), idx);
   }
   return { events, lines, messageBytes };
-}
-
-function isIdent(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f;
 }
 
 function nowMs(): number {

@@ -116,6 +116,29 @@ describe('encoder details', () => {
     enc.addEvent(ev);
     expect(enc.size - s).toBe(m);
   });
+
+  test('the sd tail written byte by byte is the text tail, for any delta and timestamp form', () => {
+    const cases: { sd: number; ts: bigint | string }[] = [
+      { sd: 0, ts: '1700000000123000000' },
+      { sd: 7, ts: 1700000000123000001n },
+      { sd: 10, ts: '1' },
+      { sd: 99_999, ts: '1700000000123999999' },
+      { sd: 2 ** 40 + 3, ts: '1700000000124000000' },
+      { sd: -5, ts: '1700000000124000001' }, // a negative delta takes the text path
+      { sd: 3, ts: 'tś' }, // a non-ASCII ts string too
+    ];
+    for (const { sd, ts } of cases) {
+      const enc = new RequestEncoder({ token: 'k' }, null);
+      enc.addEvent({ threadId: 'log_1', baseAttrs: { p: 'x' }, message: Buffer.from('first\n'), ts: '1', si: 'S', sn: 1000 });
+      const ev = { threadId: 'log_1', baseAttrs: { p: 'x' }, message: Buffer.from('second\n'), ts, si: 'S', sn: 1000 + sd };
+      const m = enc.measure(ev);
+      const before = enc.size;
+      expect(enc.addEvent(ev)).toBe(true);
+      expect(enc.size - before).toBe(m);
+      const text = enc.finish(1).toString('utf8');
+      expect(text).toContain(`second\n},sd:${sd},ts:"${String(ts)}"}], logs:`);
+    }
+  });
 });
 
 describe('event clock', () => {

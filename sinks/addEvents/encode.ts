@@ -192,9 +192,17 @@ export class RequestEncoder {
 
   /** Adds an event. False (and nothing added) if it would pass the size limit, unless `force`. */
   addEvent(ev: EncodeEvent, force = false): boolean {
-    const p = this.prepare(ev);
-    const tailLen = Buffer.byteLength(p.tail);
-    const total = (this.events > 0 ? 1 : 0) + p.base.length + 6 + p.messageLen + tailLen;
+    const seq = this.sequence(ev);
+    // The common event (a plain line that continues its sequence) has the tail `},sd:<n>,ts:"<ns>"}`:
+    // it is written byte by byte, without building it as a string first.
+    const ts = typeof ev.ts === 'string' ? ev.ts : ev.ts.toString();
+    const fast = ev.sampleRate === undefined && seq.si === undefined && seq.sd !== undefined && seq.sd >= 0 && Number.isSafeInteger(seq.sd) && isAscii(ts);
+    const tail = fast ? undefined : this.tail(ev, seq, ts);
+    const tailLen = tail === undefined ? SD_TAIL_FIXED + decimalDigits(seq.sd as number) + ts.length : Buffer.byteLength(tail);
+    const base = this.base(ev);
+    const message = ev.message;
+    const messageLen = typeof message === 'string' ? Buffer.byteLength(message) : message.length;
+    const total = (this.events > 0 ? 1 : 0) + base.length + 6 + messageLen + tailLen;
     if (!force && this.maxSize !== null && this.size + total > this.maxSize) return false;
     if (ev.si !== undefined && ev.sn !== undefined) {
       this.seqId = ev.si;
@@ -202,15 +210,30 @@ export class RequestEncoder {
     }
     const w = this.w;
     w.ensure(total);
-    if (this.events > 0) w.buf[w.pos++] = 0x2c; // ,
-    w.bytes(p.base);
-    w.buf[w.pos++] = 0x60; // `
-    w.buf[w.pos++] = 0x73; // s
-    w.buf.writeInt32BE(p.messageLen, w.pos);
-    w.pos += 4;
-    if (typeof ev.message === 'string') w.pos += w.buf.write(ev.message, w.pos, 'utf8');
-    else w.bytes(ev.message);
-    w.pos += w.buf.write(p.tail, w.pos, 'utf8');
+    const buf = w.buf;
+    let pos = w.pos;
+    if (this.events > 0) buf[pos++] = 0x2c; // ,
+    buf.set(base, pos);
+    pos += base.length;
+    buf[pos++] = 0x60; // `
+    buf[pos++] = 0x73; // s
+    buf.writeInt32BE(messageLen, pos);
+    pos += 4;
+    if (typeof message === 'string') pos += buf.write(message, pos, 'utf8');
+    else {
+      buf.set(message, pos);
+      pos += messageLen;
+    }
+    if (tail !== undefined) pos += buf.write(tail, pos, 'utf8');
+    else {
+      pos = writeAscii(buf, pos, '},sd:');
+      pos = writeDecimal(buf, pos, seq.sd as number);
+      pos = writeAscii(buf, pos, ',ts:"');
+      pos = writeAscii(buf, pos, ts);
+      buf[pos++] = 0x22; // "
+      buf[pos++] = 0x7d; // }
+    }
+    w.pos = pos;
     this.events++;
     return true;
   }
@@ -252,33 +275,69 @@ export class RequestEncoder {
   private prepare(ev: EncodeEvent): PreparedEvent {
     const base = this.base(ev);
     const messageLen = typeof ev.message === 'string' ? Buffer.byteLength(ev.message) : ev.message.length;
-
-    // Sequencer (EventSequencer): both si and sn are needed.
-    let si: string | undefined;
-    let sn: number | undefined;
-    let sd: number | undefined;
-    if (ev.si !== undefined && ev.sn !== undefined) {
-      if (ev.si !== this.seqId) {
-        si = ev.si;
-        sn = ev.sn;
-      } else {
-        sd = ev.sn - this.seqNum;
-      }
-    }
     const ts = typeof ev.ts === 'string' ? ev.ts : ev.ts.toString();
-    let tail: string;
-    if (ev.sampleRate === undefined && si === undefined && sn === undefined && sd !== undefined) {
-      tail = `},sd:${sd},ts:"${ts}"}`;
-    } else {
-      tail = ev.sampleRate !== undefined ? `,sample_rate:${String(ev.sampleRate)}}` : '}';
-      tail += `,ts:"${ts}"`;
-      if (si !== undefined) tail += `,si:${jsonText(si)}`;
-      if (sn !== undefined) tail += `,sn:${sn}`;
-      if (sd !== undefined) tail += `,sd:${sd}`;
-      tail += '}';
-    }
-    return { base, messageLen, tail };
+    return { base, messageLen, tail: this.tail(ev, this.sequence(ev), ts) };
   }
+
+  /** The sequence fields of the event (Scalyr's EventSequencer): both si and sn are needed. */
+  private sequence(ev: EncodeEvent): SequenceFields {
+    if (ev.si === undefined || ev.sn === undefined) return NO_SEQUENCE;
+    return ev.si !== this.seqId ? { si: ev.si, sn: ev.sn } : { sd: ev.sn - this.seqNum };
+  }
+
+  /** The text after the message: `[,sample_rate:x]}` and the fields, closing the event. */
+  private tail(ev: EncodeEvent, seq: SequenceFields, ts: string): string {
+    const { si, sn, sd } = seq;
+    if (ev.sampleRate === undefined && si === undefined && sn === undefined && sd !== undefined) return `},sd:${sd},ts:"${ts}"}`;
+    let tail = ev.sampleRate !== undefined ? `,sample_rate:${String(ev.sampleRate)}}` : '}';
+    tail += `,ts:"${ts}"`;
+    if (si !== undefined) tail += `,si:${jsonText(si)}`;
+    if (sn !== undefined) tail += `,sn:${sn}`;
+    if (sd !== undefined) tail += `,sd:${sd}`;
+    return tail + '}';
+  }
+}
+
+interface SequenceFields {
+  si?: string;
+  sn?: number;
+  sd?: number;
+}
+
+const NO_SEQUENCE: SequenceFields = Object.freeze({});
+
+/** Bytes of `},sd:` + `,ts:"` + `"}` around the two numbers of the common tail. */
+const SD_TAIL_FIXED = 5 + 5 + 2;
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** Writes an ASCII string's chars as bytes; returns the position after them. */
+function writeAscii(buf: Buffer, pos: number, s: string): number {
+  for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
+  return pos;
+}
+
+/** Decimal digits of a non-negative safe integer. */
+function decimalDigits(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
+}
+
+/** Writes a non-negative safe integer in decimal; returns the position after it. */
+function writeDecimal(buf: Buffer, pos: number, n: number): number {
+  const end = pos + decimalDigits(n);
+  for (let i = end - 1; i >= pos; i--) {
+    buf[i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return end;
 }
 
 /** URL-safe base64 (with padding) of SHA-1 over random bytes: Scalyr's 28-char session id form. */

@@ -142,11 +142,9 @@ export function buildRequest(
     const whole = o === 0;
     const newStream = !seen.has(stream);
     const ts = ev.ts ?? nowNsText();
-    const base: EncodeEvent = { threadId, baseAttrs: stream.attrs, lineAttrs, message: ev.message, ts, sampleRate };
-    if (stream.seqId !== undefined) {
-      base.si = stream.seqId;
-      base.sn = ev.end;
-    }
+    // One object shape for every event (si/sn present, maybe undefined): no shape change per event.
+    const seqId = stream.seqId;
+    const base: EncodeEvent = { threadId, baseAttrs: stream.attrs, lineAttrs, message: ev.message, ts, sampleRate, si: seqId, sn: seqId !== undefined ? ev.end : undefined };
     const logName = newStream ? `Lines for file ${stream.path}` : '';
     // A stream's first event in the request must fit together with its logs/threads entry.
     const fits = !newStream || enc.measure(base) + enc.logCost(threadId, logName, stream.attrs) <= enc.room;

@@ -1,4 +1,4 @@
-import { compilePythonRegex, parsePythonReplacement, pythonSub, translatePythonRegex } from './regex.js';
+import { compilePythonRegex, notAnAtom, parsePythonReplacement, pythonSub, translatePythonRegex } from './regex.js';
 
 const search = (p: string, s: string, f = ''): boolean => compilePythonRegex(p, f).test(s);
 
@@ -16,6 +16,17 @@ describe('compilePythonRegex', () => {
     expect(search('ERROR$', 'ERROR\r\n')).toBe(false);
     expect(search('\\\\$', 'a line\\\n')).toBe(true);
     expect(search('^$', '\n')).toBe(true);
+  });
+
+  test('a plain literal is compiled as regex code (first character as a class), matching the same strings', () => {
+    expect(notAnAtom(' DEBUG ', '')).toBe('[ ]DEBUG ');
+    expect(notAnAtom('password=', 'g')).toBe('[p]assword=');
+    for (const [src, flags] of [['a.b', ''], ['x', ''], ['DEBUG', 'i'], ['DEBUG', 'y'], ['\\d+', ''], ['a]b', ''], ['a/b', ''], ['\ud83d\ude00ok', 'u']]) {
+      expect(notAnAtom(src, flags)).toBe(src);
+    }
+    const lines = [' DEBUG x', 'DEBUG ', 'x  DEBUG  y', ' debug ', '\t DEBUG\t', ''];
+    for (const l of lines) expect(compilePythonRegex(' DEBUG ').test(l)).toBe(/ DEBUG /.test(l));
+    expect(pythonSub('secret', 'X', 'a secret, secrets').text).toBe('a X, Xs');
   });
 
   test('^\\s matches an empty line with its newline', () => {

@@ -522,12 +522,27 @@ function translate(pattern: string, flags: string): TranslatedRegex {
  * without `g`/`y` the same RegExp object is returned (stateless for `test`/`exec`/`search`);
  * with `g` or `y` a fresh copy (its own `lastIndex`) sharing the cached translation.
  */
+/**
+ * The same pattern, written so that V8 compiles it to regex code. V8 runs a pattern that is one
+ * plain literal (an "atom", such as the sampling rule ` DEBUG `) as a substring search in C++
+ * that sets up its tables on every call: on log lines of about 130 characters that took about
+ * 85 ns per test against about 21 ns for the compiled form. Writing the literal's first
+ * character as a one-character class (`[ ]DEBUG `) matches exactly the same strings and is not
+ * an atom. Case-insensitive, sticky and `v`-mode patterns and surrogates are left as they are.
+ */
+export function notAnAtom(source: string, flags: string): string {
+  if (source.length < 2 || /[iyv]/.test(flags) || /[\\^$.|?*+()[\]{}\/]/.test(source)) return source;
+  const c = source.charCodeAt(0);
+  if (c >= 0xd800 && c <= 0xdfff) return source;
+  return '[' + source[0] + ']' + source.slice(1);
+}
+
 export function compilePythonRegex(pattern: string, flags = ''): RegExp {
   const key = flags + '\u0000' + pattern;
   let re = regexCache.get(key);
   if (!re) {
     const t = translatePythonRegex(pattern, flags);
-    re = new RegExp(t.source, t.flags);
+    re = new RegExp(notAnAtom(t.source, t.flags), t.flags);
     if (regexCache.size >= CACHE_LIMIT) regexCache.clear();
     regexCache.set(key, re);
   }

@@ -69,17 +69,25 @@ export function threadIdOf(stream: Stream): string {
  */
 let lastMs = 0;
 let lastSub = 0;
+let msText = '0';
 export function nowNsText(ms = Date.now()): string {
   if (ms > lastMs) {
     lastMs = ms;
     lastSub = 0;
-    return `${ms}000000`;
+    msText = String(ms);
+    return msText + '000000';
   }
   if (++lastSub > 999_999) {
     lastMs++;
     lastSub = 0;
+    msText = String(lastMs);
   }
-  return `${lastMs}${String(lastSub).padStart(6, '0')}`;
+  return msText + pad6(lastSub);
+}
+
+/** `n` (0 ≤ n < 10⁶) as six digits. */
+function pad6(n: number): string {
+  return n >= 100_000 ? String(n) : n >= 10_000 ? '0' + n : n >= 1_000 ? '00' + n : n >= 100 ? '000' + n : n >= 10 ? '0000' + n : '00000' + n;
 }
 
 export interface BuiltRequest {
@@ -126,6 +134,12 @@ export function buildRequest(
   let batch = q.batch(b);
   let events = 0;
   let messageBytes = 0;
+  // Per stream, not per event: the thread id of the last stream seen; one clock read per request
+  // (the event times still increase strictly: see nowNsText).
+  let lastStream: Stream | undefined;
+  let lastAdded: Stream | undefined; // the stream last added to `seen`
+  let threadId = '';
+  const clockMs = Date.now();
   for (;;) {
     while (batch && e >= batch.events.length) {
       b++;
@@ -136,12 +150,15 @@ export function buildRequest(
     if (limit && !(b !== limit.b ? b < limit.b : e !== limit.e ? e < limit.e : o < limit.o)) break;
     if (!batch) break;
     const stream = batch.stream;
+    if (stream !== lastStream) {
+      lastStream = stream;
+      threadId = threadIdOf(stream);
+    }
     const ev = batch.events[e];
-    const threadId = threadIdOf(stream);
     const { lineAttrs, sampleRate } = eventParts(ev);
     const whole = o === 0;
-    const newStream = !seen.has(stream);
-    const ts = ev.ts ?? nowNsText();
+    const newStream = stream !== lastAdded && !seen.has(stream);
+    const ts = ev.ts ?? nowNsText(clockMs);
     // One object shape for every event (si/sn present, maybe undefined): no shape change per event.
     const seqId = stream.seqId;
     const base: EncodeEvent = { threadId, baseAttrs: stream.attrs, lineAttrs, message: ev.message, ts, sampleRate, si: seqId, sn: seqId !== undefined ? ev.end : undefined };
@@ -155,6 +172,7 @@ export function buildRequest(
         break;
       }
       seen.add(stream);
+      lastAdded = stream;
       events++;
       messageBytes += typeof ev.message === 'string' ? Buffer.byteLength(ev.message) : ev.message.length;
       e++;
@@ -180,6 +198,7 @@ export function buildRequest(
     if (!enc.addEvent(piece) && !enc.addEvent(piece, true)) break;
     if (newStream) enc.addLog(threadId, logName, stream.attrs, true);
     seen.add(stream);
+    lastAdded = stream;
     messageBytes += end - o;
     if (last) {
       events++;

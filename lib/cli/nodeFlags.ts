@@ -6,10 +6,13 @@
  * of 2 (V8 lets a small heap grow up to 4× its live size before a full collection): events wait
  * in the upload queue long enough to be promoted, and with the default factor some 25 MiB of
  * them were dead but not yet collected at a peak; about 30 MiB less peak RSS for about
- * 1 CPU-second per GiB (docs/PERFORMANCE.md). V8 reads these at startup only; they cannot be set
- * from inside the process.
+ * 1 CPU-second per GiB (docs/PERFORMANCE.md). Young collections on the main thread alone: with
+ * a 1 MiB young generation there are thousands per GiB shipped, each too small to share, and
+ * waking V8's helper threads for every one cost more than it saved (two cores: about 0.6 CPU-s/GiB
+ * less in the helpers, 3-4 % more throughput, same peak memory; docs/PERFORMANCE.md, pass 6).
+ * V8 reads these at startup only; they cannot be set from inside the process.
  */
-export const AGENT_NODE_FLAGS = ['--max-semi-space-size=1', '--heap-growing-percent=100'];
+export const AGENT_NODE_FLAGS = ['--max-semi-space-size=1', '--heap-growing-percent=100', '--no-parallel-scavenge'];
 
 /**
  * Environment the agent process starts with (same places as the flags). glibc's malloc serves

@@ -60,6 +60,26 @@ describe('scanBody', () => {
     }
   });
 
+  it('takes a message under a quoted or bare key with either value form, and no other key', () => {
+    const lps = (s: string) => {
+      const b = Buffer.from(s);
+      const len = Buffer.alloc(4);
+      len.writeInt32BE(b.length);
+      return Buffer.concat([Buffer.from('`s'), len, b]);
+    };
+    const body = Buffer.concat([
+      Buffer.from('{events: [{attrs:{messages:"not this", message : "bare key\\n"}}, {"attrs":{"message":'),
+      lps('quoted key, length-prefixed\n'),
+      Buffer.from('}}, {attrs:{mymessage:"nor this", message:'),
+      lps('bare key, length-prefixed'),
+      Buffer.from('}}]}'),
+    ]);
+    const seen: string[] = [];
+    const r = scanBody(body, (m) => seen.push(m.toString()));
+    expect(seen).toEqual(['bare key\n', 'quoted key, length-prefixed\n', 'bare key, length-prefixed']);
+    expect(r.lines).toBe(3);
+  });
+
   it('rejects a truncated length-prefixed message', () => {
     const body = sluiceBody(['hello\n']);
     expect(() => scanBody(body.subarray(0, body.indexOf('hello')))).toThrow(/runs past/);

@@ -100,6 +100,7 @@ function stringEnd(b: Buffer, open: number, n: number): number {
   return -1;
 }
 
+/** Whether `byte` occurs in `b[start, end)`. */
 function hasByte(b: Buffer, byte: number, start: number, end: number): boolean {
   for (let k = start; k < end; k++) if (b[k] === byte) return true;
   return false;
@@ -154,7 +155,7 @@ export function scanBody(body: Buffer, each?: (message: Buffer, index: number) =
       const len = body.readInt32BE(i + 2);
       start = i + 6;
       end = start + len;
-      if (len < 0 || end > n) throw malformed(`length-prefixed message runs past the body`, i);
+      if (len < 0 || end > n) throw malformed('length-prefixed message runs past the body', i);
       i = end;
     } else {
       // Otherwise only the key `message` (quoted or not) followed by ':' and a JSON string matters.

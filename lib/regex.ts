@@ -517,12 +517,6 @@ function translate(pattern: string, flags: string): TranslatedRegex {
 }
 
 /**
- * Compiles a Python `re` pattern (see the file header) to a JavaScript RegExp. Throws an Error
- * with a clear message for invalid or untranslatable patterns. Compiled patterns are cached:
- * without `g`/`y` the same RegExp object is returned (stateless for `test`/`exec`/`search`);
- * with `g` or `y` a fresh copy (its own `lastIndex`) sharing the cached translation.
- */
-/**
  * The same pattern, written so that V8 compiles it to regex code. V8 runs a pattern that is one
  * plain literal (an "atom", such as the sampling rule ` DEBUG `) as a substring search in C++
  * that sets up its tables on every call: on log lines of about 130 characters that took about
@@ -537,6 +531,12 @@ export function notAnAtom(source: string, flags: string): string {
   return '[' + source[0] + ']' + source.slice(1);
 }
 
+/**
+ * Compiles a Python `re` pattern (see the file header) to a JavaScript RegExp. Throws an Error
+ * with a clear message for invalid or untranslatable patterns. Compiled patterns are cached:
+ * without `g`/`y` the same RegExp object is returned (stateless for `test`/`exec`/`search`);
+ * with `g` or `y` a fresh copy (its own `lastIndex`) sharing the cached translation.
+ */
 export function compilePythonRegex(pattern: string, flags = ''): RegExp {
   const key = flags + '\u0000' + pattern;
   let re = regexCache.get(key);

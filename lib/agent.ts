@@ -19,7 +19,7 @@ import path from 'node:path';
 import { Subject, Subscription, concatMap, from, type Observable } from 'rxjs';
 import type { AgentConfig, LogEntryConfig, MonitorConfig } from './config/types.js';
 import { loadConfig, parseConfigObject, formatConfigError, type ConfigError, type ConfigResult } from './config/load.js';
-import type { Batch, ComponentCounters, Logger, Sink, Stream } from './types.js';
+import type { Batch, Logger, Sink, Stream } from './types.js';
 import { createCounters, errorMessage } from './counters.js';
 import { Credits } from './pipeline/credits.js';
 import { ReadBuffers } from './pipeline/readBuffers.js';
@@ -38,6 +38,9 @@ import { renameLogfile } from './renameLogfile.js';
 import { watchConfigFiles } from './configWatcher.js';
 import { buildCheck } from './check.js';
 import { VERSION } from './version.js';
+import type { AgentStatus, ConfigStatus } from './status/types.js';
+
+export type { AgentStatus, ConfigStatus };
 
 export interface AgentOptions {
   /** Path of agent.json (watched for changes unless `watchConfig: false`). */
@@ -65,16 +68,6 @@ export class ConfigInvalidError extends Error {
   }
 }
 
-export interface ConfigStatus {
-  status: 'good' | 'bad';
-  files: string[];
-  errors: string[];
-  warnings: string[];
-  lastChecked: number | null;
-  lastChanged: number | null;
-  lastGood: number | null;
-}
-
 export interface Agent {
   start(): Promise<void>;
   stop(deadlineMs?: number): Promise<void>;
@@ -93,37 +86,6 @@ export interface ReloadOutcome {
   stopped?: string[];
   restarted?: string[];
   unchanged?: string[];
-}
-
-export interface AgentStatus {
-  version: string;
-  pid: number;
-  startedAt: number;
-  now: number;
-  user: string;
-  serverHost: string;
-  /** The sink type in use: `addEvents`, `embedded`, or a registered plugin sink. */
-  mode: string;
-  config: ConfigStatus;
-  sink: Record<string, unknown> & { counters?: ComponentCounters };
-  logs: {
-    key: string;
-    path: string;
-    files: unknown[];
-    counters: ComponentCounters;
-    stages?: Record<string, ComponentCounters>;
-    redactions?: number;
-    droppedBySampling?: { lines: number; bytes: number };
-    error?: string;
-  }[];
-  monitors: { key: string; status: unknown; counters?: ComponentCounters; error?: string }[];
-  apm?: unknown;
-  pendingBytes: number;
-  creditsTotal: number;
-  /** Seconds without a successful upload, while data waits, before the agent is unhealthy. */
-  healthMaxSecs: number;
-  /** The agent process's figures, added by the control socket (pidusage). */
-  process?: { cpuPercent: number; rssBytes: number; uptimeSecs: number };
 }
 
 interface LogPart extends RunningPart {

@@ -4,7 +4,7 @@
  * Healthy only if: the configuration is good (not "using last good"), the sink had a recent
  * success or has nothing to send, and no part failed to start. The reason is always given.
  */
-import type { AgentStatus } from '../agent.js';
+import type { AgentStatus } from './types.js';
 
 export interface HealthVerdict {
   healthy: boolean;

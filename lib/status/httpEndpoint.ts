@@ -9,7 +9,7 @@
  */
 import http from 'node:http';
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
-import type { AgentStatus } from '../agent.js';
+import type { AgentStatus } from './types.js';
 import type { Logger } from '../types.js';
 import { healthOf } from './health.js';
 

@@ -1,6 +1,6 @@
 import { asctime, fileLine, renderStatusText } from './text.js';
 import { healthOf } from './health.js';
-import type { AgentStatus } from '../agent.js';
+import type { AgentStatus } from './types.js';
 import { createCounters } from '../counters.js';
 
 function status(over: Partial<AgentStatus> = {}): AgentStatus {

@@ -2,7 +2,7 @@
  * `sluice status -v` text, following Scalyr's `status -v` layout where it applies, so tools
  * that read it (the `Health check:` line, the `Path ...: copied N bytes` lines) keep working.
  */
-import type { AgentStatus } from '../agent.js';
+import type { AgentStatus } from './types.js';
 import { healthOf } from './health.js';
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];

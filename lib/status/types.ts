@@ -1,0 +1,46 @@
+/**
+ * The shapes of what `agent.status()` returns. They live here, below the agent, so the status
+ * renderers (text, health, the HTTP endpoint) and the CLI read them without importing the agent.
+ */
+import type { ComponentCounters } from '../types.js';
+
+export interface ConfigStatus {
+  status: 'good' | 'bad';
+  files: string[];
+  errors: string[];
+  warnings: string[];
+  lastChecked: number | null;
+  lastChanged: number | null;
+  lastGood: number | null;
+}
+
+export interface AgentStatus {
+  version: string;
+  pid: number;
+  startedAt: number;
+  now: number;
+  user: string;
+  serverHost: string;
+  /** The sink type in use: `addEvents`, `embedded`, or a registered plugin sink. */
+  mode: string;
+  config: ConfigStatus;
+  sink: Record<string, unknown> & { counters?: ComponentCounters };
+  logs: {
+    key: string;
+    path: string;
+    files: unknown[];
+    counters: ComponentCounters;
+    stages?: Record<string, ComponentCounters>;
+    redactions?: number;
+    droppedBySampling?: { lines: number; bytes: number };
+    error?: string;
+  }[];
+  monitors: { key: string; status: unknown; counters?: ComponentCounters; error?: string }[];
+  apm?: unknown;
+  pendingBytes: number;
+  creditsTotal: number;
+  /** Seconds without a successful upload, while data waits, before the agent is unhealthy. */
+  healthMaxSecs: number;
+  /** The agent process's figures, added by the control socket (pidusage). */
+  process?: { cpuPercent: number; rssBytes: number; uptimeSecs: number };
+}

@@ -37,7 +37,7 @@ describe('renameLogfile', () => {
   });
 
   describe('log_tailing.json rename cases', () => {
-    const cases = (JSON.parse(fs.readFileSync(path.resolve(repoRoot, '../shared/vectors/scalyr/log_tailing.json'), 'utf8')).cases as any[]).filter(
+    const cases = (JSON.parse(fs.readFileSync(path.resolve(repoRoot, 'spec/fixtures/vectors/scalyr/log_tailing.json'), 'utf8')).cases as any[]).filter(
       (c) => c.input?.log_config?.rename_logfile !== undefined,
     );
     test.each(cases.map((c) => [c.name, c]))('%s', (_name, c) => {

@@ -7,7 +7,7 @@ import { nowNsText } from '../sinks/addEvents/request.js';
 import { parseAddEventsBody } from './helpers/tlsServer.js';
 
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const vectors = JSON.parse(fs.readFileSync(path.resolve(repoRoot, '../shared/vectors/scalyr/add_events.json'), 'utf8')) as {
+const vectors = JSON.parse(fs.readFileSync(path.resolve(repoRoot, 'spec/fixtures/vectors/scalyr/add_events.json'), 'utf8')) as {
   cases: { name: string; kind: string; input: any; expected: any }[];
 };
 const cases = (kind: string) => vectors.cases.filter((c) => c.kind === kind);

@@ -14,7 +14,7 @@ import { lastValueFrom, of, toArray } from 'rxjs';
 import { aggregateSpans } from '../operators/aggregateSpans.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const capturePath = path.resolve(repoRoot, '../shared/vectors/scout/node-agent-capture.jsonl');
+const capturePath = path.resolve(repoRoot, 'spec/fixtures/vectors/scout/node-agent-capture.jsonl');
 
 interface Line {
   run: string;

@@ -1,5 +1,5 @@
 /**
- * Scalyr's checkpoint vectors (../shared/vectors/scalyr/checkpoints.json) that concern the store.
+ * Scalyr's checkpoint vectors (spec/fixtures/vectors/scalyr/checkpoints.json) that concern the store.
  * The start-position scenarios run against the real log source in spec/file.vectors.spec.ts.
  */
 import * as fs from 'node:fs';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { CheckpointStore } from '../lib/checkpoints/store.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const vectors = JSON.parse(fs.readFileSync(path.resolve(repoRoot, '../shared/vectors/scalyr/checkpoints.json'), 'utf8'));
+const vectors = JSON.parse(fs.readFileSync(path.resolve(repoRoot, 'spec/fixtures/vectors/scalyr/checkpoints.json'), 'utf8'));
 const byName = (n: string) => vectors.cases.find((c: { name: string }) => c.name === n);
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-ckv-'));
 

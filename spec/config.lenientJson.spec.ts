@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseLenientJson, locationOf } from '../lib/config/lenientJson.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const vectors = JSON.parse(fs.readFileSync(path.resolve(repoRoot, '../shared/vectors/scalyr/config.json'), 'utf8'));
+const vectors = JSON.parse(fs.readFileSync(path.resolve(repoRoot, 'spec/fixtures/vectors/scalyr/config.json'), 'utf8'));
 const syntaxCases = vectors.cases.filter((c: { kind: string }) => c.kind === 'config_json_syntax');
 
 describe('lenient JSON: Scalyr vectors (config_json_syntax)', () => {

@@ -1,5 +1,5 @@
 /**
- * Scalyr's log_tailing vectors (../shared/vectors/scalyr/log_tailing.json) and the start-position
+ * Scalyr's log_tailing vectors (spec/fixtures/vectors/scalyr/log_tailing.json) and the start-position
  * scenarios of checkpoints.json, run against the real file source.
  *
  * Scalyr's vectors drive a pull-style iterator (`scan`, `read`, `mark`, `seek`). sluice pushes
@@ -14,7 +14,7 @@ import { matchPaths } from '../sources/file/discover.js';
 import { entryFor, sleep, startRun, tmpDir, waitFor, type Run } from './file.harness.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const load = (f: string) => JSON.parse(fs.readFileSync(path.resolve(repoRoot, '../shared/vectors/scalyr', f), 'utf8'));
+const load = (f: string) => JSON.parse(fs.readFileSync(path.resolve(repoRoot, 'spec/fixtures/vectors/scalyr', f), 'utf8'));
 const tailing = load('log_tailing.json');
 const checkpoints = load('checkpoints.json');
 

@@ -23,7 +23,7 @@ import { shellMonitor } from '../sources/monitors/shellMonitor.js';
 import type { ScalyrMonitorSample } from '../sources/monitors/metricLine.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const vectors = JSON.parse(fs.readFileSync(path.resolve(repoRoot, '../shared/vectors/scalyr/monitors.json'), 'utf8')) as {
+const vectors = JSON.parse(fs.readFileSync(path.resolve(repoRoot, 'spec/fixtures/vectors/scalyr/monitors.json'), 'utf8')) as {
   cases: { name: string; kind: string; input: any; expected: any }[];
 };
 

@@ -1,6 +1,6 @@
 /**
  * Metric line format, name sanitizing, monitor naming and shell_monitor output rules, checked
- * against Scalyr's vectors (`../shared/vectors/scalyr/monitors.json`) and edge cases.
+ * against Scalyr's vectors (`spec/fixtures/vectors/scalyr/monitors.json`) and edge cases.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,7 +20,7 @@ import { shellOptions, shellOutputSample } from '../sources/monitors/shellMonito
 import { CumulativeTracker, parsePidOption, type ProcessReading } from '../sources/monitors/linuxProcessMetrics.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const vectors = JSON.parse(fs.readFileSync(path.resolve(repoRoot, '../shared/vectors/scalyr/monitors.json'), 'utf8')) as {
+const vectors = JSON.parse(fs.readFileSync(path.resolve(repoRoot, 'spec/fixtures/vectors/scalyr/monitors.json'), 'utf8')) as {
   cases: { name: string; kind: string; input: any; expected: any }[];
 };
 const byKind = (k: string) => vectors.cases.filter((c) => c.kind === k);

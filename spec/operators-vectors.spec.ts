@@ -1,6 +1,6 @@
 /**
  * Scalyr behaviour vectors for the log operators: line_grouping.json (groupLines) and
- * sampling_redaction.json (sample, redact), read from ../shared/vectors at test time.
+ * sampling_redaction.json (sample, redact), read from spec/fixtures/vectors at test time.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import { createCounters } from '../lib/counters.js';
 import type { Batch, Event, Stream } from '../lib/types.js';
 
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const load = (name: string) => JSON.parse(fs.readFileSync(path.resolve(repoRoot, '../shared/vectors/scalyr', name), 'utf8'));
+const load = (name: string) => JSON.parse(fs.readFileSync(path.resolve(repoRoot, 'spec/fixtures/vectors/scalyr', name), 'utf8'));
 
 function testStream(): Stream {
   return { id: 'test', kind: 'log', path: '/test.log', attrs: {}, ack: () => undefined };

@@ -1,5 +1,5 @@
 /**
- * Scalyr's status vectors (shared/vectors/scalyr/status.json): the per-file lines and the times
+ * Scalyr's status vectors (spec/fixtures/vectors/scalyr/status.json): the per-file lines and the times
  * of `status -v` are rendered the same way, so tools that parse them keep working. The header and
  * the sections sluice adds differ on purpose (see lib/status/text.ts).
  */
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { asctime, fileLine } from '../lib/status/text.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const vectors = JSON.parse(fs.readFileSync(path.resolve(ROOT, '../shared/vectors/scalyr/status.json'), 'utf8')) as {
+const vectors = JSON.parse(fs.readFileSync(path.resolve(ROOT, 'spec/fixtures/vectors/scalyr/status.json'), 'utf8')) as {
   cases: { name: string; kind: string; input: Record<string, unknown>; expected: Record<string, unknown> }[];
 };
 const full = vectors.cases.find((c) => c.kind === 'status_text')!;

@@ -10,8 +10,17 @@ const shipped = ['config.example.json', 'packaging/etc/sluice/agent.json'].map((
 
 describe('shipped configs', () => {
   test.each(shipped.map((p) => [path.relative(repoRoot, p), p]))('%s loads', (_name, p) => {
-    const r = loadConfig({ path: p, env: {}, hostname: 'h' });
+    // The packaged agent.json takes its key from SCALYR_API_KEY (import_vars), as installed.
+    const r = loadConfig({ path: p, env: { SCALYR_API_KEY: 'k' }, hostname: 'h' });
     expect(r.ok ? [] : r.errors.map(formatConfigError)).toEqual([]);
     expect(r.warnings.filter((w) => w.code === 'unknownKey').map(formatConfigError)).toEqual([]);
+  });
+
+  test('the packaged agent.json without SCALYR_API_KEY is an error naming the variable', () => {
+    const p = path.join(repoRoot, 'packaging/etc/sluice/agent.json');
+    if (!fs.existsSync(p)) return;
+    const r = loadConfig({ path: p, env: {}, hostname: 'h' });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors.map(formatConfigError).join('\n')).toMatch(/api_key.*SCALYR_API_KEY/);
   });
 });

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { Diagnostics, type ConfigResult } from './errors.js';
 import { locationOf, parseLenientJson, setLocation, type SourceLocation } from './lenientJson.js';
 import { applyImportVars } from './importVars.js';
-import { buildConfig } from './validate.js';
+import { buildConfig, type RawValues } from './validate.js';
 import { GLOBAL_BY_NAME, RENAMED_KEYS } from './schema.js';
 import { describeValue } from './coerce.js';
 
@@ -112,6 +112,19 @@ class Merger {
   }
 }
 
+/**
+ * Keeps the text of options whose problems are best explained by what was written before
+ * `import_vars` substitution (`api_key: "$SCALYR_API_KEY"`), so the validator can name the variable.
+ */
+function noteRawValues(file: Obj, raw: RawValues): void {
+  if (typeof file.api_key === 'string' && raw.api_key === undefined) {
+    const vars = Array.isArray(file.import_vars)
+      ? file.import_vars.map((v) => (typeof v === 'string' ? v : isObj(v) && typeof v.var === 'string' ? v.var : undefined)).filter((v): v is string => !!v)
+      : [];
+    raw.api_key = { text: file.api_key, importVars: vars };
+  }
+}
+
 /** Reads and parses one file; reports problems; returns its top-level object or undefined. */
 function readFile(file: string, diag: Diagnostics, kind: 'main' | 'fragment'): Obj | undefined {
   let bytes: Buffer;
@@ -187,6 +200,8 @@ export function loadConfig(opts: LoadConfigOptions): ConfigResult {
     files.push(main);
     const mainObj = readFile(main, diag, 'main');
     if (!mainObj) return { ok: false, errors: diag.errors, warnings: diag.warnings, files };
+    const raw: RawValues = {};
+    noteRawValues(mainObj, raw);
     applyImportVars(mainObj, env, diag);
 
     const merger = new Merger(diag);
@@ -204,11 +219,12 @@ export function loadConfig(opts: LoadConfigOptions): ConfigResult {
         files.push(f);
         const obj = readFile(f, diag, 'fragment');
         if (!obj) continue;
+        noteRawValues(obj, raw);
         applyImportVars(obj, env, diag);
         merger.add(obj, f);
       }
     }
-    return finish(diag, files, () => buildConfig(merger.root, { baseDir, env, hostname, diag }));
+    return finish(diag, files, () => buildConfig(merger.root, { baseDir, env, hostname, diag, raw }));
   } catch (e) {
     diag.error('', `internal error while loading the config: ${e instanceof Error ? e.message : String(e)}`);
     return { ok: false, errors: diag.errors, warnings: diag.warnings, files };
@@ -244,11 +260,13 @@ export function parseConfigObject(obj: unknown, opts: ParseConfigObjectOptions =
     }
     const env = opts.env ?? process.env;
     const copy = cloneData(obj) as Obj;
+    const raw: RawValues = {};
+    noteRawValues(copy, raw);
     applyImportVars(copy, env, diag);
     const merger = new Merger(diag);
     merger.add(copy, undefined);
     return finish(diag, [], () =>
-      buildConfig(merger.root, { baseDir: path.resolve(opts.baseDir ?? process.cwd()), env, hostname: opts.hostname ?? os.hostname(), diag }),
+      buildConfig(merger.root, { baseDir: path.resolve(opts.baseDir ?? process.cwd()), env, hostname: opts.hostname ?? os.hostname(), diag, raw }),
     );
   } catch (e) {
     diag.error('', `invalid configuration object: ${e instanceof Error ? e.message : String(e)}`);

@@ -148,8 +148,8 @@ export const IMPORT_VAR_OPTIONS: OptionSpec[] = [
 /** Top-level options of agent.json. */
 export const GLOBAL_OPTIONS: OptionSpec[] = [
   // --- where to send
-  s({ name: 'api_key', type: 'string', default: '', description: 'Scalyr "Write Logs" API key. Without one (absent or empty) sluice does not fail: events go to the embedded default sink (`embedded_output`) and `embedded_default` is true.' }),
-  s({ name: 'scalyr_server', type: 'string', default: 'https://agent.scalyr.com', description: 'Base URL of the Scalyr server (`scheme://host[:port]`). Unless `allow_http` is true, `http://` is rewritten to `https://` and a bare host gets `https://`.' }),
+  s({ name: 'api_key', type: 'string', default: '', description: 'Scalyr "Write Logs" API key. With no `api_key` at all (not in a file, no `SCALYR_API_KEY`) sluice does not fail: events go to the embedded default sink (`embedded_output`) and `embedded_default` is true. An `api_key` that is present but empty (for example `"$SCALYR_API_KEY"` with the variable unset) or still holds an unsubstituted `$NAME` is an error naming the variable.' }),
+  s({ name: 'scalyr_server', type: 'string', default: 'https://agent.scalyr.com', description: 'Base URL of the Scalyr server (`scheme://host[:port]`). Unless `allow_http` is true, `http://` is rewritten to `https://` (as Scalyr does; with a warning, since a plain-HTTP server then fails every upload) and a bare host gets `https://`.' }),
   s({ name: 'allow_http', type: 'bool', default: false, description: 'Allow a plain `http://` `scalyr_server` (and skip its URL checks).' }),
   s({ name: 'server_attributes', type: 'stringMap', default: {}, repeatable: true, env: false, defaultText: '`{serverHost: <hostname>}`', description: 'Fields sent with every upload (`sessionInfo`). `serverHost` defaults to the host name. Fragments merge key by key.' }),
   s({ name: 'strip_domain_from_default_server_host', type: 'bool', default: false, description: 'Use only the first label of the host name for the default `serverHost`.' }),
@@ -236,6 +236,49 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   own({ name: 'plugins', type: 'stringArray', default: [], env: false, description: 'Plugin modules to load: package names, or paths (`./x.js` resolves against the main config file\'s directory).' }),
   own({ name: 'tests', type: 'array', env: false, description: 'Config unit tests run by `sluice test` (passed through unchanged).' }),
 ];
+
+const CONTAINERS = 'this build does not support containers';
+const K8S_INSTEAD = 'collect the container logs with a logs entry on /var/log/containers/*.log with parse_format: "cri" instead';
+const WINDOWS = 'it needs Windows, and sluice runs on Linux only';
+const NOT_YET = 'not implemented yet in sluice; the rest of the config runs';
+
+/**
+ * Real monitors of Scalyr Agent 2 (`scalyr_agent.builtin_monitors.<name>`) that sluice does not
+ * run, with the reason and what to use instead. A config naming one still loads: the monitor is
+ * skipped with a warning (validate, start, `status -v`). Names neither here, built in, nor a
+ * loadable plugin stay errors.
+ */
+export const UNSUPPORTED_SCALYR_MONITORS: Readonly<Record<string, string>> = {
+  docker_monitor: `it needs Docker, and ${CONTAINERS}; collect container logs with a logs entry on /var/lib/docker/containers/*/*-json.log with parse_format: "json" instead`,
+  kubernetes_monitor: `it needs Kubernetes, and ${CONTAINERS}; ${K8S_INSTEAD}`,
+  kubernetes_events_monitor: `it needs Kubernetes, and ${CONTAINERS}; ${K8S_INSTEAD}`,
+  kubernetes_openmetrics_monitor: `it needs Kubernetes, and ${CONTAINERS}; ${K8S_INSTEAD}`,
+  windows_event_log_monitor: WINDOWS,
+  windows_process_metrics: `${WINDOWS}; on Linux use linux_process_metrics`,
+  windows_system_metrics: `${WINDOWS}; on Linux use linux_system_metrics`,
+  tomcat_monitor: `${NOT_YET}; linux_process_metrics with commandline "tomcat" gives its process metrics`,
+  jmx_monitor: `${NOT_YET}; linux_process_metrics gives the JVM's process metrics`,
+  apache_monitor: `${NOT_YET}; a shell_monitor running curl on mod_status, or a plugin, can stand in`,
+  nginx_monitor: `${NOT_YET}; a shell_monitor running curl on stub_status, or a plugin, can stand in`,
+  mysql_monitor: `${NOT_YET}; a shell_monitor or a plugin can stand in`,
+  postgres_monitor: `${NOT_YET}; a shell_monitor or a plugin can stand in`,
+  redis_monitor: `${NOT_YET}; a shell_monitor or a plugin can stand in`,
+  url_monitor: `${NOT_YET}; a shell_monitor running curl can stand in`,
+  syslog_monitor: `${NOT_YET}; have syslog write to a file and add that file to logs`,
+  graphite_monitor: `${NOT_YET}; a plugin can stand in`,
+  journald_monitor: `${NOT_YET}; have journald forward to a file (e.g. rsyslog) and add that file to logs`,
+  snmp_monitor: `${NOT_YET}; a shell_monitor running snmpget can stand in`,
+  openmetrics_monitor: `${NOT_YET}; a plugin can stand in`,
+  garbage_monitor: `${NOT_YET} (it reports Python garbage-collector data of Scalyr's own agent, which has no equivalent here)`,
+};
+
+/** The reason a Scalyr module name (short or `scalyr_agent.builtin_monitors.<name>`) is not run, if it is one. */
+export function unsupportedScalyrMonitor(module: unknown): { name: string; reason: string } | undefined {
+  if (typeof module !== 'string') return undefined;
+  const m = /^(?:scalyr_agent\.builtin_monitors\.)?([A-Za-z0-9_]+)$/.exec(module.trim());
+  if (!m || !Object.prototype.hasOwnProperty.call(UNSUPPORTED_SCALYR_MONITORS, m[1])) return undefined;
+  return { name: m[1], reason: UNSUPPORTED_SCALYR_MONITORS[m[1]] };
+}
 
 /** Keys Scalyr renames before validating. */
 export const RENAMED_KEYS: Record<string, string> = { api_keys: 'workers' };

@@ -27,6 +27,7 @@ import {
   REDACTION_RULE_OPTIONS,
   SAMPLING_RULE_OPTIONS,
   envNamesFor,
+  unsupportedScalyrMonitor,
   type OptionSpec,
 } from './schema.js';
 
@@ -37,7 +38,17 @@ export interface BuildContext {
   env: NodeJS.ProcessEnv;
   hostname: string;
   diag: Diagnostics;
+  /** Values as written before `import_vars` substitution (see {@link RawValues}). */
+  raw?: RawValues;
 }
+
+/** What some options said before `import_vars` substitution (for error messages). */
+export interface RawValues {
+  api_key?: { text: string; importVars: string[] };
+}
+
+/** `$NAME` references in a string value. */
+const VAR_REF = /\$([A-Za-z_][A-Za-z0-9_]*)/g;
 
 type Obj = Record<string, unknown>;
 
@@ -95,6 +106,20 @@ function regexError(pattern: string): string | undefined {
   }
 }
 
+/** Strings that clearly mean yes or no (case-insensitive, surrounding blanks ignored). */
+const OBVIOUS_BOOL = /^\s*(?:true|false|yes|no|on|off|1|0|t|f)\s*$/i;
+const OBVIOUS_FALSE = /^\s*(?:false|no|off|0|f)\s*$/i;
+
+/**
+ * A file bool: Scalyr's lenient reading (JSON bool; 0/1; a string is true unless "", "f" or
+ * "false"), except that a string clearly meaning no (`"no"`, `"off"`, `"0"`, `"False"`, `"F"`)
+ * is false: Scalyr reads those as true, which is never what the writer meant.
+ */
+function readBool(value: unknown): Coerced {
+  if (typeof value === 'string' && OBVIOUS_FALSE.test(value)) return { ok: true, value: false };
+  return coerceBool(value);
+}
+
 class Reader {
   constructor(readonly diag: Diagnostics) {}
 
@@ -111,7 +136,15 @@ class Reader {
     let c: Coerced;
     switch (spec.type) {
       case 'bool':
-        c = coerceBool(value);
+        c = readBool(value);
+        if (c.ok && typeof value === 'string' && !OBVIOUS_BOOL.test(value)) {
+          this.diag.warn(
+            p,
+            `${JSON.stringify(value)} is not a clear yes/no; read as ${String(c.value)} (Scalyr's reading: a string is true unless it is "", "f" or "false"). Write true or false`,
+            at,
+            'unclearBool',
+          );
+        }
         break;
       case 'int':
         c = coerceInt(value);
@@ -292,17 +325,49 @@ export function buildConfig(root: Obj, ctx: BuildContext): AgentConfig | undefin
   }
 
   // --- api key / embedded sink
-  if (typeof out.api_key !== 'string' || out.api_key.trim() === '') {
+  // Only a config with no api_key at all uses the embedded default sink; an api_key that is
+  // present but empty (or an unsubstituted `$NAME`) is a mistake that would otherwise send events
+  // somewhere the user did not mean (Scalyr's agent refuses it too: emptyApiKey).
+  const apiKeyEnv = envNamesFor(GLOBAL_BY_NAME.get('api_key')!).find((n) => env[n] !== undefined);
+  const apiKeyInFile = has(root, 'api_key') && root.api_key !== undefined;
+  if (!apiKeyInFile && apiKeyEnv === undefined) {
     out.api_key = '';
     out.embedded_default = true;
-    diag.warn(
-      'api_key',
-      'no api_key set: events go to the embedded default sink (see embedded_output) instead of Scalyr',
-      has(root, 'api_key') ? locationOf(root, 'api_key') : undefined,
-      'emptyApiKey',
-    );
+    diag.warn('api_key', 'no api_key configured: events go to the embedded default sink (see embedded_output) instead of Scalyr', undefined, 'emptyApiKey');
   } else {
     out.embedded_default = false;
+    const key = typeof out.api_key === 'string' ? out.api_key : undefined;
+    const at = apiKeyInFile ? locationOf(root, 'api_key') : undefined;
+    const raw = apiKeyInFile ? ctx.raw?.api_key : undefined;
+    const refs = (s: string) => [...new Set([...s.matchAll(VAR_REF)].map((m) => m[1]))];
+    const envState = (n: string) => (env[n] === undefined ? 'is not set' : env[n] === '' ? 'is set but empty' : 'is set');
+    if (key !== undefined && key.trim() === '') {
+      let why: string;
+      if (!apiKeyInFile) why = `the environment variable ${apiKeyEnv} is set but empty`;
+      else if (raw && refs(raw.text).length > 0) {
+        why = `it is ${JSON.stringify(raw.text)} and ${refs(raw.text)
+          .map((n) => `the environment variable ${n} ${envState(n)}`)
+          .join(', ')} (imported with import_vars, so it became empty)`;
+      } else why = 'it is set to an empty string';
+      diag.error(
+        'api_key',
+        `api_key is empty: ${why}. Set the key (or the variable), or remove api_key altogether to write events to the embedded default sink`,
+        at,
+        'emptyApiKey',
+      );
+    } else if (key !== undefined && refs(key).length > 0) {
+      const names = refs(key);
+      diag.error(
+        'api_key',
+        `api_key ${JSON.stringify(key)} still holds ${names.map((n) => `$${n}`).join(', ')}: ${names
+          .map((n) => `the environment variable ${n} ${envState(n)}`)
+          .join(', ')}, but $NAME is only replaced for variables listed in import_vars of the same file. Add import_vars: [${names
+          .map((n) => JSON.stringify(n))
+          .join(', ')}] to that file`,
+        at,
+        'emptyApiKey',
+      );
+    }
   }
 
   // --- scalyr_server
@@ -310,7 +375,17 @@ export function buildConfig(root: Obj, ctx: BuildContext): AgentConfig | undefin
     let server = out.scalyr_server;
     if (!out.allow_http) {
       server = server.trim();
-      if (/^http:\/\//i.test(server)) server = 'https://' + server.slice(7);
+      if (/^http:\/\//i.test(server)) {
+        // Scalyr's agent rewrites http:// to https:// unless allow_http (kept for compatibility), but
+        // a plain-HTTP server then fails every upload with a TLS error (EPROTO): say so up front.
+        server = 'https://' + server.slice(7);
+        diag.warn(
+          'scalyr_server',
+          `${JSON.stringify(out.scalyr_server)} is rewritten to ${JSON.stringify(server.replace(/\/$/, ''))} because allow_http is not true; uploads use TLS and fail (EPROTO) if that server only speaks plain HTTP. Write https:// to silence this, or set allow_http: true to really use http://`,
+          locationOf(root, 'scalyr_server'),
+          'httpRewritten',
+        );
+      }
       else if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(server)) server = 'https://' + server;
       if (!/^https:\/\/[^\s/:?#]+(?::\d{1,5})?\/?$/i.test(server)) {
         diag.error('scalyr_server', `must look like https://host[:port] (no path), got ${JSON.stringify(out.scalyr_server)}`, locationOf(root, 'scalyr_server'), 'badValue');
@@ -566,6 +641,16 @@ function readMonitor(reader: Reader, list: unknown[], i: number, entry: unknown,
   const p = joinPath('monitors', i);
   if (!isObj(entry)) {
     diag.error(p, `expected an object like { module: "shell_monitor", ... }, got ${describeValue(entry)}`, locationOf(list, i), 'badType');
+    return undefined;
+  }
+  const unsupported = unsupportedScalyrMonitor(entry.module);
+  if (unsupported) {
+    diag.warn(
+      joinPath(p, 'module'),
+      `monitor ${JSON.stringify(entry.module)} is skipped: ${unsupported.reason}`,
+      locationOf(entry, 'module'),
+      'unsupportedMonitor',
+    );
     return undefined;
   }
   const before = diag.errors.length;

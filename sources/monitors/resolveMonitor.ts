@@ -8,6 +8,7 @@
 import type { MonitorFactory, Registry } from '../../lib/registry.js';
 import { importPluginModule, isPathSpec } from '../../lib/plugins.js';
 import { shortModuleName } from './metricLine.js';
+import { unsupportedScalyrMonitor } from '../../lib/config/schema.js';
 
 /** The registry part of the lookup, synchronous: a registered type or a Scalyr dotted name's last part. */
 export function lookupRegisteredMonitor(module: string, registry: Registry): MonitorFactory | undefined {
@@ -26,6 +27,8 @@ export async function resolveMonitorModule(module: string, registry: Registry, b
     const short = shortModuleName(module);
     const byShort = registry.get('monitor', short);
     if (byShort) return byShort;
+    const unsupported = unsupportedScalyrMonitor(module);
+    if (unsupported) throw new Error(`monitor module ${JSON.stringify(module)} is not supported: ${unsupported.reason}`);
     if (/^scalyr_agent\./.test(module)) {
       throw new Error(`monitor module ${JSON.stringify(module)} is not supported (known: ${registry.types('monitor').join(', ') || 'none'})`);
     }

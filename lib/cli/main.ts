@@ -2,7 +2,8 @@
  * The `sluice` command line. `main(argv)` returns the exit code; only `bin/sluice` exits.
  *
  *   sluice start [--config PATH] [--foreground]   run the agent (daemonizes unless --foreground)
- *   sluice stop | restart | reload                talk to the running agent
+ *   sluice stop | restart | reload                talk to the running agent (stop waits for its exit)
+ *   sluice <command> --help                       that command's usage, without reading a config
  *   sluice status [-v] [-H] [--format text|json]  status, detailed status, health verdict
  *   sluice validate [--config PATH]               build everything start builds, without running it
  *   sluice tap [--component ID] [--limit N]       live events at a pipeline stage, as JSON lines
@@ -75,7 +76,7 @@ const USAGE = `usage: sluice <command> [--config PATH] [options]
 commands:
   start [--foreground]      run the agent (daemonizes unless --foreground)
   stop                      stop the running agent
-  restart                   stop, then start
+  restart                   stop (waiting until the agent has exited), then start
   reload                    re-read the configuration now (SIGHUP does the same)
   status [-v] [-H] [--format text|json]
   validate [--strict]       check the configuration; exit 0 when valid (--strict: unknown options are errors)
@@ -84,10 +85,72 @@ commands:
   test                      run the configuration's unit tests
   version
   core-agent start|probe|shutdown [--socket PATH] ...
+
+"sluice <command> --help" describes one command.
 `;
+
+/** Each subcommand's `--help` / `-h` text; printed without reading any configuration. */
+export const COMMAND_USAGE: Record<string, string> = {
+  start: `usage: sluice start [--config PATH] [--foreground] [--quiet]
+
+Runs the agent. Without --foreground it starts itself in the background, waits until the control
+socket answers and returns. One agent per agent_data_path: a second start is refused (with the
+first one's pid) until the first has exited.
+  --foreground   stay in the foreground (Ctrl-C or "sluice stop" ends it; SIGHUP re-reads the config)
+  --quiet        with --foreground: no console log
+`,
+  stop: `usage: sluice stop [--config PATH] [--timeout SECS]
+
+Asks the running agent to stop and waits until its process has exited (default up to 25 s), then
+says what was left undelivered (it is re-read from the checkpoints on the next start). Exit 0 once
+the process is gone, 1 if it is still running after the timeout, 4 if no agent was running.
+`,
+  restart: `usage: sluice restart [--config PATH] [--timeout SECS]
+
+"sluice stop" (waiting until the process has exited), then "sluice start" (daemonized).
+`,
+  reload: `usage: sluice reload [--config PATH]
+
+Makes the running agent re-read its configuration now (SIGHUP does the same). An invalid
+configuration is rejected and the agent keeps its last good one (exit 1).
+`,
+  status: `usage: sluice status [--config PATH] [-v|--verbose] [-H|--health] [--format text|json] [--max-secs N]
+
+Without options: whether the agent runs (exit 0, or 4 when not). -v: detailed status (exit 2 when
+unhealthy). -H: "Health check: <verdict>" only.
+`,
+  validate: `usage: sluice validate [--config PATH] [--strict]
+
+Loads the configuration and builds everything start builds, without running it. Exit 0 when
+valid; errors as file:line:col. --strict: unknown options are errors.
+`,
+  tap: `usage: sluice tap [--config PATH] [--component ID] [--limit N]
+
+Prints live events at a pipeline stage of the running agent as JSON lines (redacted as uploaded).
+Without --component, every stage; the stage names are printed first (on stderr).
+`,
+  top: `usage: sluice top [--config PATH] [--once] [--no-color]
+
+A live view of every component of the running agent, refreshed each second. --once: one plain
+text block, then exit.
+`,
+  test: `usage: sluice test [--config PATH]
+
+Runs the configuration's unit tests (a "tests" array in the config, or <config>.tests.json)
+through the entries' real operators. Exit 0 only when every case passes.
+`,
+  version: `usage: sluice version
+
+Prints the version.
+`,
+};
 
 export async function main(argv: string[], out: Output = stdio): Promise<number> {
   const args = parseArgs(argv);
+  if ((args.flags.has('help') || args.flags.has('h')) && Object.hasOwn(COMMAND_USAGE, args.command)) {
+    out.out(COMMAND_USAGE[args.command]);
+    return 0;
+  }
   try {
     switch (args.command) {
       case 'version':
@@ -129,6 +192,10 @@ export async function main(argv: string[], out: Output = stdio): Promise<number>
       }
       case '':
       case 'help':
+        if (args.command === 'help' && Object.hasOwn(COMMAND_USAGE, args.rest[0] ?? '')) {
+          out.out(COMMAND_USAGE[args.rest[0]]);
+          return 0;
+        }
         out.out(USAGE);
         return args.command === 'help' || args.flags.has('help') ? 0 : 1;
       default:

@@ -13,17 +13,79 @@ import { call } from '../control/client.js';
 import { configFor, configPathOf, type CliArgs, type Output } from './main.js';
 import { formatBytes } from './format.js';
 import { AGENT_ENV, AGENT_NODE_FLAGS } from './nodeFlags.js';
+import { acquireLock, lockHolder, LOCK_FILE } from '../dataDirLock.js';
 
 export const PID_FILE = 'sluice.pid';
+/** Written by the agent at the very end of its stop: what was left undelivered (see `StopReport`). */
+export const STOP_REPORT_FILE = 'last-stop.json';
+
+export interface StopReport {
+  pid: number;
+  stoppedAt: number;
+  why: string;
+  /** Bytes read but not acknowledged by the sink (the agent's credits still in use). */
+  pendingBytes: number;
+  /** The sink's own figures, when it reports them. */
+  sinkPendingBytes?: number;
+  batchesPending?: number;
+  /** Internal while sampling: the sink was still in the status. */
+  sinkPresent?: boolean;
+}
+
+function heldMessage(dataPath: string, pid: number): string {
+  const who = pid > 0 ? `pid ${pid}` : 'another sluice, starting up';
+  return `The agent is already running (${who}) on agent_data_path ${dataPath} (lock ${path.join(dataPath, LOCK_FILE)}); it may still be shutting down. Use "sluice stop" first, or wait until it has exited.`;
+}
 
 export async function start(args: CliArgs, out: Output): Promise<number> {
   const cfg = configFor(args, out);
   if (!cfg) return 1;
+  const holder = lockHolder(cfg.agent_data_path);
+  if (holder !== undefined && holder !== process.pid) {
+    out.err(heldMessage(cfg.agent_data_path, holder));
+    return 1;
+  }
   if (await isRunning(cfg.agent_data_path)) {
     out.err(`The agent is already running (agent_data_path ${cfg.agent_data_path}). Use "sluice stop" first.`);
     return 1;
   }
-  return args.flags.has('foreground') ? foreground(args, out) : daemonize(args, out, cfg.agent_data_path);
+  if (!args.flags.has('foreground')) return daemonize(args, out, cfg.agent_data_path);
+  // One agent per data directory, from before the agent opens anything until this process exits.
+  const lock = acquireLock(cfg.agent_data_path);
+  if (!lock.ok) {
+    out.err(heldMessage(cfg.agent_data_path, lock.pid));
+    return 1;
+  }
+  try {
+    return await foreground(args, out);
+  } finally {
+    lock.release();
+  }
+}
+
+/** The pid in the data directory's pid file, if any. */
+export function pidFromFile(dataPath: string): number | undefined {
+  try {
+    const n = Number(fs.readFileSync(path.join(dataPath, PID_FILE), 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** "N bytes (B batches) read but not delivered; ..." for a stop that left something behind. */
+export function undeliveredText(r: StopReport): string {
+  const bytes = Math.max(r.pendingBytes, r.sinkPendingBytes ?? 0);
+  const batches = r.batchesPending ? ` in ${r.batchesPending} batch(es)` : '';
+  return `${formatBytes(bytes)}${batches} read but not yet delivered: log lines stay in their files (the checkpoints were not advanced past them) and are sent on the next start.`;
+}
+
+export function readStopReport(dataPath: string): StopReport | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dataPath, STOP_REPORT_FILE), 'utf8')) as StopReport;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function isRunning(dataPath: string): Promise<boolean> {
@@ -57,6 +119,7 @@ async function foreground(args: CliArgs, out: Output): Promise<number> {
   }
   const pidFile = path.join(cfg.agent_data_path, PID_FILE);
   fs.writeFileSync(pidFile, `${process.pid}\n`);
+  fs.rmSync(path.join(cfg.agent_data_path, STOP_REPORT_FILE), { force: true });
 
   const mode = cfg.api_key ? `uploading to ${cfg.scalyr_server}` : `writing to the embedded default sink ${cfg.embedded_output}`;
   out.out(`sluice is running (pid ${process.pid}), ${mode}. Config ${configPath}. Stop with Ctrl-C or "sluice stop".`);
@@ -97,10 +160,46 @@ async function foreground(args: CliArgs, out: Output): Promise<number> {
     clearInterval(progress);
     clearInterval(watchdog);
     await control?.close();
+    // What was still undelivered when the sink stopped: the sink is stopped last and leaves the
+    // status when gone, so keep the last snapshot taken while it was still there (every 100 ms).
+    let report = stopReport(why);
+    const sampler = setInterval(() => {
+      const r = stopReport(why);
+      if (r.sinkPresent) report = r;
+    }, 100);
     await agent.stop();
+    clearInterval(sampler);
+    const final = stopReport(why);
+    if (final.sinkPresent || !report.sinkPresent) report = final;
+    delete report.sinkPresent;
+    try {
+      fs.writeFileSync(path.join(cfg.agent_data_path, STOP_REPORT_FILE), JSON.stringify(report) + '\n');
+    } catch {
+      /* best effort: the data dir may be gone */
+    }
     fs.rmSync(pidFile, { force: true });
-    out.out('sluice: stopped.');
+    const left = report.pendingBytes > 0 || (report.sinkPendingBytes ?? 0) > 0;
+    out.out(
+      left
+        ? `sluice: stopped; ${undeliveredText(report)}`
+        : 'sluice: stopped; everything read was delivered.',
+    );
     done(code);
+  }
+  function stopReport(why: string): StopReport {
+    const r: StopReport = { pid: process.pid, stoppedAt: Date.now(), why, pendingBytes: 0 };
+    try {
+      const s = agent.status();
+      r.pendingBytes = s.pendingBytes;
+      const sink = s.sink as { type?: unknown; bytesPending?: unknown; pendingBytes?: unknown; batchesPending?: unknown };
+      r.sinkPresent = sink.type !== undefined;
+      const sp = sink.bytesPending ?? sink.pendingBytes;
+      if (typeof sp === 'number') r.sinkPendingBytes = sp;
+      if (typeof sink.batchesPending === 'number') r.batchesPending = sink.batchesPending;
+    } catch {
+      /* status after stop is best effort */
+    }
+    return r;
   }
   const onTerm = () => void shutdown('SIGTERM');
   const onInt = () => void shutdown('SIGINT');
@@ -118,6 +217,11 @@ async function foreground(args: CliArgs, out: Output): Promise<number> {
 async function daemonize(args: CliArgs, out: Output, dataPath: string): Promise<number> {
   const bin = fileURLToPath(new URL('../../../bin/sluice', import.meta.url));
   fs.mkdirSync(dataPath, { recursive: true });
+  const holder = lockHolder(dataPath);
+  if (holder !== undefined) {
+    out.err(heldMessage(dataPath, holder));
+    return 1;
+  }
   const errFile = path.join(dataPath, 'sluice.out');
   const fd = fs.openSync(errFile, 'w');
   const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, bin, 'start', '--foreground', '--quiet', '--config', configPathOf(args)], {

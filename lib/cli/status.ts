@@ -9,6 +9,8 @@ import type { AgentStatus } from '../agent.js';
 import { renderStatusText } from '../status/text.js';
 import { healthOf } from '../status/health.js';
 import { configFor, type CliArgs, type Output } from './main.js';
+import { lockHolder } from '../dataDirLock.js';
+import { readStopReport, undeliveredText } from './start.js';
 
 export async function status(args: CliArgs, out: Output): Promise<number> {
   const cfg = configFor(args, out);
@@ -25,7 +27,17 @@ export async function status(args: CliArgs, out: Output): Promise<number> {
     s = await call<AgentStatus>(cfg.agent_data_path, { cmd: 'status' });
   } catch (err) {
     if (err instanceof AgentNotRunningError) {
+      const holder = lockHolder(cfg.agent_data_path);
+      if (holder !== undefined) {
+        out.out(`The agent (pid ${holder}) is not answering; it is shutting down (or starting up).`);
+        return verbose || health ? 1 : 4;
+      }
       out.out('The agent does not appear to be running.');
+      const last = readStopReport(cfg.agent_data_path);
+      if (last && (verbose || health)) {
+        const left = last.pendingBytes > 0 || (last.sinkPendingBytes ?? 0) > 0;
+        out.out(`Last stop: ${new Date(last.stoppedAt).toISOString()} (pid ${last.pid}, ${last.why}); ${left ? undeliveredText(last) : 'everything read was delivered.'}`);
+      }
       return verbose || health ? 1 : 4;
     }
     throw err;

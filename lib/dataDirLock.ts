@@ -1,0 +1,102 @@
+/**
+ * One agent per data directory: `<agent_data_path>/agent.lock`, created with O_EXCL and holding
+ * the owner's pid. A lock whose pid is no longer alive (the owner was killed) is stale and taken
+ * over; a live one is refused with its pid. The owner releases it at the very end of its stop,
+ * and in any case when the process exits.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const LOCK_FILE = 'agent.lock';
+
+export type LockResult = { ok: true; path: string; release(): void } | { ok: false; path: string; pid: number };
+
+/**
+ * Whether a process with this pid exists (EPERM: it exists, owned by someone else). A zombie
+ * (exited, not yet reaped by its parent; Linux /proc) counts as gone: it holds nothing any more.
+ */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) S ...": the state follows the last ')' (comm may contain parentheses).
+    if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') return false;
+  } catch {
+    /* no /proc (macOS) or it just vanished: trust kill(0) */
+  }
+  return true;
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const n = Number(fs.readFileSync(file, 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid holding the data directory's lock, if that process is alive. */
+export function lockHolder(dataPath: string): number | undefined {
+  const pid = readPid(path.join(dataPath, LOCK_FILE));
+  return pid !== undefined && pidAlive(pid) ? pid : undefined;
+}
+
+/**
+ * Takes the lock for `pid` (default this process). A lock file without a readable pid that is
+ * younger than `graceMs` is being written by a concurrent starter and counts as held.
+ */
+export function acquireLock(dataPath: string, opts: { pid?: number; graceMs?: number } = {}): LockResult {
+  const pid = opts.pid ?? process.pid;
+  const graceMs = opts.graceMs ?? 2000;
+  const file = path.join(dataPath, LOCK_FILE);
+  fs.mkdirSync(dataPath, { recursive: true });
+  for (let attempt = 0; attempt < 5; attempt++) {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = readPid(file);
+      if (holder !== undefined && holder !== pid && pidAlive(holder)) return { ok: false, path: file, pid: holder };
+      if (holder === undefined) {
+        let age = Infinity;
+        try {
+          age = Date.now() - fs.statSync(file).mtimeMs;
+        } catch {
+          continue; // vanished meanwhile: try again
+        }
+        if (age < graceMs) return { ok: false, path: file, pid: 0 };
+      }
+      // Stale (dead owner, or our own pid left from an earlier run of this process): take it over.
+      try {
+        fs.unlinkSync(file);
+      } catch {
+        /* someone else removed it first */
+      }
+      continue;
+    }
+    try {
+      fs.writeSync(fd, `${pid}\n`);
+    } finally {
+      fs.closeSync(fd);
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      process.off('exit', release);
+      // Only our own lock: never remove a successor's.
+      if (readPid(file) === pid) fs.rmSync(file, { force: true });
+    };
+    process.on('exit', release);
+    return { ok: true, path: file, release };
+  }
+  const holder = readPid(file);
+  return { ok: false, path: file, pid: holder ?? 0 };
+}

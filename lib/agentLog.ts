@@ -29,9 +29,21 @@ export function levelFor(debugLevel: number): string {
   return debugLevel > 0 ? 'debug' : 'info';
 }
 
+/** Mode of the agent's own log files (owner read/write, group read). */
+const LOG_FILE_MODE = 0o640;
+
 export function createAgentLog(opts: AgentLogOptions): AgentLog {
   fs.mkdirSync(opts.dir, { recursive: true });
   const file = path.join(opts.dir, 'agent.log');
+  // The agent's log names files and hosts: never world-readable (0640 before the umask, also for
+  // the files rotation creates; an existing log readable by others loses those bits).
+  try {
+    fs.closeSync(fs.openSync(file, 'a', LOG_FILE_MODE));
+    const st = fs.statSync(file);
+    if (st.mode & 0o007) fs.chmodSync(file, st.mode & 0o770);
+  } catch {
+    /* winston reports a log file it cannot open */
+  }
   // Scalyr's agent.log line shape: `2024-05-01 12:00:00.123Z INFO [core] message`.
   const lineFormat = winston.format.printf((info) => {
     const { level, message, timestamp, ...meta } = info as Record<string, unknown>;
@@ -45,6 +57,7 @@ export function createAgentLog(opts: AgentLogOptions): AgentLog {
       maxsize: opts.maxBytes ?? 20 * 1024 * 1024,
       maxFiles: opts.maxFiles ?? 3,
       tailable: true,
+      options: { flags: 'a', mode: LOG_FILE_MODE },
       format: winston.format.combine(timestamp, lineFormat),
     }),
   ];

@@ -274,6 +274,7 @@ export async function writeAtomic(file: string, data: string): Promise<void> {
   let fh: fsp.FileHandle | undefined;
   try {
     fh = await fsp.open(tmp, 'w', 0o600);
+    await fh.chmod(0o600); // a leftover temp file keeps its old mode otherwise
     await fh.writeFile(data);
     await fh.sync();
     await fh.close();

@@ -25,6 +25,8 @@ export interface NdjsonSink extends Sink {
 }
 
 const FILE = 'events.ndjson';
+/** Mode of new event files (owner read/write, group read). */
+const FILE_MODE = 0o640;
 
 export function createNdjsonSink(config: NdjsonSinkConfig, ctx: { logger: Logger; id?: string }): NdjsonSink {
   const counters: ComponentCounters = createCounters();
@@ -43,7 +45,11 @@ export function createNdjsonSink(config: NdjsonSinkConfig, ctx: { logger: Logger
   async function open(): Promise<fsp.FileHandle> {
     if (handle) return handle;
     await fsp.mkdir(config.dir, { recursive: true });
-    handle = await fsp.open(path.join(config.dir, FILE), 'a');
+    // Events may hold anything the logs held: never world-readable (0640 before the umask; an
+    // existing file that was readable by others loses those bits).
+    handle = await fsp.open(path.join(config.dir, FILE), 'a', FILE_MODE);
+    const st = await handle.stat();
+    if (st.mode & 0o007) await handle.chmod(st.mode & 0o770).catch(() => undefined);
     fileBytes = (await handle.stat()).size;
     return handle;
   }

@@ -1,7 +1,8 @@
 /**
  * One agent per data directory: `<agent_data_path>/agent.lock`, created with O_EXCL and holding
- * the owner's pid. A lock whose pid is no longer alive (the owner was killed) is stale and taken
- * over; a live one is refused with its pid. The owner releases it at the very end of its stop,
+ * the owner's pid (and, on Linux, its start time, so that a later process that got the same pid,
+ * as after a container restart, is not mistaken for the owner). A lock whose owner is no longer
+ * alive (it was killed) is stale and taken over; a live one is refused with its pid. The owner releases it at the very end of its stop,
  * and in any case when the process exits.
  */
 import fs from 'node:fs';
@@ -32,19 +33,48 @@ export function pidAlive(pid: number): boolean {
   return true;
 }
 
-function readPid(file: string): number | undefined {
+/** The process's start time in clock ticks since boot (Linux /proc), to tell a reused pid apart. */
+export function processStartTime(pid: number): string | undefined {
   try {
-    const n = Number(fs.readFileSync(file, 'utf8').trim());
-    return Number.isInteger(n) && n > 0 ? n : undefined;
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   } catch {
     return undefined;
   }
 }
 
+/** Lock file text: the pid on the first line, then `start <ticks>` where /proc has it. */
+function parseLock(text: string): { pid?: number; start?: string } {
+  const [first, second] = text.split('\n');
+  const n = Number(first.trim());
+  const m = /^start (\d+)$/.exec((second ?? '').trim());
+  return { pid: Number.isInteger(n) && n > 0 ? n : undefined, start: m?.[1] };
+}
+
+function readLock(file: string): { pid?: number; start?: string } {
+  try {
+    return parseLock(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+function readPid(file: string): number | undefined {
+  return readLock(file).pid;
+}
+
+/** The lock's owner is alive, and is the same process (not a later one that got its pid). */
+function ownerAlive(lock: { pid?: number; start?: string }): boolean {
+  if (lock.pid === undefined || !pidAlive(lock.pid)) return false;
+  if (lock.start === undefined) return true;
+  const now = processStartTime(lock.pid);
+  return now === undefined || now === lock.start;
+}
+
 /** The pid holding the data directory's lock, if that process is alive. */
 export function lockHolder(dataPath: string): number | undefined {
-  const pid = readPid(path.join(dataPath, LOCK_FILE));
-  return pid !== undefined && pidAlive(pid) ? pid : undefined;
+  const lock = readLock(path.join(dataPath, LOCK_FILE));
+  return ownerAlive(lock) ? lock.pid : undefined;
 }
 
 /**
@@ -62,8 +92,9 @@ export function acquireLock(dataPath: string, opts: { pid?: number; graceMs?: nu
       fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = readPid(file);
-      if (holder !== undefined && holder !== pid && pidAlive(holder)) return { ok: false, path: file, pid: holder };
+      const lock = readLock(file);
+      const holder = lock.pid;
+      if (holder !== undefined && holder !== pid && ownerAlive(lock)) return { ok: false, path: file, pid: holder };
       if (holder === undefined) {
         let age = Infinity;
         try {
@@ -82,7 +113,8 @@ export function acquireLock(dataPath: string, opts: { pid?: number; graceMs?: nu
       continue;
     }
     try {
-      fs.writeSync(fd, `${pid}\n`);
+      const started = processStartTime(pid);
+      fs.writeSync(fd, `${pid}\n${started !== undefined ? `start ${started}\n` : ''}`);
     } finally {
       fs.closeSync(fd);
     }

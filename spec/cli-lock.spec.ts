@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { acquireLock, lockHolder, pidAlive, LOCK_FILE } from '../lib/dataDirLock.js';
+import { acquireLock, lockHolder, pidAlive, processStartTime, LOCK_FILE } from '../lib/dataDirLock.js';
 import { waitFor } from './helpers/wait.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,7 +30,7 @@ describe('data directory lock', () => {
     const dir = path.join(tmp(), 'data');
     const a = acquireLock(dir);
     expect(a.ok).toBe(true);
-    expect(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8').trim()).toBe(String(process.pid));
+    expect(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8').split('\n')[0]).toBe(String(process.pid));
     expect(lockHolder(dir)).toBe(process.pid);
     // Another live process (our parent stands in for it) holding the lock is refused by pid.
     const other = acquireLock(dir, { pid: process.ppid });
@@ -51,8 +51,20 @@ describe('data directory lock', () => {
     expect(lockHolder(dir)).toBeUndefined();
     const l = acquireLock(dir);
     expect(l.ok).toBe(true);
-    expect(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8').trim()).toBe(String(process.pid));
+    expect(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8').split('\n')[0]).toBe(String(process.pid));
     if (l.ok) l.release();
+  });
+
+  it('takes over a lock whose pid is alive but belongs to a later process (pid reused)', () => {
+    const dir = tmp();
+    const start = processStartTime(process.ppid);
+    if (start === undefined) return; // no /proc: pid-only locks
+    fs.writeFileSync(path.join(dir, LOCK_FILE), `${process.ppid}\nstart ${Number(start) + 12345}\n`);
+    expect(lockHolder(dir)).toBeUndefined();
+    fs.writeFileSync(path.join(dir, LOCK_FILE), `${process.ppid}\nstart ${start}\n`);
+    expect(lockHolder(dir)).toBe(process.ppid);
+    const l = acquireLock(dir);
+    expect(l.ok).toBe(false);
   });
 
   it('treats a fresh lock without a pid as held (being written), an old one as stale', () => {
@@ -111,7 +123,7 @@ describe('sluice start: one agent per agent_data_path', () => {
     const first = spawn(process.execPath, [BIN, 'start', '--foreground', '--config', c.configPath], { stdio: 'ignore' });
     children.push(first);
     await waitFor('agent running', () => sluice(['status', '--config', c.configPath]).code === 0, 15_000, 100);
-    expect(fs.readFileSync(path.join(c.data, LOCK_FILE), 'utf8').trim()).toBe(String(first.pid));
+    expect(fs.readFileSync(path.join(c.data, LOCK_FILE), 'utf8').split('\n')[0]).toBe(String(first.pid));
 
     for (const extra of [['--foreground'], []]) {
       const again = sluice(['start', ...extra, '--config', c.configPath]);

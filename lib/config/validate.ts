@@ -120,6 +120,11 @@ function readBool(value: unknown): Coerced {
   return coerceBool(value);
 }
 
+/** "accepted, no effect" with the reason (the option's description says why). */
+function noEffectMessage(spec: OptionSpec): string {
+  return `"${spec.name}" is accepted for compatibility with Scalyr's agent but has no effect in sluice: ${spec.description}`;
+}
+
 class Reader {
   constructor(readonly diag: Diagnostics) {}
 
@@ -226,6 +231,9 @@ class Reader {
       if (has(obj, spec.name) && obj[spec.name] !== undefined) {
         const r = this.read(spec, obj, spec.name, joinPath(p, spec.name), obj[spec.name]);
         if (r) out[spec.name] = r.value;
+        if (r && spec.noEffect && safeJson(r.value) !== safeJson(spec.default)) {
+          this.diag.warn(joinPath(p, spec.name), noEffectMessage(spec), locationOf(obj, spec.name, 'key'), 'noEffect');
+        }
       } else if (spec.required) {
         this.diag.error(joinPath(p, spec.name), `missing required option "${spec.name}"`, locationOf(obj), 'missingRequired');
       } else if (spec.default !== undefined) {
@@ -468,7 +476,7 @@ export function buildConfig(root: Obj, ctx: BuildContext): AgentConfig | undefin
   for (const spec of GLOBAL_OPTIONS) {
     if (!spec.noEffect || !userSet.has(spec.name)) continue;
     if (safeJson(out[spec.name]) === safeJson(spec.default)) continue;
-    diag.warn(spec.name, `accepted for compatibility with Scalyr's agent, but sluice does not use "${spec.name}"`, locationOf(root, spec.name, 'key'), 'noEffect');
+    diag.warn(spec.name, noEffectMessage(spec), locationOf(root, spec.name, 'key'), 'noEffect');
   }
 
   // --- TLS: a configured CA file must exist when certificates are verified (fail early, not at first upload)

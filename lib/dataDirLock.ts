@@ -89,7 +89,7 @@ export function acquireLock(dataPath: string, opts: { pid?: number; graceMs?: nu
   for (let attempt = 0; attempt < 5; attempt++) {
     let fd: number;
     try {
-      fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
+      fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const lock = readLock(file);

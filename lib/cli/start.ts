@@ -173,7 +173,7 @@ async function foreground(args: CliArgs, out: Output): Promise<number> {
     if (final.sinkPresent || !report.sinkPresent) report = final;
     delete report.sinkPresent;
     try {
-      fs.writeFileSync(path.join(cfg.agent_data_path, STOP_REPORT_FILE), JSON.stringify(report) + '\n');
+      fs.writeFileSync(path.join(cfg.agent_data_path, STOP_REPORT_FILE), JSON.stringify(report) + '\n', { mode: 0o600 });
     } catch {
       /* best effort: the data dir may be gone */
     }

@@ -1,6 +1,7 @@
 /**
- * `core-agent start|probe|shutdown`: the launch contract of Scout's core-agent binary, so language
- * agents (Python, Node, PHP, Elixir) can launch and talk to sluice unchanged (behaviour notes §2).
+ * `core-agent start|probe|shutdown|install`: the launch contract of Scout's core-agent binary, so
+ * language agents (Python, Node, PHP, Elixir) can launch and talk to sluice unchanged (behaviour
+ * notes §2).
  *
  *   core-agent start [--socket PATH] [--tcp HOST:PORT] [--daemonize true|false]
  *                    [--log-level trace|debug|info|warn|error] [--log-file PATH]
@@ -8,9 +9,14 @@
  *                    [--data-dir DIR] [--minute-secs N] [--grace-secs N]     (sluice additions)
  *   core-agent probe    [--socket PATH | --tcp HOST:PORT]
  *   core-agent shutdown [--socket PATH | --tcp HOST:PORT]
+ *   core-agent install  [--dir CORE_AGENT_DIR] [--version V]...   (sluice addition)
  *
- * Exit codes: 0 ok; 1 failure (probe/shutdown: nothing answered); 2 usage; 3 an agent is already
- * listening (start). `start --daemonize true` returns as soon as the background agent listens.
+ * `install` writes `<dir>/scout_apm_core-<V>-<triple>/{core-agent,manifest.json}` for the triples
+ * the language agents compute (coreAgentInstall.ts), so an agent with SCOUT_CORE_AGENT_DIR=<dir>
+ * finds and launches sluice instead of downloading Scout's binary.
+ *
+ * Exit codes: 0 ok; 1 failure (probe/shutdown: nothing answered; install: cannot write); 2 usage;
+ * 3 an agent is already listening (start). `start --daemonize true` returns as soon as the background agent listens.
  * Without `--socket`/`--tcp` the agent listens on TCP 127.0.0.1:6590 (the clients' default).
  * SIGTERM/SIGINT/SIGQUIT and a client's CoreAgentShutdown stop after flushing the open minute.
  * `main` returns the exit code; only the bin file exits.
@@ -28,9 +34,10 @@ import { encodeFrame, FrameDecoder } from '../apm/framing.js';
 import { DEFAULT_CORE_AGENT_VERSION } from '../apm/replies.js';
 import { isListening, parseTcp } from '../../sources/spanSocket/index.js';
 import { errorMessage } from '../counters.js';
+import { DEFAULT_INSTALL_DIR, installCoreAgentDir, versionTag } from './coreAgentInstall.js';
 
 export interface CoreAgentArgs {
-  mode: 'start' | 'probe' | 'shutdown' | 'help';
+  mode: 'start' | 'probe' | 'shutdown' | 'install' | 'help';
   socket?: string;
   tcp?: string;
   daemonize: boolean;
@@ -41,12 +48,21 @@ export interface CoreAgentArgs {
   dataDir?: string;
   minuteSecs?: number;
   graceSecs?: number;
+  /** install: the core_agent_dir and the versions (as the agents request them). */
+  dir?: string;
+  versions: string[];
   warnings: string[];
 }
 
 const USAGE = `usage: core-agent start|probe|shutdown [--socket PATH] [--tcp HOST:PORT] [--daemonize true|false]
        [--log-level trace|debug|info|warn|error] [--log-file PATH] [--config-file FILE.toml] [--proxy URL]
-       [--data-dir DIR] [--minute-secs N] [--grace-secs N]`;
+       [--data-dir DIR] [--minute-secs N] [--grace-secs N]
+       core-agent install [--dir CORE_AGENT_DIR] [--version V]...
+  install writes <dir>/scout_apm_core-<V>-<triple>/ (core-agent wrapper + manifest.json) for the
+  Linux (x86_64/aarch64, gnu and musl) and macOS triples, so a language agent with
+  SCOUT_CORE_AGENT_DIR=<dir> SCOUT_CORE_AGENT_DOWNLOAD=false launches sluice.
+  Defaults: --dir ${DEFAULT_INSTALL_DIR}, --version v${DEFAULT_CORE_AGENT_VERSION} (repeat or comma-separate
+  for more, e.g. --version v1.3.0,v1.4.0,v1.5.1 for older agents' defaults).`;
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
 const DEFAULT_TCP = '127.0.0.1:6590';
@@ -55,10 +71,10 @@ export class UsageError extends Error {}
 
 /** Parses arguments (process.argv, or only the arguments after the program name). */
 export function parseArgs(argv: string[]): CoreAgentArgs {
-  const modeAt = argv.findIndex((a) => a === 'start' || a === 'probe' || a === 'shutdown' || a === 'help' || a === '--help' || a === '-h');
-  if (modeAt < 0) throw new UsageError('missing mode (start, probe or shutdown)');
+  const modeAt = argv.findIndex((a) => a === 'start' || a === 'probe' || a === 'shutdown' || a === 'install' || a === 'help' || a === '--help' || a === '-h');
+  if (modeAt < 0) throw new UsageError('missing mode (start, probe, shutdown or install)');
   const m = argv[modeAt]!;
-  const out: CoreAgentArgs = { mode: m.startsWith('-') ? 'help' : (m as CoreAgentArgs['mode']), daemonize: false, logLevel: 'info', warnings: [] };
+  const out: CoreAgentArgs = { mode: m.startsWith('-') ? 'help' : (m as CoreAgentArgs['mode']), daemonize: false, logLevel: 'info', versions: [], warnings: [] };
   const rest = argv.slice(modeAt + 1);
   for (let i = 0; i < rest.length; i++) {
     let flag = rest[i]!;
@@ -74,7 +90,9 @@ export function parseArgs(argv: string[]): CoreAgentArgs {
       if (v === undefined) throw new UsageError(`${flag} needs a value`);
       return v;
     };
-    switch (flag) {
+    // install's own options; other modes ignore them like any unknown option.
+    const installOnly = (flag === '--dir' || flag === '--version') && out.mode !== 'install';
+    switch (installOnly ? '' : flag) {
       case '--socket':
         out.socket = take();
         break;
@@ -114,6 +132,16 @@ export function parseArgs(argv: string[]): CoreAgentArgs {
         else out.graceSecs = n;
         break;
       }
+      case '--dir':
+        out.dir = take();
+        break;
+      case '--version':
+        for (const v of take().split(',')) {
+          const t = v.trim();
+          if (!/^(v?\d+\.\d+\.\d+|latest)$/.test(t)) throw new UsageError(`--version expects a version like v1.5.1 or latest, got ${JSON.stringify(t)}`);
+          if (!out.versions.includes(versionTag(t))) out.versions.push(versionTag(t));
+        }
+        break;
       case '--help':
       case '-h':
         out.mode = 'help';
@@ -275,14 +303,36 @@ function defaultDataDir(a: CoreAgentArgs): string {
   return path.join(base, 'sluice-apm');
 }
 
-/** The bin file of this command, to re-run ourselves in the background. */
+/** The bin file of this command, to re-run ourselves in the background (and for install's wrapper). */
 function selfBin(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   for (const rel of ['../../../bin/core-agent', '../../bin/core-agent']) {
     const p = path.resolve(here, rel);
-    if (fs.existsSync(p)) return p;
+    if (fs.existsSync(p)) return fs.realpathSync(p);
   }
-  throw new Error('cannot find bin/core-agent to daemonize');
+  throw new Error('cannot find bin/core-agent');
+}
+
+function install(a: CoreAgentArgs, out: (s: string) => void, err: (s: string) => void): number {
+  if (a.dir === '') throw new UsageError('--dir needs a directory');
+  const dir = path.resolve(a.dir ?? DEFAULT_INSTALL_DIR);
+  for (const w of a.warnings) err(`core-agent: ${w}\n`);
+  let written;
+  try {
+    written = installCoreAgentDir({
+      dir,
+      versions: a.versions.length ? a.versions : [versionTag(DEFAULT_CORE_AGENT_VERSION)],
+      reportedVersion: DEFAULT_CORE_AGENT_VERSION,
+      bin: selfBin(),
+      node: process.execPath,
+    });
+  } catch (e) {
+    err(`core-agent install: ${errorMessage(e)}\n`);
+    return 1;
+  }
+  for (const w of written) out(`${w.binary} (sha256 ${w.sha256})\n`);
+  out(`Installed sluice as the core agent in ${dir}. Set SCOUT_CORE_AGENT_DIR=${dir} SCOUT_CORE_AGENT_DOWNLOAD=false in the app's environment.\n`);
+  return 0;
 }
 
 async function startDaemon(a: CoreAgentArgs, argv: string[], err: (s: string) => void): Promise<number> {
@@ -389,6 +439,8 @@ export async function main(argv: string[]): Promise<number> {
         return await probe(a, out, err);
       case 'shutdown':
         return await shutdown(a, out, err);
+      case 'install':
+        return install(a, out, err);
       case 'start':
         if (a.configFile) readConfigFile(a.configFile); // report a bad file before forking
         return a.daemonize ? await startDaemon(a, argv, err) : await startForeground(a);

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createAgent, ConfigInvalidError } from '../agent.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { call } from '../control/client.js';
-import { configFor, configPathOf, type CliArgs, type Output } from './main.js';
+import { configFor, configPathOf, type CliArgs, type Output } from './args.js';
 import { formatBytes } from './format.js';
 import { AGENT_ENV, AGENT_NODE_FLAGS } from './nodeFlags.js';
 import { acquireLock, lockHolder, LOCK_FILE } from '../dataDirLock.js';

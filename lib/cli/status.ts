@@ -8,7 +8,7 @@ import { call, AgentNotRunningError } from '../control/client.js';
 import type { AgentStatus } from '../agent.js';
 import { renderStatusText } from '../status/text.js';
 import { healthOf } from '../status/health.js';
-import { configFor, type CliArgs, type Output } from './main.js';
+import { configFor, type CliArgs, type Output } from './args.js';
 import { lockHolder } from '../dataDirLock.js';
 import { readStopReport, undeliveredText } from './start.js';
 

@@ -3,7 +3,7 @@
  * (redacted as they would be uploaded). Without --component, every stage. Stages are printed first.
  */
 import { request, AgentNotRunningError } from '../control/client.js';
-import { configFor, type CliArgs, type Output } from './main.js';
+import { configFor, type CliArgs, type Output } from './args.js';
 
 export async function tap(args: CliArgs, out: Output): Promise<number> {
   const cfg = configFor(args, out);

@@ -25,7 +25,7 @@ import { Credits } from '../pipeline/credits.js';
 import { silentLogger } from '../logger.js';
 import { createDefaultRegistry } from '../builtins.js';
 import { loadPlugin } from '../plugins.js';
-import { configPathOf, type CliArgs, type Output } from './main.js';
+import { configPathOf, type CliArgs, type Output } from './args.js';
 import path from 'node:path';
 
 export interface ConfigTestCase {

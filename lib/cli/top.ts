@@ -7,7 +7,7 @@
 import { call, AgentNotRunningError } from '../control/client.js';
 import type { AgentStatus } from '../agent.js';
 import { healthOf } from '../status/health.js';
-import { configFor, type CliArgs, type Output } from './main.js';
+import { configFor, type CliArgs, type Output } from './args.js';
 import { formatBytes } from './format.js';
 
 interface Row {

@@ -7,7 +7,7 @@
  */
 import { loadConfig, formatConfigError } from '../config/load.js';
 import { buildCheck } from '../check.js';
-import { configPathOf, type CliArgs, type Output } from './main.js';
+import { configPathOf, type CliArgs, type Output } from './args.js';
 
 export async function validate(args: CliArgs, out: Output): Promise<number> {
   const configPath = configPathOf(args);

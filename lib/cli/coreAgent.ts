@@ -107,7 +107,8 @@ export function parseArgs(argv: string[]): CoreAgentArgs {
         break;
       }
       case '--log-level': {
-        const v = take().toLowerCase();
+        // The Python agent passes its own `log_level` here when set (SCOUT_LOG_LEVEL=warning).
+        const v = take().toLowerCase().replace(/^warning$/, 'warn');
         out.logLevel = LEVELS.includes(v) ? v : 'info';
         if (!LEVELS.includes(v)) out.warnings.push(`unknown --log-level ${v}; using info`);
         break;

@@ -114,13 +114,19 @@ describe('scalyr_server', () => {
 describe('booleans', () => {
   const entry = (v: unknown) => parseConfigObject({ api_key: 'k', logs: [{ path: '/a', copy_from_start: v }] }, { env: {} });
 
+  test.each([['no'], ['No'], ['off'], ['0'], ['False'], ['F']])(
+    '%j is read as false, with a warning that the Scalyr Agent 2 reads it as true',
+    (v) => {
+      const r = entry(v);
+      expect(r.ok && r.config.logs[0].copy_from_start).toBe(false);
+      const w = r.warnings.filter((x) => x.code === 'boolDiffersFromScalyr');
+      expect(w).toHaveLength(1);
+      expect(w[0].path).toBe('logs[0].copy_from_start');
+      expect(w[0].message).toContain('Scalyr Agent 2 reads it as true');
+    },
+  );
+
   test.each([
-    ['no', false],
-    ['No', false],
-    ['off', false],
-    ['0', false],
-    ['False', false],
-    ['F', false],
     ['false', false],
     ['f', false],
     ['yes', true],
@@ -131,7 +137,7 @@ describe('booleans', () => {
   ])('%j is read as %j without a warning', (v, want) => {
     const r = entry(v);
     expect(r.ok && r.config.logs[0].copy_from_start).toBe(want);
-    expect(r.warnings.filter((w) => w.code === 'unclearBool')).toEqual([]);
+    expect(r.warnings.filter((w) => w.code === 'unclearBool' || w.code === 'boolDiffersFromScalyr')).toEqual([]);
   });
 
   test('"banana" keeps Scalyr\'s reading (true) and warns, naming the key path', () => {

@@ -149,6 +149,9 @@ class Reader {
             at,
             'unclearBool',
           );
+        } else if (c.ok && typeof value === 'string' && c.value === false && value !== '' && value !== 'f' && value !== 'false') {
+          // Read as the writer meant, but say so: the Scalyr Agent 2 takes this same string as true.
+          this.diag.warn(p, `${JSON.stringify(value)} read as false; the Scalyr Agent 2 reads it as true. Write false to mean the same to both`, at, 'boolDiffersFromScalyr');
         }
         break;
       case 'int':

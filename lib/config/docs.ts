@@ -82,7 +82,7 @@ Backslashes in regular expressions are written twice (\`"\\\\d+"\`).
 
 Values are converted as Scalyr does: a boolean may be \`true\`/\`false\`, \`0\`/\`1\`, or a string that
 is false when \`""\`, \`"f"\` or \`"false"\`, true otherwise, except that sluice also reads \`"no"\`, \`"off"\`, \`"0"\`
-and \`"False"\` as false (Scalyr reads them as true); a string that is not a clear yes/no (\`true\`, \`false\`,
+and \`"False"\` as false (Scalyr reads them as true, so these warn too); a string that is not a clear yes/no (\`true\`, \`false\`,
 \`yes\`, \`no\`, \`on\`, \`off\`, \`1\`, \`0\`, \`t\`, \`f\`, any case) is read as Scalyr does with a warning naming
 the key; integers truncate numbers and
 numeric strings; strings accept numbers.

@@ -219,3 +219,37 @@ describeIf('real Scout Python agent (Flask) against sluice core-agent', () => {
     }
   }, 50_000);
 });
+
+// Runs without Python: the layout `core-agent install` writes is what the agents' manifest check wants.
+describe('core-agent install layout', () => {
+  let dir: string;
+  beforeAll(() => {
+    ensureCoreAgentBuilt(ROOT);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-install-'));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('one verified manifest + executable wrapper per version and triple, plus the flat pair', async () => {
+    const r = await runCli(['install', '--dir', path.join(dir, 'core'), '--version', 'v1.5.1,1.3.0']);
+    expect(r.code).toBe(0);
+    const triples = ['x86_64-unknown-linux-musl', 'aarch64-unknown-linux-musl', 'x86_64-unknown-linux-gnu', 'aarch64-unknown-linux-gnu', 'x86_64-apple-darwin', 'aarch64-apple-darwin'];
+    const expected = ['v1.5.1', 'v1.3.0'].flatMap((v) => triples.map((t) => `scout_apm_core-${v}-${t}`)).concat(['.']);
+    const { createHash } = await import('node:crypto');
+    for (const sub of expected) {
+      const d = path.join(dir, 'core', sub);
+      const m = JSON.parse(fs.readFileSync(path.join(d, 'manifest.json'), 'utf8'));
+      expect(m).toMatchObject({ core_agent_binary: 'core-agent', core_agent_version: '1.5.1', version: '1.5.1' });
+      const bin = path.join(d, m.core_agent_binary);
+      expect(createHash('sha256').update(fs.readFileSync(bin)).digest('hex')).toBe(m.core_agent_binary_sha256);
+      expect(fs.statSync(bin).mode & 0o111).toBe(0o111);
+    }
+    // The wrapper runs this checkout's core-agent: nothing listens on this socket.
+    const probe = spawnSync(path.join(dir, 'core', expected[0]!, 'core-agent'), ['probe', '--socket', path.join(dir, 'none.sock')], { encoding: 'utf8', timeout: 20_000 });
+    expect(probe.status).toBe(1);
+    expect(probe.stderr).toContain('No agent found');
+    // Usage errors exit 2; install's options are ignored (with a warning) by the other modes.
+    expect((await runCli(['install', '--version', 'nightly'])).code).toBe(2);
+    expect((await runCli(['probe', '--version', 'x', '--socket', path.join(dir, 'none.sock')])).code).toBe(1);
+    expect((await runCli(['install', '--help'])).out).toContain('core-agent install [--dir CORE_AGENT_DIR]');
+  }, 30_000);
+});

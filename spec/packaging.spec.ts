@@ -3,6 +3,7 @@
  * fallback, and the packed tarball installed into a temp prefix (`sluice version`, `validate`,
  * `core-agent probe`).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -82,6 +83,23 @@ describe('sluice top', () => {
   }, 30_000);
 });
 
+describe('the shipped Scout launch layout (scout_apm_core/)', () => {
+  it('is what `core-agent install --relative` writes today (regenerate with the command in its README)', () => {
+    // A sibling of scout_apm_core/, so each wrapper's path to bin/core-agent is the same.
+    const fresh = path.join(ROOT, `.layout-check-${process.pid}`);
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/core-agent'), 'install', '--dir', fresh, '--relative', '--version', 'v1.3.0,v1.4.0,v1.5.1'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const list = (d: string): string[] =>
+      fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? list(path.join(d, e.name)).map((x) => `${e.name}/${x}`) : [e.name])).sort();
+    const shipped = path.join(ROOT, 'scout_apm_core');
+    const want = fresh;
+    expect(list(shipped).filter((f) => f !== 'README.md')).toEqual(list(want));
+    // The wrapper and manifest bytes match: the relative path from each directory is the same.
+    for (const f of list(want)) expect(fs.readFileSync(path.join(shipped, f), 'utf8')).toBe(fs.readFileSync(path.join(want, f), 'utf8'));
+    fs.rmSync(fresh, { recursive: true, force: true });
+  });
+});
+
 describe('npm pack', () => {
   it('produces a tarball that installs into a clean prefix and provides sluice and core-agent', () => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-pack-'));
@@ -118,6 +136,16 @@ describe('npm pack', () => {
     expect(v.stdout).toMatch(/Configuration is valid/);
     const probe = spawnSync(path.join(binDir, 'core-agent'), ['probe', '--socket', path.join(c.dir, 'none.sock')], { encoding: 'utf8' });
     expect(probe.status).not.toBe(0);
+    // The shipped Scout launch layout: a language agent pointed at it (SCOUT_CORE_AGENT_DIR) runs
+    // the installed package's core-agent, whose sha256 its manifest holds.
+    const layout = path.join(prefix, 'lib', 'node_modules', 'sluice', 'scout_apm_core');
+    for (const dir of [path.join(layout, 'scout_apm_core-v1.5.1-x86_64-unknown-linux-musl'), layout]) {
+      const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+      const bin = path.join(dir, m.core_agent_binary);
+      expect(crypto.createHash('sha256').update(fs.readFileSync(bin)).digest('hex')).toBe(m.core_agent_binary_sha256);
+      const p = spawnSync(bin, ['probe', '--socket', path.join(c.dir, 'none.sock')], { encoding: 'utf8' });
+      expect(p.status).toBe(1); // ran sluice's core-agent: nothing answered
+    }
     fs.rmSync(work, { recursive: true, force: true });
   }, 120_000);
 });

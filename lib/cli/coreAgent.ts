@@ -51,18 +51,22 @@ export interface CoreAgentArgs {
   /** install: the core_agent_dir and the versions (as the agents request them). */
   dir?: string;
   versions: string[];
+  /** install: wrappers that find bin/core-agent relative to themselves (a layout that moves with its tree). */
+  relative?: boolean;
   warnings: string[];
 }
 
 const USAGE = `usage: core-agent start|probe|shutdown [--socket PATH] [--tcp HOST:PORT] [--daemonize true|false]
        [--log-level trace|debug|info|warn|error] [--log-file PATH] [--config-file FILE.toml] [--proxy URL]
        [--data-dir DIR] [--minute-secs N] [--grace-secs N]
-       core-agent install [--dir CORE_AGENT_DIR] [--version V]...
+       core-agent install [--dir CORE_AGENT_DIR] [--version V]... [--relative]
   install writes <dir>/scout_apm_core-<V>-<triple>/ (core-agent wrapper + manifest.json) for the
   Linux (x86_64/aarch64, gnu and musl) and macOS triples, so a language agent with
   SCOUT_CORE_AGENT_DIR=<dir> SCOUT_CORE_AGENT_DOWNLOAD=false launches sluice.
   Defaults: --dir ${DEFAULT_INSTALL_DIR}, --version v${DEFAULT_CORE_AGENT_VERSION} (repeat or comma-separate
-  for more, e.g. --version v1.3.0,v1.4.0,v1.5.1 for older agents' defaults).`;
+  for more, e.g. --version v1.3.0,v1.4.0,v1.5.1 for older agents' defaults). --relative: each wrapper
+  finds bin/core-agent relative to itself and runs the node on PATH (the npm package ships such a
+  layout in scout_apm_core/).`;
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
 const DEFAULT_TCP = '127.0.0.1:6590';
@@ -91,7 +95,7 @@ export function parseArgs(argv: string[]): CoreAgentArgs {
       return v;
     };
     // install's own options; other modes ignore them like any unknown option.
-    const installOnly = (flag === '--dir' || flag === '--version') && out.mode !== 'install';
+    const installOnly = (flag === '--dir' || flag === '--version' || flag === '--relative') && out.mode !== 'install';
     switch (installOnly ? '' : flag) {
       case '--socket':
         out.socket = take();
@@ -135,6 +139,9 @@ export function parseArgs(argv: string[]): CoreAgentArgs {
       }
       case '--dir':
         out.dir = take();
+        break;
+      case '--relative':
+        out.relative = value === undefined || value === 'true';
         break;
       case '--version':
         for (const v of take().split(',')) {
@@ -326,6 +333,7 @@ function install(a: CoreAgentArgs, out: (s: string) => void, err: (s: string) =>
       reportedVersion: DEFAULT_CORE_AGENT_VERSION,
       bin: selfBin(),
       node: process.execPath,
+      relative: a.relative,
     });
   } catch (e) {
     err(`core-agent install: ${errorMessage(e)}\n`);

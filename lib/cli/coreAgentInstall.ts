@@ -39,6 +39,11 @@ export interface InstallOptions {
   bin: string;
   /** The node executable the wrapper runs. */
   node: string;
+  /**
+   * Each wrapper finds bin/core-agent relative to its own directory, and runs the `node` on PATH:
+   * the layout then moves with the tree it sits in (the npm package ships one made this way).
+   */
+  relative?: boolean;
   triples?: readonly string[];
 }
 
@@ -63,7 +68,7 @@ export function wrapperScript(node: string, bin: string, reportedVersion: string
     '# the manifest.json next to this file holds its sha256, so re-run the install after editing it.',
     `NODE=${shQuote(node)}`,
     '[ -x "$NODE" ] || NODE=node',
-    `exec "$NODE" ${shQuote(bin)} "$@"`,
+    path.isAbsolute(bin) ? `exec "$NODE" ${shQuote(bin)} "$@"` : `exec "$NODE" "$(dirname "$0")"/${shQuote(bin)} "$@"`,
     '',
   ].join('\n');
 }
@@ -106,14 +111,16 @@ function writePair(dir: string, script: string, reportedVersion: string): Instal
 /** Writes the layout; returns what was written (the flat Elixir pair last). Throws on fs errors. */
 export function installCoreAgentDir(o: InstallOptions): InstalledEntry[] {
   const root = path.resolve(o.dir);
-  const script = wrapperScript(o.node, o.bin, o.reportedVersion);
+  const scriptFor = (dir: string) =>
+    o.relative ? wrapperScript('node', path.relative(dir, o.bin), o.reportedVersion) : wrapperScript(o.node, o.bin, o.reportedVersion);
   const out: InstalledEntry[] = [];
   mkdirp(root);
   for (const v of o.versions) {
     for (const triple of o.triples ?? INSTALL_TRIPLES) {
-      out.push(writePair(path.join(root, `scout_apm_core-${versionTag(v)}-${triple}`), script, o.reportedVersion));
+      const dir = path.join(root, `scout_apm_core-${versionTag(v)}-${triple}`);
+      out.push(writePair(dir, scriptFor(dir), o.reportedVersion));
     }
   }
-  out.push(writePair(root, script, o.reportedVersion));
+  out.push(writePair(root, scriptFor(root), o.reportedVersion));
   return out;
 }

@@ -9,6 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { acquireLock, lockHolder, pidAlive, processStartTime, LOCK_FILE } from '../lib/dataDirLock.js';
 import { waitFor } from './helpers/wait.js';
+import { makeAgentDir } from './helpers/agentDir.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'sluice');
@@ -93,24 +94,7 @@ function sluice(args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function makeConfig() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-cli-lock-'));
-  const log = path.join(dir, 'app.log');
-  fs.writeFileSync(log, '');
-  const configPath = path.join(dir, 'agent.json');
-  fs.writeFileSync(
-    configPath,
-    JSON.stringify({
-      agent_data_path: './data',
-      agent_log_path: './log',
-      implicit_metric_monitor: false,
-      implicit_agent_process_metrics_monitor: false,
-      implicit_agent_log_collection: false,
-      logs: [{ path: log, copy_from_start: true }],
-    }),
-  );
-  return { dir, configPath, data: path.join(dir, 'data') };
-}
+const makeConfig = () => makeAgentDir('sluice-cli-lock-');
 
 describe('sluice start: one agent per agent_data_path', () => {
   const children: ChildProcess[] = [];

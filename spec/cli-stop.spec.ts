@@ -4,12 +4,12 @@
  * undelivered, and says so with the pid and a non-zero exit when the process outlives the wait.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './helpers/wait.js';
 import { pidAlive } from '../lib/dataDirLock.js';
+import { makeAgentDir } from './helpers/agentDir.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'sluice');
@@ -24,26 +24,7 @@ function alive(pid: number): boolean {
   return pidAlive(pid);
 }
 
-function makeConfig(extra: Record<string, unknown> = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-cli-stop-'));
-  const log = path.join(dir, 'app.log');
-  fs.writeFileSync(log, '');
-  const configPath = path.join(dir, 'agent.json');
-  fs.writeFileSync(
-    configPath,
-    JSON.stringify({
-      agent_data_path: './data',
-      agent_log_path: './log',
-      implicit_metric_monitor: false,
-      implicit_agent_process_metrics_monitor: false,
-      implicit_agent_log_collection: false,
-      line_completion_wait_time: 0.2,
-      logs: [{ path: log, copy_from_start: true }],
-      ...extra,
-    }),
-  );
-  return { dir, log, configPath, data: path.join(dir, 'data') };
-}
+const makeConfig = (extra: Record<string, unknown> = {}) => makeAgentDir('sluice-cli-stop-', { line_completion_wait_time: 0.2, ...extra });
 
 describe('sluice stop waits for the agent to exit', () => {
   const children: ChildProcess[] = [];

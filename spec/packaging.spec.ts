@@ -10,6 +10,7 @@ import path from 'node:path';
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './helpers/wait.js';
+import { makeAgentDir } from './helpers/agentDir.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'sluice');
@@ -19,24 +20,7 @@ function sluice(args: string[]) {
   return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
 }
 
-function config(): { dir: string; configPath: string; log: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-top-'));
-  const log = path.join(dir, 'busy.log');
-  fs.writeFileSync(log, '');
-  const configPath = path.join(dir, 'agent.json');
-  fs.writeFileSync(
-    configPath,
-    JSON.stringify({
-      agent_data_path: './data',
-      agent_log_path: './log',
-      implicit_metric_monitor: false,
-      implicit_agent_process_metrics_monitor: false,
-      implicit_agent_log_collection: false,
-      logs: [{ path: log, copy_from_start: true, sampling_rules: [{ match_expression: 'DEBUG', sampling_rate: 0 }] }],
-    }),
-  );
-  return { dir, configPath, log };
-}
+const config = () => makeAgentDir('sluice-top-', {}, { sampling_rules: [{ match_expression: 'DEBUG', sampling_rate: 0 }] }, 'busy.log');
 
 describe('sluice top', () => {
   let agent: ChildProcess;

@@ -26,6 +26,7 @@ const mains = [
     .filter((f) => f.endsWith('.json'))
     .sort(),
   'modular/agent.json',
+  'repo-k8s/agent.json',
 ];
 const ENV = { SCALYR_API_KEY: 'k' };
 

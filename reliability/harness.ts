@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeTestCa } from '../spec/helpers/tlsServer.js';
+import { makeTestCa } from '../testkit/tlsServer.js';
 import { AgentProcess, checkpointNames, runCli } from './agentProcess.js';
 import { Ledger, type Verdict } from './ledger.js';
 import { LINE_GROUPERS } from './lines.js';

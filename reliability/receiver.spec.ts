@@ -7,7 +7,7 @@
 import type { Batch, Stream } from '../lib/types.js';
 import { silentLogger } from '../lib/logger.js';
 import { createAddEventsSink } from '../sinks/addEvents/sink.js';
-import { makeTestCa } from '../spec/helpers/tlsServer.js';
+import { makeTestCa } from '../testkit/tlsServer.js';
 import { waitFor } from '../spec/helpers/wait.js';
 import { Ledger } from './ledger.js';
 import { eventText, parseId, isGroup } from './lines.js';

@@ -1,7 +1,7 @@
 /**
  * A local `addEvents` receiver for the conservation harness: HTTPS on 127.0.0.1 with a test CA,
  * decodes each request (zlib `deflate`, Scalyr's body dialect with `` `s `` length-prefixed
- * messages, via spec/helpers/tlsServer.ts's parser), records the ids of ACCEPTED requests in the
+ * messages, via testkit/tlsServer.ts's parser), records the ids of ACCEPTED requests in the
  * {@link Ledger}, and injects faults on demand.
  *
  * Faults (each counted in `faults`):
@@ -19,7 +19,7 @@ import https from 'node:https';
 import type http from 'node:http';
 import type net from 'node:net';
 import zlib from 'node:zlib';
-import { parseAddEventsBody, resolveSequence } from '../spec/helpers/tlsServer.js';
+import { parseAddEventsBody, resolveSequence } from '../testkit/tlsServer.js';
 import { parseId } from './lines.js';
 import type { Ledger } from './ledger.js';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { RequestEncoder, newSessionId, type EncoderPosition } from '../sinks/addEvents/encode.js';
 import { mapResponseStatus } from '../sinks/addEvents/retry.js';
 import { nowNsText } from '../sinks/addEvents/request.js';
-import { parseAddEventsBody } from './helpers/tlsServer.js';
+import { parseAddEventsBody } from '../testkit/tlsServer.js';
 
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const vectors = JSON.parse(fs.readFileSync(path.resolve(repoRoot, 'spec/fixtures/vectors/scalyr/add_events.json'), 'utf8')) as {

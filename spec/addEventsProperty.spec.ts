@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import type { Batch, Stream } from '../lib/types.js';
 import { memoryLogger } from '../lib/logger.js';
 import { createAddEventsSink } from '../sinks/addEvents/sink.js';
-import { makeTestCa, parseAddEventsBody, resolveSequence, startTestServer, type Fault, type TestCa } from './helpers/tlsServer.js';
+import { makeTestCa, parseAddEventsBody, resolveSequence, startTestServer, type Fault, type TestCa } from '../testkit/tlsServer.js';
 
 let ca: TestCa;
 beforeAll(() => {

@@ -17,7 +17,7 @@ import {
   type Fault,
   type TestCa,
   type TestServer,
-} from './helpers/tlsServer.js';
+} from '../testkit/tlsServer.js';
 import { startConnectProxy } from './helpers/connectProxy.js';
 
 const API_KEY = 'sEcReT-api-KEY-0123456789';

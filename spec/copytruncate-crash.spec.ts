@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AgentProcess, repoRoot } from '../reliability/agentProcess.js';
-import { makeTestCa, parseAddEventsBody, startTestServer, type TestCa, type TestServer } from './helpers/tlsServer.js';
+import { makeTestCa, parseAddEventsBody, startTestServer, type TestCa, type TestServer } from '../testkit/tlsServer.js';
 import { sleep, waitFor } from './helpers/wait.js';
 import { isolatedAgent } from './helpers/isolated.js';
 import { call } from '../lib/control/client.js';

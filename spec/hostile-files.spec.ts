@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createAgent, type Agent } from '../lib/agent.js';
 import { memoryLogger } from '../lib/logger.js';
-import { makeTestCa, parseAddEventsBody, startTestServer, type TestCa, type TestServer } from './helpers/tlsServer.js';
+import { makeTestCa, parseAddEventsBody, startTestServer, type TestCa, type TestServer } from '../testkit/tlsServer.js';
 import { waitFor } from './helpers/wait.js';
 import { readNdjson } from './helpers/ndjson.js';
 import { AgentProcess, repoRoot } from '../reliability/agentProcess.js';

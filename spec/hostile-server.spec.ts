@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createAgent, type Agent } from '../lib/agent.js';
 import { memoryLogger } from '../lib/logger.js';
-import { makeTestCa, parseAddEventsBody, startTestServer, type Fault, type TestCa, type TestServer } from './helpers/tlsServer.js';
+import { makeTestCa, parseAddEventsBody, startTestServer, type Fault, type TestCa, type TestServer } from '../testkit/tlsServer.js';
 import { waitFor } from './helpers/wait.js';
 import { isolatedAgent } from './helpers/isolated.js';
 

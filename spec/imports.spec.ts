@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DIRS = ['lib', 'sources', 'sinks', 'operators', 'reliability', 'bench'];
+const DIRS = ['lib', 'sources', 'sinks', 'operators', 'reliability', 'bench', 'testkit'];
 
 function sourceFiles(): string[] {
   const out: string[] = [];

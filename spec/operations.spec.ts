@@ -11,7 +11,7 @@ import path from 'node:path';
 import http from 'node:http';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { makeTestCa, startTestServer, parseAddEventsBody, type TestServer } from './helpers/tlsServer.js';
+import { makeTestCa, startTestServer, parseAddEventsBody, type TestServer } from '../testkit/tlsServer.js';
 import { waitFor } from './helpers/wait.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

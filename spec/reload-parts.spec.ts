@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createAgent, type Agent } from '../lib/index.js';
 import { memoryLogger } from '../lib/logger.js';
-import { makeTestCa, startTestServer, parseAddEventsBody, type TestServer } from './helpers/tlsServer.js';
+import { makeTestCa, startTestServer, parseAddEventsBody, type TestServer } from '../testkit/tlsServer.js';
 import { waitFor } from './helpers/wait.js';
 import { readNdjson } from './helpers/ndjson.js';
 import { isolatedAgent } from './helpers/isolated.js';

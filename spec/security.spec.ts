@@ -19,7 +19,7 @@ import { AgentProcess, runCli, repoRoot } from '../reliability/agentProcess.js';
 import { call } from '../lib/control/client.js';
 import { createAgent } from '../lib/agent.js';
 import { memoryLogger } from '../lib/logger.js';
-import { makeTestCa, parseAddEventsBody, startTestServer, type TestCa, type TestServer } from './helpers/tlsServer.js';
+import { makeTestCa, parseAddEventsBody, startTestServer, type TestCa, type TestServer } from '../testkit/tlsServer.js';
 import { waitFor } from './helpers/wait.js';
 
 const KEY = 'sk-SECURITY-0123456789abcdefXYZ';

@@ -1,5 +1,6 @@
 /**
- * Test helpers for the addEvents sink: a private CA + server certificate made in-process with
+ * Test kit for the addEvents sink, shared by the specs and the soak (reliability/), so neither
+ * imports the other: a private CA + server certificate made in-process with
  * node-forge (keys from node's crypto for speed), a local HTTPS (or HTTP) server on 127.0.0.1:0
  * that records every request (raw and inflated body, headers) and answers through a scriptable
  * fault queue, and a parser for Scalyr's body dialect (unquoted keys, `` `s `` length-prefixed

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import http from 'node:http';
+import { get } from './helpers/http.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -39,16 +39,6 @@ scout.install({ monitor: true, allowShutdown: false }).then(() => {
 process.on('SIGTERM', () => process.exit(0));
 `;
 
-function get(port: number, p: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      })
-      .on('error', reject);
-  });
-}
 
 describe('real @scout_apm/scout-apm client against our core agent', () => {
   let dir: string;

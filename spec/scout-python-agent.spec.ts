@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
+import { get } from './helpers/http.js';
 import net from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -53,16 +54,6 @@ function freePort(): Promise<number> {
   });
 }
 
-function get(port: number, p: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      })
-      .on('error', reject);
-  });
-}
 
 /** Runs bin/core-agent asynchronously (the receiver lives in this process, so never spawnSync). */
 function runCli(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; out: string }> {

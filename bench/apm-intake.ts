@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { merge } from 'rxjs';
 import { createSpanIntake } from '../sources/spanSocket/index.js';
 import { aggregateSpans } from '../operators/aggregateSpans.js';
-import { encodeFrame, FrameDecoder } from '../lib/apm/framing.js';
+import { encodeFrame, FrameDecoder } from '../sources/spanSocket/framing.js';
 import { silentLogger } from '../lib/logger.js';
 
 const arg = (name: string, d: number) => {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { AGENT_ENV, AGENT_NODE_FLAGS } from '../lib/cli/nodeFlags.js';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from '../app/cli/nodeFlags.js';
 
 /** Repository root (dist/bench/common.js → ../..). */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -83,7 +83,7 @@ export async function runStages(m: Manifest, stages: Set<string>, sinkKind: stri
   });
   await tailer.init();
   const ops: MonoTypeOperatorFunction<Batch>[] = [];
-  // keepText as the agent's entry chain sets it (lib/pipeline/logPipeline.ts): a line is decoded once.
+  // keepText as the agent's entry chain sets it (app/logPipeline.ts): a line is decoded once.
   const later = (...names: string[]) => names.some((n) => stages.has(n));
   if (stages.has('group')) ops.push(groupLines([BENCH_GROUPER], { maxLineSize: 49900, completionWaitMs: 5000, counters, keepText: later('sample', 'redact') }));
   if (stages.has('sample')) ops.push(sample(BENCH_SAMPLING, { random: seededRandom(1), counters, keepText: later('redact') }));

@@ -3,8 +3,13 @@
  * or a package name, that add component types to a {@link Registry}.
  *
  * A plugin module exports any of:
- * - `register(registry)` (sync or async): adds whatever it wants (`registry.register(kind, type, factory)`);
- * - `monitors`, `operators`, `parsers`, `sinks`, `sources`: objects mapping a type name to a factory;
+ * - `components`: a list of component values (`defineComponent({ kind, type, options, create })`,
+ *   see lib/component.ts): the shape built-ins use, with declared options that are validated,
+ *   documented and drive reloads;
+ * - `register(registry)` (sync or async): adds whatever it wants (`registry.add(component)`, or
+ *   the older `registry.register(kind, type, factory)`);
+ * - `monitors`, `operators`, `parsers`, `sinks`, `sources`: objects mapping a type name to a
+ *   factory (the older shape: such a component declares no options) or to a component value;
  * - a `default` export that is one of the above (a register function or such an object).
  *
  * A module that cannot be found, throws while loading, or exports nothing usable gives a
@@ -14,7 +19,8 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { ComponentKind, Registry } from './registry.js';
+import type { Component, ComponentKind } from './component.js';
+import type { Registry } from './registry.js';
 import { errorMessage } from './counters.js';
 
 /** Loading a plugin failed; `spec` is what the config named, `reason` why. */
@@ -77,8 +83,18 @@ const TABLES: [string, ComponentKind][] = [
 /** Registers what one module object exports; returns how many types it added. */
 async function registerExports(mod: Record<string, unknown>, registry: Registry, spec: string): Promise<number> {
   let added = 0;
-  const before = new Map<ComponentKind, number>();
-  for (const [, kind] of TABLES) before.set(kind, registry.types(kind).length);
+  if (mod.components !== undefined) {
+    if (!Array.isArray(mod.components)) throw new PluginLoadError(spec, 'export "components" must be a list of components');
+    mod.components.forEach((c: unknown, i: number) => {
+      if (!c || typeof c !== 'object') throw new PluginLoadError(spec, `components[${i}] is not a component object`);
+      try {
+        registry.add(c as Component);
+      } catch (err) {
+        throw new PluginLoadError(spec, `components[${i}]: ${errorMessage(err)}`);
+      }
+      added++;
+    });
+  }
   if (typeof mod.register === 'function') {
     await (mod.register as (r: Registry) => unknown)(registry);
     added++;
@@ -88,8 +104,13 @@ async function registerExports(mod: Record<string, unknown>, registry: Registry,
     if (table === undefined) continue;
     if (table === null || typeof table !== 'object') throw new PluginLoadError(spec, `export "${key}" must be an object of factories`);
     for (const [type, factory] of Object.entries(table as Record<string, unknown>)) {
-      if (typeof factory !== 'function') throw new PluginLoadError(spec, `${key}.${type} is not a function`);
-      registry.register(kind, type, factory as never);
+      if (factory && typeof factory === 'object' && typeof (factory as Component).create === 'function') {
+        registry.add({ ...(factory as Component), kind, type: (factory as Component).type ?? type });
+      } else if (typeof factory === 'function') {
+        registry.register(kind, type, factory as never);
+      } else {
+        throw new PluginLoadError(spec, `${key}.${type} is not a function (nor a component value with create)`);
+      }
       added++;
     }
   }
@@ -116,11 +137,9 @@ export async function loadPlugin(spec: string, baseDir: string, registry: Regist
     throw new PluginLoadError(spec, `register() failed: ${errorMessage(err)}`);
   }
   if (added === 0) {
-    throw new PluginLoadError(spec, 'exports neither register(registry) nor monitors/operators/parsers/sinks/sources tables');
+    throw new PluginLoadError(spec, 'exports neither components, register(registry), nor monitors/operators/parsers/sinks/sources tables');
   }
-  for (const [, kind] of TABLES) {
-    for (const type of scratch.types(kind)) registry.register(kind, type, scratch.get(kind, type) as never);
-  }
+  for (const c of scratch.components()) registry.add(c);
 }
 
 /** Loads several plugins in order; every failure is collected (one bad plugin does not stop the others). */

@@ -1,69 +1,31 @@
 /**
- * The component registry: a value, not a global (Benthos' Environment). Built-ins are added by
- * `createDefaultRegistry()` in `lib/builtins.ts`; an embedding app or a plugin module adds its
- * own types to a registry it was handed, and `with()` gives a copy to change without touching
- * the original.
+ * The component registry: a value, not a global (Benthos' Environment). It holds component
+ * values (`lib/component.ts`): built-ins are added by `createDefaultRegistry()` in
+ * `app/builtins.ts`; an embedding app or a plugin module adds its own to a registry it was
+ * handed, and `with()` gives a copy to change without touching the original.
  */
-import type { Observable, OperatorFunction } from 'rxjs';
-import type { Batch, Logger, Sink } from './types.js';
-import type { Credits } from './pipeline/credits.js';
+import type { Component, ComponentKind, FactoryOf } from './component.js';
 
-export type ComponentKind = 'source' | 'operator' | 'parser' | 'monitor' | 'sink';
+export type {
+  Component,
+  ComponentContext,
+  ComponentKind,
+  FactoryOf,
+  MonitorContext,
+  MonitorFactory,
+  MonitorSample,
+  OperatorFactory,
+  ParserFactory,
+  SinkFactory,
+  SourceFactory,
+  SourceInstance,
+} from './component.js';
 
-/** What every factory receives besides its own config. */
-export interface ComponentContext {
-  /** The component's id as shown in status (`logs[0]`, `linux_process_metrics(agent)`…). */
-  id: string;
-  logger: Logger;
-  /** The whole validated agent config, read-only. */
-  agent: Readonly<Record<string, unknown>>;
-  /** The shared read budget (sources acquire, acks release). */
-  credits: Credits;
-  /** The agent's data directory (checkpoints, status, embedded sink output). */
-  dataPath: string;
-}
-
-/** A monitor plugin: returns an Observable of samples (see `sources/monitors/`). */
-export interface MonitorFactory {
-  (config: Record<string, unknown>, ctx: MonitorContext): Observable<MonitorSample | MonitorSample[]>;
-}
-
-/** A metric sample as a monitor emits it. */
-export interface MonitorSample {
-  metric: string;
-  value: number | string | boolean;
-  fields?: Record<string, string | number | boolean>;
-}
-
-export interface MonitorContext extends ComponentContext {
-  /** Seconds between samples. */
-  sampleInterval: number;
-}
-
-/** An operator factory: a config slice in, an rxjs operator on batches out. */
-export type OperatorFactory = (config: Record<string, unknown>, ctx: ComponentContext) => OperatorFunction<Batch, Batch>;
-
-/** A parser is an operator selected by `parse_format` (or a plugin's name for one). */
-export type ParserFactory = OperatorFactory;
-
-/** A sink factory. */
-export type SinkFactory = (config: Record<string, unknown>, ctx: ComponentContext) => Sink;
-
-/** A source factory (file entries, span intake…). */
-export type SourceFactory = (config: Record<string, unknown>, ctx: ComponentContext) => Observable<Batch>;
-
-type FactoryOf<K extends ComponentKind> = K extends 'source'
-  ? SourceFactory
-  : K extends 'operator'
-    ? OperatorFactory
-    : K extends 'parser'
-      ? ParserFactory
-      : K extends 'monitor'
-        ? MonitorFactory
-        : SinkFactory;
+export const COMPONENT_KINDS: readonly ComponentKind[] = ['source', 'parser', 'operator', 'monitor', 'sink'];
 
 export class Registry {
-  private readonly maps: { [K in ComponentKind]: Map<string, FactoryOf<K>> } = {
+  /** Per kind: every name (types and aliases) to its component. */
+  private readonly maps: Record<ComponentKind, Map<string, Component>> = {
     source: new Map(),
     operator: new Map(),
     parser: new Map(),
@@ -71,30 +33,59 @@ export class Registry {
     sink: new Map(),
   };
 
-  /** Adds (or replaces) a component type. Returns the registry for chaining. */
-  register<K extends ComponentKind>(kind: K, type: string, factory: FactoryOf<K>): this {
-    (this.maps[kind] as Map<string, FactoryOf<K>>).set(type, factory);
+  /** Adds (or replaces) a component under its type and aliases. Returns the registry for chaining. */
+  add(component: Component): this {
+    const map = this.maps[component.kind];
+    if (!map) throw new Error(`unknown component kind "${String(component.kind)}" (kinds: ${COMPONENT_KINDS.join(', ')})`);
+    if (typeof component.type !== 'string' || component.type === '') throw new Error(`a ${component.kind} needs a type name`);
+    if (typeof component.create !== 'function') throw new Error(`${component.kind} "${component.type}": create is not a function`);
+    for (const name of [component.type, ...(component.aliases ?? [])]) map.set(name, component);
     return this;
   }
 
-  get<K extends ComponentKind>(kind: K, type: string): FactoryOf<K> | undefined {
-    return (this.maps[kind] as Map<string, FactoryOf<K>>).get(type);
+  /**
+   * The old shape: a bare factory. It becomes a component that declares no options (its config
+   * is passed through unvalidated; any change restarts it).
+   */
+  register<K extends ComponentKind>(kind: K, type: string, factory: FactoryOf<K>): this {
+    return this.add({ kind, type, create: factory } as Component);
   }
 
-  has(kind: ComponentKind, type: string): boolean {
-    return this.maps[kind].has(type);
+  /** The component a name (type or alias) stands for. */
+  component<K extends ComponentKind>(kind: K, name: string): Component<K> | undefined {
+    return this.maps[kind]?.get(name) as Component<K> | undefined;
   }
 
+  /** The factory of a name (type or alias). */
+  get<K extends ComponentKind>(kind: K, name: string): FactoryOf<K> | undefined {
+    return this.component(kind, name)?.create as FactoryOf<K> | undefined;
+  }
+
+  has(kind: ComponentKind, name: string): boolean {
+    return this.maps[kind]?.has(name) ?? false;
+  }
+
+  /** Type names of a kind (aliases left out), sorted. */
   types(kind: ComponentKind): string[] {
-    return [...this.maps[kind].keys()].sort();
+    return this.components(kind).map((c) => c.type);
+  }
+
+  /** Every component of a kind (or of all kinds), once each, sorted by kind then type. */
+  components(kind?: ComponentKind): Component[] {
+    const kinds = kind ? [kind] : COMPONENT_KINDS;
+    const out: Component[] = [];
+    for (const k of kinds) {
+      const seen = new Set<Component>();
+      for (const c of this.maps[k].values()) seen.add(c);
+      out.push(...[...seen].sort((a, b) => a.type.localeCompare(b.type)));
+    }
+    return out;
   }
 
   /** A copy to extend without changing this registry. */
   with(): Registry {
     const copy = new Registry();
-    for (const kind of Object.keys(this.maps) as ComponentKind[]) {
-      for (const [type, f] of this.maps[kind]) copy.register(kind, type, f as never);
-    }
+    for (const c of this.components()) copy.add(c);
     return copy;
   }
 }

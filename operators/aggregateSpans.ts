@@ -17,7 +17,7 @@
 import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { ComponentCounters } from '../lib/types.js';
 import type { ApmItem, ApmMinute } from '../lib/apm/types.js';
-import { MinuteAggregator } from '../lib/apm/minuteAggregator.js';
+import { MinuteAggregator } from './spans/minuteAggregator.js';
 import { countDrop, countError, createCounters } from '../lib/counters.js';
 
 export interface AggregateSpansOptions {

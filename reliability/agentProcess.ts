@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { call } from '../lib/control/client.js';
+import { call } from '../app/control/client.js';
 
 /** The repository root (works from reliability/ under ts-jest and from dist/reliability/). */
 export function repoRoot(): string {

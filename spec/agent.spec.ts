@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createAgent, ConfigInvalidError, createDefaultRegistry, createCounters } from '../lib/index.js';
+import { createAgent, ConfigInvalidError, createDefaultRegistry, createCounters } from '../app/index.js';
 import { memoryLogger } from '../lib/logger.js';
 import { waitFor } from './helpers/wait.js';
 import { readNdjson } from './helpers/ndjson.js';

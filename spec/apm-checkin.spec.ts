@@ -2,9 +2,9 @@
 import http from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
-import { createApmBatcher, batchToMinutes } from '../lib/apm/toBatches.js';
+import { createApmBatcher, batchToMinutes } from '../sinks/checkin/toBatches.js';
 import { createCheckinSink } from '../sinks/checkin/index.js';
-import { buildCheckinPayload } from '../lib/apm/checkinPayload.js';
+import { buildCheckinPayload } from '../sinks/checkin/checkinPayload.js';
 import { silentLogger } from '../lib/logger.js';
 import type { ApmMinute } from '../lib/apm/types.js';
 import { waitFor } from './apmHelpers.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import net from 'node:net';
 import fc from 'fast-check';
 import { createSpanIntake, type SpanIntake } from '../sources/spanSocket/index.js';
-import { FrameDecoder, encodeFrame } from '../lib/apm/framing.js';
+import { FrameDecoder, encodeFrame } from '../sources/spanSocket/framing.js';
 import { silentLogger } from '../lib/logger.js';
 import type { CompletedRequest } from '../lib/apm/types.js';
 import { FrameClient, waitFor } from './apmHelpers.js';

@@ -1,5 +1,5 @@
 /** SQL naming and scrubbing for `SQL/Query` spans. */
-import { classify, scrubSql, sqlName, tokenizeSql } from '../lib/apm/sqlName.js';
+import { classify, scrubSql, sqlName, tokenizeSql } from '../operators/spans/sqlName.js';
 
 describe('sqlName', () => {
   test.each([

@@ -1,6 +1,6 @@
 /** Test helpers for the APM specs: a framed core-agent client and bounded waiting. */
 import net from 'node:net';
-import { FrameDecoder, encodeFrame } from '../lib/apm/framing.js';
+import { FrameDecoder, encodeFrame } from '../sources/spanSocket/framing.js';
 
 export class FrameClient {
   readonly socket: net.Socket;
@@ -86,8 +86,8 @@ import ts from 'typescript';
  * dist/). `npm test` builds first; when run alone and stale, compile just that import graph.
  */
 export function ensureCoreAgentBuilt(root: string): void {
-  const out = path.join(root, 'dist/lib/cli/coreAgent.js');
-  const srcs = ['lib/cli/coreAgent.ts', 'lib/apm', 'sources/spanSocket', 'operators/aggregateSpans.ts', 'sinks/checkin', 'sinks/ndjson'];
+  const out = path.join(root, 'dist/app/cli/coreAgent.js');
+  const srcs = ['app/cli/coreAgent.ts', 'lib/apm', 'sources/spanSocket', 'operators/aggregateSpans.ts', 'operators/spans', 'sinks/checkin', 'sinks/ndjson'];
   const newest = (p: string): number => {
     const abs = path.join(root, p);
     const st = fs.statSync(abs);
@@ -99,6 +99,6 @@ export function ensureCoreAgentBuilt(root: string): void {
     ...ts.sys,
     onUnRecoverableConfigFileDiagnostic: () => undefined,
   } as ts.ParseConfigFileHost)!;
-  const program = ts.createProgram([path.join(root, 'lib/cli/coreAgent.ts')], { ...cfg.options, noEmitOnError: false });
+  const program = ts.createProgram([path.join(root, 'app/cli/coreAgent.ts')], { ...cfg.options, noEmitOnError: false });
   program.emit();
 }

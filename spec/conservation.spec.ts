@@ -11,7 +11,7 @@ import path from 'node:path';
 import { formatReport, runConservation } from '../reliability/harness.js';
 import { repoRoot } from '../reliability/agentProcess.js';
 
-const built = fs.existsSync(path.join(repoRoot(), 'dist', 'lib', 'cli', 'main.js'));
+const built = fs.existsSync(path.join(repoRoot(), 'dist', 'app', 'cli', 'main.js'));
 
 describe('conservation under faults, kills and rotation', () => {
   (built ? it : it.skip)(

@@ -13,9 +13,9 @@ import { AgentProcess, repoRoot } from '../reliability/agentProcess.js';
 import { makeTestCa, parseAddEventsBody, startTestServer, type TestCa, type TestServer } from '../testkit/tlsServer.js';
 import { sleep, waitFor } from './helpers/wait.js';
 import { isolatedAgent } from './helpers/isolated.js';
-import { call } from '../lib/control/client.js';
+import { call } from '../app/control/client.js';
 
-const built = fs.existsSync(path.join(repoRoot(), 'dist', 'lib', 'cli', 'main.js'));
+const built = fs.existsSync(path.join(repoRoot(), 'dist', 'app', 'cli', 'main.js'));
 
 describe('copytruncate while the agent is down, twice, nothing acknowledged in between', () => {
   let ca: TestCa;

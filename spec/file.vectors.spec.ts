@@ -40,7 +40,7 @@ const SKIPPED: Record<string, string> = {
   // Rolling back after a failed send is the sink's job in sluice (it keeps the batch and retries);
   // the equivalent guarantee (same si/sn when bytes are re-read) is the "only acknowledged offsets" test.
   seek_back_before_mark_rereads: 'rollback is done by the sink retrying the same batch; re-read sequence numbers are tested after restart',
-  // rename_logfile is applied by the integrator's streamAttrs callback (lib/agent.ts streamAttrs), not by the file source.
+  // rename_logfile is applied by the integrator's streamAttrs callback (app/agent.ts streamAttrs), not by the file source.
   rename_basename: 'rename_logfile belongs to the integrator (streamAttrs)',
   rename_invalid_placeholder_keeps_original: 'rename_logfile belongs to the integrator (streamAttrs)',
   rename_regex_form: 'rename_logfile belongs to the integrator (streamAttrs)',

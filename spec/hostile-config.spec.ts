@@ -8,10 +8,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { createAgent, ConfigInvalidError } from '../lib/agent.js';
+import { createAgent, ConfigInvalidError } from '../app/agent.js';
 import { memoryLogger } from '../lib/logger.js';
-import { parseArgs, type Output } from '../lib/cli/main.js';
-import { validate } from '../lib/cli/validate.js';
+import { parseArgs, type Output } from '../app/cli/main.js';
+import { validate } from '../app/cli/validate.js';
 import { waitFor } from './helpers/wait.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-hostile-cfg-'));

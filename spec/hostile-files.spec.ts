@@ -8,14 +8,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createAgent, type Agent } from '../lib/agent.js';
+import { createAgent, type Agent } from '../app/agent.js';
 import { memoryLogger } from '../lib/logger.js';
 import { makeTestCa, parseAddEventsBody, startTestServer, type TestCa, type TestServer } from '../testkit/tlsServer.js';
 import { waitFor } from './helpers/wait.js';
 import { readNdjson } from './helpers/ndjson.js';
 import { AgentProcess, repoRoot } from '../reliability/agentProcess.js';
-import { call } from '../lib/control/client.js';
-import type { AgentStatus } from '../lib/agent.js';
+import { call } from '../app/control/client.js';
+import type { AgentStatus } from '../app/agent.js';
 import { isolatedAgent } from './helpers/isolated.js';
 
 const KEY = 'hostile-files-key-0123456789';
@@ -168,7 +168,7 @@ describe('hostile files', () => {
   });
 
   // As root, permissions do not bite in-process; run the agent (built CLI) as `nobody` instead.
-  const built = fs.existsSync(path.join(repoRoot(), 'dist', 'lib', 'cli', 'main.js'));
+  const built = fs.existsSync(path.join(repoRoot(), 'dist', 'app', 'cli', 'main.js'));
   (root && built ? it : it.skip)('an unreadable file (chmod 000) is reported and the rest keeps working [agent run as nobody; skipped unless root with a built CLI]', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-hostile-perm-'));
     const agent = new AgentProcess(path.join(dir, 'agent.json'), path.join(dir, 'data'), path.join(dir, 'agent.out'), {}, { uid: 65534, gid: 65534 });

@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createAgent } from '../lib/agent.js';
+import { createAgent } from '../app/agent.js';
 import { memoryLogger } from '../lib/logger.js';
 import { waitFor } from './helpers/wait.js';
 import { readNdjson } from './helpers/ndjson.js';

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createAgent, type Agent } from '../lib/agent.js';
+import { createAgent, type Agent } from '../app/agent.js';
 import { memoryLogger } from '../lib/logger.js';
 import { makeTestCa, parseAddEventsBody, startTestServer, type Fault, type TestCa, type TestServer } from '../testkit/tlsServer.js';
 import { waitFor } from './helpers/wait.js';

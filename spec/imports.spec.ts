@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DIRS = ['lib', 'sources', 'sinks', 'operators', 'reliability', 'bench', 'testkit'];
+const DIRS = ['lib', 'app', 'sources', 'sinks', 'operators', 'reliability', 'bench', 'testkit'];
 
 function sourceFiles(): string[] {
   const out: string[] = [];
@@ -86,12 +86,32 @@ describe('import graph', () => {
     const files = sourceFiles();
     expect(files.length).toBeGreaterThan(50);
     const graph = importGraph(files);
-    const agent = graph.get(path.join(ROOT, 'lib/agent.ts'))!;
+    const agent = graph.get(path.join(ROOT, 'app/agent.ts'))!;
     expect(agent).toContain(path.join(ROOT, 'lib/config/load.ts'));
     expect(agent).toContain(path.join(ROOT, 'lib/status/types.ts'));
   });
 
   it('has no cycle among the project modules', () => {
     expect(cycles(importGraph(sourceFiles()))).toEqual([]);
+  });
+
+  /**
+   * The layers point one way: the base (`lib/`: types, config, checkpoints, credits, regex)
+   * imports nothing above it; components (`sources/`, `operators/`, `sinks/`) import the base
+   * and each other but not the assembly; `app/` (createAgent, the parts, the CLI) sits on top.
+   */
+  it('keeps the layers pointing one way', () => {
+    const layer = (f: string) => path.relative(ROOT, f).split(path.sep)[0];
+    const rank: Record<string, number> = { lib: 0, sources: 1, operators: 1, sinks: 1, app: 2 };
+    const wrong: string[] = [];
+    for (const [f, deps] of importGraph(sourceFiles())) {
+      const from = rank[layer(f)];
+      if (from === undefined) continue;
+      for (const d of deps) {
+        const to = rank[layer(d)];
+        if (to !== undefined && to > from) wrong.push(`${path.relative(ROOT, f)} -> ${path.relative(ROOT, d)}`);
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createAgent, type Agent } from '../lib/index.js';
+import { createAgent, type Agent } from '../app/index.js';
 import { memoryLogger } from '../lib/logger.js';
 import { makeTestCa, startTestServer, parseAddEventsBody, type TestServer } from '../testkit/tlsServer.js';
 import { waitFor } from './helpers/wait.js';

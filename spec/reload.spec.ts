@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createAgent, type Agent } from '../lib/index.js';
+import { createAgent, type Agent } from '../app/index.js';
 import { memoryLogger } from '../lib/logger.js';
 import { waitFor, sleep } from './helpers/wait.js';
 import { readNdjson } from './helpers/ndjson.js';

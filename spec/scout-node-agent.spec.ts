@@ -10,7 +10,7 @@ import { get } from './helpers/http.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { runCoreAgent, type CoreAgentHandle } from '../lib/apm/runCoreAgent.js';
+import { runCoreAgent, type CoreAgentHandle } from '../app/cli/runCoreAgent.js';
 import { silentLogger } from '../lib/logger.js';
 import type { ApmMinute, CompletedRequest } from '../lib/apm/types.js';
 import { waitFor } from './apmHelpers.js';

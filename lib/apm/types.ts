@@ -1,6 +1,6 @@
 /**
  * Shapes shared by the APM intake (`sources/spanSocket`), the aggregation operator
- * (`operators/aggregateSpans.ts`) and the APM outputs (`lib/apm/toBatches.ts`, `sinks/checkin`).
+ * (`operators/aggregateSpans.ts`) and the APM outputs (`sinks/checkin/toBatches.ts`, `sinks/checkin`).
  *
  * Times are milliseconds since the epoch as floats (microsecond precision survives: 2^53 ms
  * leaves ~0.1 µs of resolution in this century).

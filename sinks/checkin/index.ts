@@ -16,9 +16,9 @@ import { randomBytes } from 'node:crypto';
 import type { Batch, ComponentCounters, Logger, Sink } from '../../lib/types.js';
 import type { ApmMinute } from '../../lib/apm/types.js';
 import { countDrop, countError, createCounters, errorMessage } from '../../lib/counters.js';
-import { batchToMinutes, safeJson } from '../../lib/apm/toBatches.js';
-import { buildCheckinPayload } from '../../lib/apm/checkinPayload.js';
-import type { ScoutKeyring } from '../../lib/apm/keyring.js';
+import { batchToMinutes, safeJson } from './toBatches.js';
+import { buildCheckinPayload } from './checkinPayload.js';
+import type { ScoutKeyring } from './keyring.js';
 import { post, type PostOptions } from './post.js';
 
 export interface CheckinSinkConfig {

@@ -24,9 +24,9 @@ import type { ApmConfig } from '../../lib/config/types.js';
 import type { ComponentCounters, Logger } from '../../lib/types.js';
 import type { AppEvent, CompletedRequest } from '../../lib/apm/types.js';
 import { countDrop, countError, createCounters, errorMessage } from '../../lib/counters.js';
-import { FrameDecoder } from '../../lib/apm/framing.js';
-import { RequestAssembler, type Registration } from '../../lib/apm/requestAssembler.js';
-import { failureReply, successReply, versionReply } from '../../lib/apm/replies.js';
+import { FrameDecoder } from './framing.js';
+import { RequestAssembler, type Registration } from './requestAssembler.js';
+import { failureReply, successReply, versionReply } from './replies.js';
 import { intakeOptions, type IntakeOptions } from './options.js';
 
 export { parseTcp, intakeOptions } from './options.js';

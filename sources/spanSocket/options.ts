@@ -3,7 +3,7 @@
  * beyond the typed ones) with bounded defaults.
  */
 import type { ApmConfig } from '../../lib/config/types.js';
-import { DEFAULT_CORE_AGENT_VERSION } from '../../lib/apm/replies.js';
+import { DEFAULT_CORE_AGENT_VERSION } from './replies.js';
 
 export interface IntakeOptions {
   socketPath?: string;

@@ -3,7 +3,7 @@
  */
 import { call, AgentNotRunningError } from '../control/client.js';
 import type { AgentStatus } from '../agent.js';
-import { lockHolder, pidAlive } from '../dataDirLock.js';
+import { lockHolder, pidAlive } from '../../lib/dataDirLock.js';
 import { configFor, type CliArgs, type Output } from './args.js';
 import { pidFromFile, readStopReport, start, undeliveredText } from './start.js';
 

@@ -9,9 +9,9 @@
  */
 import http from 'node:http';
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
-import type { AgentStatus } from './types.js';
-import type { Logger } from '../types.js';
-import { healthOf } from './health.js';
+import type { AgentStatus } from '../lib/status/types.js';
+import type { Logger } from '../lib/types.js';
+import { healthOf } from '../lib/status/health.js';
 
 export interface HttpEndpointConfig {
   enabled: boolean;

@@ -3,8 +3,8 @@
  * Embedders call `createDefaultRegistry()` and add their own types to the copy they hold.
  */
 import path from 'node:path';
-import { Registry } from './registry.js';
-import { VERSION } from './version.js';
+import { Registry } from '../lib/registry.js';
+import { VERSION } from '../lib/version.js';
 import { registerBuiltinMonitors } from '../sources/monitors/builtins.js';
 import { parseJson } from '../operators/parseJson.js';
 import { parseCri } from '../operators/parseCri.js';

@@ -8,17 +8,17 @@
  * the redaction stage show what a watcher sees through the entry's redaction rules.
  */
 import { type OperatorFunction, type MonoTypeOperatorFunction, identity, of, pipe } from 'rxjs';
-import type { AgentConfig, LogEntryConfig } from '../config/types.js';
-import type { Batch, ComponentCounters, Logger, Stream } from '../types.js';
-import type { Registry } from '../registry.js';
-import type { Taps } from './taps.js';
-import type { Credits } from './credits.js';
-import { groupLines } from '../../operators/groupLines.js';
-import { sample, seededRandom, createSamplingStats, type SamplingStats } from '../../operators/sample.js';
-import { redact, createRedactionStats, type RedactionStats } from '../../operators/redact.js';
-import { createCounters } from '../counters.js';
-import { parseJson } from '../../operators/parseJson.js';
-import { parseCri } from '../../operators/parseCri.js';
+import type { AgentConfig, LogEntryConfig } from '../lib/config/types.js';
+import type { Batch, ComponentCounters, Logger, Stream } from '../lib/types.js';
+import type { Registry } from '../lib/registry.js';
+import type { Taps } from '../lib/pipeline/taps.js';
+import type { Credits } from '../lib/pipeline/credits.js';
+import { groupLines } from '../operators/groupLines.js';
+import { sample, seededRandom, createSamplingStats, type SamplingStats } from '../operators/sample.js';
+import { redact, createRedactionStats, type RedactionStats } from '../operators/redact.js';
+import { createCounters } from '../lib/counters.js';
+import { parseJson } from '../operators/parseJson.js';
+import { parseCri } from '../operators/parseCri.js';
 
 /**
  * What one entry's stages counted. Each stage has its own counters (a shared object would count

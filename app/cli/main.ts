@@ -15,7 +15,7 @@
  * Every command takes `--config PATH` (default `$SLUICE_CONFIG` or /etc/sluice/agent.json);
  * commands that talk to a running agent find it through that config's `agent_data_path`.
  */
-import { VERSION } from '../version.js';
+import { VERSION } from '../../lib/version.js';
 
 export { parseArgs, configPathOf, configFor, stdio, type CliArgs, type Output } from './args.js';
 import { parseArgs, stdio, type Output } from './args.js';

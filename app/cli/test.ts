@@ -15,16 +15,16 @@
  */
 import fs from 'node:fs';
 import { Subject } from 'rxjs';
-import { loadConfig, formatConfigError } from '../config/load.js';
-import { parseLenientJson } from '../config/lenientJson.js';
-import type { AgentConfig, LogEntryConfig } from '../config/types.js';
-import type { Batch, Event } from '../types.js';
-import { entryChain, createEntryStats } from '../pipeline/logPipeline.js';
-import { Taps } from '../pipeline/taps.js';
-import { Credits } from '../pipeline/credits.js';
-import { silentLogger } from '../logger.js';
+import { loadConfig, formatConfigError } from '../../lib/config/load.js';
+import { parseLenientJson } from '../../lib/config/lenientJson.js';
+import type { AgentConfig, LogEntryConfig } from '../../lib/config/types.js';
+import type { Batch, Event } from '../../lib/types.js';
+import { entryChain, createEntryStats } from '../logPipeline.js';
+import { Taps } from '../../lib/pipeline/taps.js';
+import { Credits } from '../../lib/pipeline/credits.js';
+import { silentLogger } from '../../lib/logger.js';
 import { createDefaultRegistry } from '../builtins.js';
-import { loadPlugin } from '../plugins.js';
+import { loadPlugin } from '../../lib/plugins.js';
 import { configPathOf, type CliArgs, type Output } from './args.js';
 import path from 'node:path';
 

@@ -13,7 +13,7 @@ import net from 'node:net';
 import path from 'node:path';
 import pidusage from 'pidusage';
 import type { Agent } from '../agent.js';
-import type { Logger } from '../types.js';
+import type { Logger } from '../../lib/types.js';
 
 export interface ControlServer {
   path: string;

@@ -13,7 +13,7 @@ import { call } from '../control/client.js';
 import { configFor, configPathOf, type CliArgs, type Output } from './args.js';
 import { formatBytes } from './format.js';
 import { AGENT_ENV, AGENT_NODE_FLAGS } from './nodeFlags.js';
-import { acquireLock, lockHolder, LOCK_FILE } from '../dataDirLock.js';
+import { acquireLock, lockHolder, LOCK_FILE } from '../../lib/dataDirLock.js';
 
 export const PID_FILE = 'sluice.pid';
 /** Written by the agent at the very end of its stop: what was left undelivered (see `StopReport`). */

@@ -1,5 +1,5 @@
 import { Supervisor, canonical, type PartSpec, type RunningPart } from './supervisor.js';
-import { memoryLogger } from '../logger.js';
+import { memoryLogger } from '../lib/logger.js';
 
 interface Fake extends RunningPart {
   name: string;

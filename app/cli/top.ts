@@ -6,7 +6,7 @@
  */
 import { call, AgentNotRunningError } from '../control/client.js';
 import type { AgentStatus } from '../agent.js';
-import { healthOf } from '../status/health.js';
+import { healthOf } from '../../lib/status/health.js';
 import { configFor, type CliArgs, type Output } from './args.js';
 import { formatBytes } from './format.js';
 

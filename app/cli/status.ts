@@ -6,10 +6,10 @@
 import path from 'node:path';
 import { call, AgentNotRunningError } from '../control/client.js';
 import type { AgentStatus } from '../agent.js';
-import { renderStatusText } from '../status/text.js';
-import { healthOf } from '../status/health.js';
+import { renderStatusText } from '../../lib/status/text.js';
+import { healthOf } from '../../lib/status/health.js';
 import { configFor, type CliArgs, type Output } from './args.js';
-import { lockHolder } from '../dataDirLock.js';
+import { lockHolder } from '../../lib/dataDirLock.js';
 import { readStopReport, undeliveredText } from './start.js';
 
 export async function status(args: CliArgs, out: Output): Promise<number> {

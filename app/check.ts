@@ -4,16 +4,16 @@
  * that "valid" means "start would build this".
  */
 import path from 'node:path';
-import type { AgentConfig } from './config/types.js';
+import type { AgentConfig } from '../lib/config/types.js';
 import { createDefaultRegistry } from './builtins.js';
-import { loadPlugin } from './plugins.js';
-import { entryChain, createEntryStats } from './pipeline/logPipeline.js';
-import { Taps } from './pipeline/taps.js';
-import { Credits } from './pipeline/credits.js';
-import { errorMessage } from './counters.js';
-import { silentLogger } from './logger.js';
+import { loadPlugin } from '../lib/plugins.js';
+import { entryChain, createEntryStats } from './logPipeline.js';
+import { Taps } from '../lib/pipeline/taps.js';
+import { Credits } from '../lib/pipeline/credits.js';
+import { errorMessage } from '../lib/counters.js';
+import { silentLogger } from '../lib/logger.js';
 import { resolveMonitorFactory } from '../sources/monitors/monitorSource.js';
-import type { Registry } from './registry.js';
+import type { Registry } from '../lib/registry.js';
 
 export async function buildCheck(
   cfg: AgentConfig,

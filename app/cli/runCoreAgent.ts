@@ -10,13 +10,13 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { ApmConfig } from '../config/types.js';
-import type { Batch, Logger, Sink } from '../types.js';
+import type { ApmConfig } from '../../lib/config/types.js';
+import type { Batch, Logger, Sink } from '../../lib/types.js';
 import type { SpanIntake } from '../../sources/spanSocket/index.js';
-import { createApmPart, type ApmPart } from './apmPart.js';
+import { createApmPart, type ApmPart } from '../apmPart.js';
 import { createNdjsonSink } from '../../sinks/ndjson/sink.js';
-import { errorMessage } from '../counters.js';
-import type { ApmMinute } from './types.js';
+import { errorMessage } from '../../lib/counters.js';
+import type { ApmMinute } from '../../lib/apm/types.js';
 
 export interface RunCoreAgentOptions {
   apm: ApmConfig;

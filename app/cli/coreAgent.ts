@@ -28,12 +28,12 @@ import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
-import type { ApmConfig } from '../config/types.js';
-import type { Logger } from '../types.js';
-import { encodeFrame, FrameDecoder } from '../apm/framing.js';
-import { DEFAULT_CORE_AGENT_VERSION } from '../apm/replies.js';
+import type { ApmConfig } from '../../lib/config/types.js';
+import type { Logger } from '../../lib/types.js';
+import { encodeFrame, FrameDecoder } from '../../sources/spanSocket/framing.js';
+import { DEFAULT_CORE_AGENT_VERSION } from '../../sources/spanSocket/replies.js';
 import { isListening, parseTcp } from '../../sources/spanSocket/index.js';
-import { errorMessage } from '../counters.js';
+import { errorMessage } from '../../lib/counters.js';
 import { DEFAULT_INSTALL_DIR, installCoreAgentDir, versionTag } from './coreAgentInstall.js';
 
 export interface CoreAgentArgs {
@@ -397,7 +397,7 @@ async function startForeground(a: CoreAgentArgs): Promise<number> {
   let handle;
   try {
     // Loaded here so probe/shutdown start fast (no aggregation or SQL parser).
-    const { runCoreAgent } = await import('../apm/runCoreAgent.js');
+    const { runCoreAgent } = await import('./runCoreAgent.js');
     handle = await runCoreAgent({
       apm: cfg.apm,
       logger,

@@ -15,7 +15,7 @@ import type {
   EndpointMetric,
   MetricStats,
   SlowTrace,
-} from './types.js';
+} from '../../lib/apm/types.js';
 import { NumericHistogram } from './histogram.js';
 import { sqlName } from './sqlName.js';
 

@@ -4,8 +4,8 @@
  * each other.
  */
 import path from 'node:path';
-import { loadConfig, formatConfigError } from '../config/load.js';
-import type { AgentConfig } from '../config/types.js';
+import { loadConfig, formatConfigError } from '../../lib/config/load.js';
+import type { AgentConfig } from '../../lib/config/types.js';
 
 export interface CliArgs {
   command: string;

@@ -13,14 +13,14 @@
  * A live agent already on the socket makes creation reject with code `EADDRINUSE_LIVE`.
  */
 import { merge, type Subscription } from 'rxjs';
-import type { AgentConfig } from '../config/types.js';
-import type { Batch, Logger } from '../types.js';
-import { createSpanIntake, type SpanIntake } from '../../sources/spanSocket/index.js';
-import { aggregateSpans } from '../../operators/aggregateSpans.js';
-import { createApmBatcher } from './toBatches.js';
-import { createCheckinSink, type CheckinSink } from '../../sinks/checkin/index.js';
-import { countError, createCounters, errorMessage } from '../counters.js';
-import type { ApmMinute } from './types.js';
+import type { AgentConfig } from '../lib/config/types.js';
+import type { Batch, Logger } from '../lib/types.js';
+import { createSpanIntake, type SpanIntake } from '../sources/spanSocket/index.js';
+import { aggregateSpans } from '../operators/aggregateSpans.js';
+import { createApmBatcher } from '../sinks/checkin/toBatches.js';
+import { createCheckinSink, type CheckinSink } from '../sinks/checkin/index.js';
+import { countError, createCounters, errorMessage } from '../lib/counters.js';
+import type { ApmMinute } from '../lib/apm/types.js';
 
 export interface ApmPart {
   intake: SpanIntake;

@@ -17,28 +17,28 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Subject, Subscription, concatMap, from, type Observable } from 'rxjs';
-import type { AgentConfig, LogEntryConfig, MonitorConfig } from './config/types.js';
-import { loadConfig, parseConfigObject, formatConfigError, type ConfigError, type ConfigResult } from './config/load.js';
-import type { Batch, Logger, Sink, Stream } from './types.js';
-import { createCounters, errorMessage } from './counters.js';
-import { Credits } from './pipeline/credits.js';
-import { ReadBuffers } from './pipeline/readBuffers.js';
-import { Supervisor, type PartSpec, type RunningPart } from './pipeline/supervisor.js';
-import { Taps } from './pipeline/taps.js';
-import { entryChain, createEntryStats, summarize, type EntryStats } from './pipeline/logPipeline.js';
-import type { Registry } from './registry.js';
+import type { AgentConfig, LogEntryConfig, MonitorConfig } from '../lib/config/types.js';
+import { loadConfig, parseConfigObject, formatConfigError, type ConfigError, type ConfigResult } from '../lib/config/load.js';
+import type { Batch, Logger, Sink, Stream } from '../lib/types.js';
+import { createCounters, errorMessage } from '../lib/counters.js';
+import { Credits } from '../lib/pipeline/credits.js';
+import { ReadBuffers } from '../lib/pipeline/readBuffers.js';
+import { Supervisor, type PartSpec, type RunningPart } from './supervisor.js';
+import { Taps } from '../lib/pipeline/taps.js';
+import { entryChain, createEntryStats, summarize, type EntryStats } from './logPipeline.js';
+import type { Registry } from '../lib/registry.js';
 import { createDefaultRegistry } from './builtins.js';
-import { createAgentLog, type AgentLog } from './agentLog.js';
-import { silentLogger } from './logger.js';
-import { CheckpointStore } from './checkpoints/store.js';
+import { createAgentLog, type AgentLog } from '../lib/agentLog.js';
+import { silentLogger } from '../lib/logger.js';
+import { CheckpointStore } from '../lib/checkpoints/store.js';
 import { createLogSource, type LogSource } from '../sources/file/logSource.js';
 import { createMonitorSource, type MonitorSource } from '../sources/monitors/monitorSource.js';
 import { assignMonitorIds, monitorName } from '../sources/monitors/metricLine.js';
-import { renameLogfile } from './renameLogfile.js';
-import { watchConfigFiles } from './configWatcher.js';
+import { renameLogfile } from '../lib/renameLogfile.js';
+import { watchConfigFiles } from '../lib/configWatcher.js';
 import { buildCheck } from './check.js';
-import { VERSION } from './version.js';
-import type { AgentStatus, ConfigStatus } from './status/types.js';
+import { VERSION } from '../lib/version.js';
+import type { AgentStatus, ConfigStatus } from '../lib/status/types.js';
 
 export type { AgentStatus, ConfigStatus };
 
@@ -341,7 +341,7 @@ export function createAgent(opts: AgentOptions): Agent {
         key: 'apm',
         slice: cfg.apm,
         // Loaded on demand: the APM code (with its SQL parser) costs memory only when used.
-        create: async () => (await import('./apm/apmPart.js')).createApmPart(cfg, { logger, deliver, registry }),
+        create: async () => (await import('./apmPart.js')).createApmPart(cfg, { logger, deliver, registry }),
       });
     }
     if (cfg.http_endpoint?.enabled) {
@@ -349,7 +349,7 @@ export function createAgent(opts: AgentOptions): Agent {
         key: 'http_endpoint',
         slice: cfg.http_endpoint,
         create: async () => {
-          const { startHttpEndpoint } = await import('./status/httpEndpoint.js');
+          const { startHttpEndpoint } = await import('./httpEndpoint.js');
           return startHttpEndpoint(cfg.http_endpoint!, { status: () => agent.status(), logger });
         },
       });

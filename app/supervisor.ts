@@ -12,8 +12,8 @@
  * stops the other parts. `apply` calls are serialised by the caller (agent.ts pipes configs
  * through `concatMap`).
  */
-import type { Logger } from '../types.js';
-import { errorMessage } from '../counters.js';
+import type { Logger } from '../lib/types.js';
+import { errorMessage } from '../lib/counters.js';
 
 export interface RunningPart {
   stop(deadlineMs?: number): Promise<void>;

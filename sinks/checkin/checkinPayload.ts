@@ -4,8 +4,8 @@
  * behaviour notes §3.7). What the real core agent sends upstream is not public; this is the
  * documented shape, not a verified byte-for-byte copy.
  */
-import type { ApmMinute, MetricStats, SlowTrace } from './types.js';
-import { formatInstant } from './timestamp.js';
+import type { ApmMinute, MetricStats, SlowTrace } from '../../lib/apm/types.js';
+import { formatInstant } from '../../lib/apm/timestamp.js';
 
 export interface CheckinMeta {
   hostname: string;

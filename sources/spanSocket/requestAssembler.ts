@@ -8,8 +8,8 @@
  * `requestTimeoutMs` are expired (counted). Never throws on bad input: every problem comes back
  * as a failure message and a counted reason.
  */
-import type { AppEvent, CompletedRequest, CompletedSpan } from './types.js';
-import { parseScoutTimestamp } from './timestamp.js';
+import type { AppEvent, CompletedRequest, CompletedSpan } from '../../lib/apm/types.js';
+import { parseScoutTimestamp } from '../../lib/apm/timestamp.js';
 
 export interface Registration {
   key: string;

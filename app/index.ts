@@ -10,16 +10,16 @@
  * Nothing here calls process.exit or throws into the host's event loop.
  */
 export { createAgent, ConfigInvalidError, type Agent, type AgentOptions, type AgentStatus, type ReloadOutcome } from './agent.js';
-export { createRegistry, Registry, type ComponentKind, type ComponentContext, type MonitorFactory, type MonitorSample, type OperatorFactory, type ParserFactory, type SinkFactory, type SourceFactory } from './registry.js';
+export { createRegistry, Registry, type ComponentKind, type ComponentContext, type MonitorFactory, type MonitorSample, type OperatorFactory, type ParserFactory, type SinkFactory, type SourceFactory } from '../lib/registry.js';
 export { createDefaultRegistry } from './builtins.js';
-export { loadConfig, parseConfigObject, formatConfigError, type ConfigError, type ConfigResult } from './config/load.js';
-export type { AgentConfig, LogEntryConfig, MonitorConfig } from './config/types.js';
-export type { Batch, Event, Stream, Sink, ComponentCounters, Logger } from './types.js';
-export { createCounters, countDrop, countError } from './counters.js';
-export { Credits } from './pipeline/credits.js';
+export { loadConfig, parseConfigObject, formatConfigError, type ConfigError, type ConfigResult } from '../lib/config/load.js';
+export type { AgentConfig, LogEntryConfig, MonitorConfig } from '../lib/config/types.js';
+export type { Batch, Event, Stream, Sink, ComponentCounters, Logger } from '../lib/types.js';
+export { createCounters, countDrop, countError } from '../lib/counters.js';
+export { Credits } from '../lib/pipeline/credits.js';
 export { groupLines } from '../operators/groupLines.js';
 export { sample, seededRandom } from '../operators/sample.js';
 export { redact } from '../operators/redact.js';
-export { compilePythonRegex } from './regex.js';
-export { healthOf } from './status/health.js';
-export { VERSION } from './version.js';
+export { compilePythonRegex } from '../lib/regex.js';
+export { healthOf } from '../lib/status/health.js';
+export { VERSION } from '../lib/version.js';

@@ -5,7 +5,7 @@
  * when not. Unknown options are warnings (an existing Scalyr file with options sluice does not
  * implement still loads); `--strict` makes them errors.
  */
-import { loadConfig, formatConfigError } from '../config/load.js';
+import { loadConfig, formatConfigError } from '../../lib/config/load.js';
 import { buildCheck } from '../check.js';
 import { configPathOf, type CliArgs, type Output } from './args.js';
 

@@ -9,8 +9,8 @@
  * the headline numbers for querying. Offsets are a running event count: the batch `end` is acked
  * by sinks; nothing upstream waits for it (the intake has already replied to clients).
  */
-import type { Batch, Event, Stream } from '../types.js';
-import type { ApmMinute } from './types.js';
+import type { Batch, Event, Stream } from '../../lib/types.js';
+import type { ApmMinute } from '../../lib/apm/types.js';
 import { ScoutKeyring } from './keyring.js';
 
 export interface ApmBatcherOptions {

@@ -1,0 +1,197 @@
+/**
+ * A component is a value that sits beside its code: its kind, the type names it answers to
+ * (Scalyr module names included), the options it reads, and `create`. The registry holds these
+ * values; everything else is derived from them:
+ *
+ * - config validation and `docs/configuration.md` (`lib/config/schema.ts` `schemaFrom`),
+ * - what a reload restarts (`restartKey`: the values of the options a part's components declare,
+ *   minus those they apply live),
+ * - the compliance spec (every registered component counts and stops the same way).
+ *
+ * Built-ins are declared exactly like plugins. A plugin that registers a bare factory (the old
+ * shape) gets a component that declares nothing: its config is passed through unvalidated, and
+ * any change to it restarts its part.
+ */
+import type { Observable, OperatorFunction } from 'rxjs';
+import type { OptionSpec } from './config/schema.js';
+import type { Batch, ComponentCounters, Logger, Sink } from './types.js';
+import type { Credits } from './pipeline/credits.js';
+
+export type ComponentKind = 'source' | 'operator' | 'parser' | 'monitor' | 'sink';
+
+/** What every factory receives besides its own config. */
+export interface ComponentContext {
+  /** The component's id as shown in status (`logs[0]`, `linux_process_metrics(agent)`…). */
+  id: string;
+  logger: Logger;
+  /** The whole validated agent config, read-only. Read only the global options you declare. */
+  agent: Readonly<Record<string, unknown>>;
+  /** The shared read budget (sources acquire, acks release). */
+  credits: Credits;
+  /** The agent's data directory (checkpoints, status, embedded sink output). */
+  dataPath: string;
+  /**
+   * The counters of this component instance, made by whoever builds it. A component that
+   * `countsItself` adds received/sent here; every component adds drops (by reason) and errors.
+   */
+  counters?: ComponentCounters;
+  /** Shared services the assembly hands to the sources that need them (checkpoints, read pages…). */
+  services?: Readonly<Record<string, unknown>>;
+}
+
+/** A monitor: returns an Observable of samples (see `sources/monitors/`). */
+export interface MonitorFactory {
+  (config: Record<string, unknown>, ctx: MonitorContext): Observable<MonitorSample | MonitorSample[]>;
+}
+
+/** A metric sample as a monitor emits it. */
+export interface MonitorSample {
+  metric: string;
+  value: number | string | boolean;
+  fields?: Record<string, string | number | boolean>;
+}
+
+export interface MonitorContext extends ComponentContext {
+  /** Seconds between samples. */
+  sampleInterval: number;
+}
+
+/** An operator factory: a config slice in, an rxjs operator on batches out. */
+export type OperatorFactory = (config: Record<string, unknown>, ctx: ComponentContext) => OperatorFunction<Batch, Batch>;
+
+/** A parser is an operator selected by `parse_format` (or a plugin's name for one). */
+export type ParserFactory = OperatorFactory;
+
+/** A sink factory. */
+export type SinkFactory = (config: Record<string, unknown>, ctx: ComponentContext) => Sink;
+
+/** A running source: batches out, its counters, a bounded idempotent stop. */
+export interface SourceInstance {
+  batches$: Observable<Batch>;
+  counters: ComponentCounters;
+  status?(): unknown;
+  stop(deadlineMs?: number): Promise<void>;
+}
+
+/** A source factory. Returning a bare Observable (the old plugin shape) still works: the registry wraps it. */
+export type SourceFactory = (config: Record<string, unknown>, ctx: ComponentContext) => SourceInstance | Observable<Batch>;
+
+export type FactoryOf<K extends ComponentKind> = K extends 'source'
+  ? SourceFactory
+  : K extends 'operator'
+    ? OperatorFactory
+    : K extends 'parser'
+      ? ParserFactory
+      : K extends 'monitor'
+        ? MonitorFactory
+        : SinkFactory;
+
+/**
+ * Where an option lives:
+ * - `own`: in the component's own config object: the `logs[]` entry for the file source, its
+ *   parser and its built-in stages; the `monitors[]` entry for a monitor; the `operators[]` item
+ *   for a plugin operator; `sink` for a sink; the section object (`apm`) for a section component;
+ * - `global`: a top-level option of agent.json (`max_line_size`, `scalyr_server`…).
+ */
+export type OptionScope = 'own' | 'global';
+
+/** One option a component reads. */
+export interface OptionDecl extends OptionSpec {
+  /** Default `own`. */
+  scope?: OptionScope;
+  /**
+   * Takes effect in a running part without restarting it: a change is handed to the part's
+   * `reconfigure` instead of restarting it.
+   */
+  live?: boolean;
+}
+
+/**
+ * Which object holds a component's `own` options:
+ * - `entry`: the `logs[]` entry (the file source, parsers, the built-in line stages);
+ * - `item`: its own list item or object (`monitors[]`, `operators[]`, `sources[]`, `sink`);
+ * - `section:<name>`: the top-level object `<name>` (the APM intake reads `apm`).
+ */
+export type ConfigHome = 'entry' | 'item' | `section:${string}`;
+
+/** A problem a component's own cross-field check found (`key` is relative to its config object). */
+export interface OptionProblem {
+  key: string;
+  message: string;
+}
+
+export interface Component<K extends ComponentKind = ComponentKind> {
+  kind: K;
+  /** The name configs use (`json`, `shell_monitor`, `addEvents`…). */
+  type: string;
+  /** Other names it answers to (`scalyr_agent.builtin_monitors.shell_monitor`). */
+  aliases?: readonly string[];
+  /** One paragraph for the docs. */
+  doc?: string;
+  /**
+   * The options it reads. `undefined`: a component that declares nothing (an old-style plugin):
+   * its config passes unvalidated and any change restarts its part.
+   */
+  options?: readonly OptionDecl[];
+  /** Default: `entry` for parsers, `item` for the rest. */
+  home?: ConfigHome;
+  /**
+   * The component keeps its received/sent counters itself (the built-ins do, per event and
+   * byte). Otherwise the registry counts events at its boundary (`buildOperator`).
+   */
+  countsItself?: boolean;
+  /** Cross-field rules beyond what each option's type says (e.g. "needs `commandline` or `pid`"). */
+  check?(own: Readonly<Record<string, unknown>>): OptionProblem[];
+  /** A small working config, shown in the docs and used by the contract spec. */
+  example?: Record<string, unknown>;
+  create: FactoryOf<K>;
+}
+
+/** Identity with types: `export const shellMonitor = defineComponent({ kind: 'monitor', … })`. */
+export function defineComponent<K extends ComponentKind>(c: Component<K>): Component<K> {
+  return c;
+}
+
+/** The object that holds a component's own options. */
+export function homeOf(c: Pick<Component, 'kind' | 'home'>): ConfigHome {
+  return c.home ?? (c.kind === 'parser' ? 'entry' : 'item');
+}
+
+/** The component's options of one scope (its `own` ones by default). */
+export function optionsOf(c: Pick<Component, 'options'>, scope: OptionScope = 'own'): OptionDecl[] {
+  return (c.options ?? []).filter((o) => (o.scope ?? 'own') === scope);
+}
+
+type Obj = Readonly<Record<string, unknown>>;
+
+/**
+ * What decides whether a running part must restart: the values of every option the part's
+ * components declare (own ones from `own`, global ones from `agent`), except those applied live.
+ * A component that declares nothing contributes its whole own config. `noEffect` options are
+ * left out: changing one changes nothing.
+ */
+export function restartKey(components: readonly Pick<Component, 'type' | 'options'>[], own: Obj, agent: Obj): Record<string, unknown> {
+  const key: Record<string, unknown> = {};
+  for (const c of components) {
+    if (c.options === undefined) {
+      key[`${c.type}:*`] = own;
+      continue;
+    }
+    for (const o of c.options) {
+      if (o.live || o.noEffect) continue;
+      key[`${c.type}:${o.scope ?? 'own'}:${o.name}`] = (o.scope === 'global' ? agent : own)[o.name];
+    }
+  }
+  return key;
+}
+
+/** The values of the options the components apply live (handed to `reconfigure`). */
+export function liveValues(components: readonly Pick<Component, 'options'>[], own: Obj, agent: Obj): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const c of components) {
+    for (const o of c.options ?? []) {
+      if (o.live) out[o.name] = (o.scope === 'global' ? agent : own)[o.name];
+    }
+  }
+  return out;
+}

@@ -1,27 +1,30 @@
 /**
- * The default registry: every built-in component, registered into a fresh registry value.
- * Embedders call `createDefaultRegistry()` and add their own types to the copy they hold.
+ * The default registry: every built-in component value, added to a fresh registry exactly as a
+ * plugin's would be. Embedders call `createDefaultRegistry()` and add their own to the copy
+ * they hold.
  */
 import path from 'node:path';
 import { Registry } from '../lib/registry.js';
+import type { Component } from '../lib/component.js';
 import { VERSION } from '../lib/version.js';
 import { registerBuiltinMonitors } from '../sources/monitors/builtins.js';
-import { parseJson } from '../operators/parseJson.js';
-import { parseCri } from '../operators/parseCri.js';
+import { fileSource } from '../sources/file/component.js';
+import { rawParser } from '../operators/parseRaw.js';
+import { jsonParser } from '../operators/parseJson.js';
+import { criParser } from '../operators/parseCri.js';
+import { groupLinesComponent } from '../operators/groupLines.js';
+import { sampleComponent } from '../operators/sample.js';
+import { redactComponent } from '../operators/redact.js';
 import { createNdjsonSink } from '../sinks/ndjson/sink.js';
 import { createAddEventsSink } from '../sinks/addEvents/sink.js';
 
+/** The built-in components, in the order the docs list them. */
+export const BUILTIN_COMPONENTS: readonly Component[] = [fileSource, rawParser, jsonParser, criParser, groupLinesComponent, sampleComponent, redactComponent] as Component[];
+
 export function createDefaultRegistry(): Registry {
   const registry = new Registry();
+  for (const c of BUILTIN_COMPONENTS) registry.add(c);
   registerBuiltinMonitors(registry);
-  registry.register('parser', 'json', (c) =>
-    parseJson({
-      messageField: String(c.json_message_field ?? 'log'),
-      timestampField: String(c.json_timestamp_field ?? 'time'),
-      maxLineSize: Number(c.max_line_size ?? 49900),
-    }),
-  );
-  registry.register('parser', 'cri', (c) => parseCri({ maxLineSize: Number(c.max_line_size ?? 49900), completionWaitMs: Number(c.completion_wait_ms ?? 5000) }));
   // Sinks get the whole agent config (with `upload` and `sink` merged in) and read what they know.
   registry.register('sink', 'embedded', (c, ctx) =>
     createNdjsonSink(

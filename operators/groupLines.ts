@@ -51,6 +51,9 @@ import { compilePythonRegex } from '../lib/regex.js';
 import { joinBuffers } from '../lib/slab.js';
 import { messageBytes } from '../lib/counters.js';
 import { eventText, keepText, type KeepTextOption } from '../lib/message.js';
+import { defineComponent } from '../lib/component.js';
+import { scalyrOption as s } from '../lib/config/schema.js';
+import { LINE_COMPLETION_WAIT_TIME, MAX_LINE_SIZE } from '../lib/config/sharedOptions.js';
 
 export interface GroupLinesOptions extends KeepTextOption {
   /** Largest group in bytes (Scalyr `max_line_size`). */
@@ -328,3 +331,35 @@ export function groupLines(groupers: readonly LineGrouperConfig[], opts: GroupLi
       };
     });
 }
+
+/** `{start, continueThrough|continuePast|haltBefore|haltWith}`. */
+export const LINE_GROUPER_FIELDS = [
+  s({ name: 'start', type: 'regex', required: true, description: 'A line matching this regular expression starts a group (the first grouper whose `start` matches wins).' }),
+  s({ name: 'continueThrough', type: 'regex', description: 'Every following line matching this pattern joins the group.' }),
+  s({ name: 'continuePast', type: 'regex', description: 'Every following line matching this pattern joins the group, plus the one line after them.' }),
+  s({ name: 'haltBefore', type: 'regex', description: 'Following lines join the group until one matches this pattern; that line starts afresh.' }),
+  s({ name: 'haltWith', type: 'regex', description: 'Following lines join the group up to and including the first line matching this pattern.' }),
+];
+
+/** The line grouper stage of a `logs[]` entry (present when it has `lineGroupers`). */
+export const groupLinesComponent = defineComponent({
+  kind: 'operator',
+  type: 'groupLines',
+  home: 'entry',
+  countsItself: true,
+  doc: 'Joins consecutive lines (stack traces, continued lines) into one event by the entry\'s `lineGroupers`; a group is sent when it ends, when it reaches `max_line_size`, or `line_completion_wait_time` after its last line.',
+  options: [
+    s({ name: 'lineGroupers', type: 'array', default: [], fields: LINE_GROUPER_FIELDS, description: 'Rules that join consecutive lines (stack traces, continued lines) into one event. Each needs `start` and exactly one of `continueThrough`, `continuePast`, `haltBefore`, `haltWith`.' }),
+    MAX_LINE_SIZE,
+    LINE_COMPLETION_WAIT_TIME,
+  ],
+  example: { lineGroupers: [{ start: '^\\S', continueThrough: '^\\s' }] },
+  create: (c, ctx) =>
+    groupLines(c.lineGroupers as LineGrouperConfig[], {
+      maxLineSize: Number(ctx.agent.max_line_size),
+      completionWaitMs: Number(ctx.agent.line_completion_wait_time) * 1000,
+      counters: ctx.counters,
+      keepText: ctx.services?.keepText === true,
+      scheduler: ctx.services?.scheduler as SchedulerLike | undefined,
+    }),
+});

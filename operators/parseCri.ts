@@ -23,6 +23,8 @@ import { Observable, asyncScheduler, type MonoTypeOperatorFunction, type Schedul
 import type { Batch, ComponentCounters, Event, Stream } from '../lib/types.js';
 import { countDrop } from '../lib/counters.js';
 import { fragmentMessage, parseRfc3339Nanos } from './parseJson.js';
+import { defineComponent } from '../lib/component.js';
+import { LINE_COMPLETION_WAIT_TIME, MAX_LINE_SIZE } from '../lib/config/sharedOptions.js';
 
 export interface ParseCriOptions {
   /** Largest joined message in bytes (`max_line_size`). */
@@ -209,3 +211,20 @@ export function parseCri(opts: ParseCriOptions): MonoTypeOperatorFunction<Batch>
       };
     });
 }
+
+/** `parse_format: cri` (container runtime log lines, e.g. /var/log/containers/*.log). */
+export const criParser = defineComponent({
+  kind: 'parser',
+  type: 'cri',
+  countsItself: true,
+  doc: 'Container runtime (CRI) log lines: `<time> <stream> <P|F> <text>`; partial lines (`P`) are joined until their final piece (`F`) or `line_completion_wait_time`.',
+  options: [MAX_LINE_SIZE, LINE_COMPLETION_WAIT_TIME],
+  example: { parse_format: 'cri' },
+  create: (_c, ctx) =>
+    parseCri({
+      maxLineSize: Number(ctx.agent.max_line_size),
+      completionWaitMs: Number(ctx.agent.line_completion_wait_time) * 1000,
+      counters: ctx.counters,
+      scheduler: ctx.services?.scheduler as SchedulerLike | undefined,
+    }),
+});

@@ -16,6 +16,9 @@
  */
 import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
 import type { Batch, ComponentCounters, Event } from '../lib/types.js';
+import { defineComponent } from '../lib/component.js';
+import { scalyrOption as s } from '../lib/config/schema.js';
+import { MAX_LINE_SIZE } from '../lib/config/sharedOptions.js';
 
 export interface ParseJsonOptions {
   /** Field holding the message (Scalyr `json_message_field`, default `log`). */
@@ -148,3 +151,24 @@ export function parseJson(opts: ParseJsonOptions): MonoTypeOperatorFunction<Batc
       }),
     );
 }
+
+/** `parse_format: json` (or `parse_lines_as_json: true`). */
+export const jsonParser = defineComponent({
+  kind: 'parser',
+  type: 'json',
+  countsItself: true,
+  doc: 'Each line is a JSON object (Docker\'s json-file format, for one): the message comes from `json_message_field`, the event time from `json_timestamp_field`, the other fields become event attributes. A line that is not JSON is sent as it is (counted as unparsed).',
+  options: [
+    s({ name: 'json_message_field', type: 'string', default: 'log', description: 'With `parse_format: json`, the field holding the message.' }),
+    s({ name: 'json_timestamp_field', type: 'string', default: 'time', description: 'With `parse_format: json`, the field holding the event time.' }),
+    MAX_LINE_SIZE,
+  ],
+  example: { parse_format: 'json' },
+  create: (c, ctx) =>
+    parseJson({
+      messageField: String(c.json_message_field),
+      timestampField: String(c.json_timestamp_field),
+      maxLineSize: Number(ctx.agent.max_line_size),
+      counters: ctx.counters,
+    }),
+});

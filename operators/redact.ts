@@ -29,6 +29,8 @@ import type { Batch, ComponentCounters, Event } from '../lib/types.js';
 import { compilePythonRegex, parsePythonReplacement, translatePythonRegex, type ReplacementPart } from '../lib/regex.js';
 import { messageBytes } from '../lib/counters.js';
 import { eventText, keptMessage, textEvent, type KeepTextOption } from '../lib/message.js';
+import { defineComponent } from '../lib/component.js';
+import { scalyrOption as s } from '../lib/config/schema.js';
 
 /** Redaction numbers for status. */
 export interface RedactionStats {
@@ -206,3 +208,28 @@ export function redactText(rules: readonly RedactionRuleConfig[], text: string):
   }
   return { text, redacted: any };
 }
+
+export const REDACTION_RULE_FIELDS = [
+  s({ name: 'match_expression', type: 'regex', required: true, description: 'Every match of this regular expression in a message is replaced.' }),
+  s({ name: 'replacement', type: 'string', default: '', description: 'Replacement text; `\\1` or `\\g<name>` insert groups, `\\H1` inserts the MD5 hash of group 1 plus `hash_salt`.' }),
+  s({ name: 'hash_salt', type: 'string', default: '', description: 'Salt appended before hashing for `\\H<n>` replacements.' }),
+];
+
+/** The redaction stage of a `logs[]` entry (present when it has `redaction_rules`). */
+export const redactComponent = defineComponent({
+  kind: 'operator',
+  type: 'redact',
+  home: 'entry',
+  countsItself: true,
+  doc: 'Rewrites or removes parts of messages before they leave the host (after sampling).',
+  options: [
+    s({ name: 'redaction_rules', type: 'array', default: [], fields: REDACTION_RULE_FIELDS, description: 'Rewrite or remove parts of messages before they leave the host. Applied after sampling.' }),
+  ],
+  example: { redaction_rules: [{ match_expression: 'password=\\S+', replacement: 'password=***' }] },
+  create: (c, ctx) =>
+    redact(c.redaction_rules as RedactionRuleConfig[], {
+      counters: ctx.counters,
+      stats: ctx.services?.redaction as RedactionStats | undefined,
+      keepText: ctx.services?.keepText === true,
+    }),
+});

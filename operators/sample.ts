@@ -24,6 +24,8 @@ import type { Batch, ComponentCounters, Event } from '../lib/types.js';
 import { compilePythonRegex } from '../lib/regex.js';
 import { countDrop, messageBytes } from '../lib/counters.js';
 import { eventText, keptMessage, textEvent, type KeepTextOption } from '../lib/message.js';
+import { defineComponent } from '../lib/component.js';
+import { scalyrOption as s } from '../lib/config/schema.js';
 
 /** Status numbers Scalyr shows for sampling (`lines/bytes dropped by sampling`). */
 export interface SamplingStats {
@@ -116,3 +118,28 @@ export function sample(rules: readonly SamplingRuleConfig[], opts: SampleOptions
   // `map` sends an error thrown by `process` downstream as an error notification.
   return map(process);
 }
+
+export const SAMPLING_RULE_FIELDS = [
+  s({ name: 'match_expression', type: 'regex', required: true, description: 'Lines (or line groups) this regular expression matches (searched anywhere in the message) are sampled by this rule; the first matching rule decides.' }),
+  s({ name: 'sampling_rate', type: 'float', required: true, min: 0, max: 1, description: 'Fraction of matching messages kept: 0 drops all of them, 1 keeps all. Kept messages carry a `sample_rate` attribute when the rate is not 1.' }),
+];
+
+/** The sampling stage of a `logs[]` entry (present when it has `sampling_rules`). */
+export const sampleComponent = defineComponent({
+  kind: 'operator',
+  type: 'sample',
+  home: 'entry',
+  countsItself: true,
+  doc: 'Keeps only a fraction of the messages matching a pattern (after grouping); every message dropped is counted under `sampling`.',
+  options: [
+    s({ name: 'sampling_rules', type: 'array', default: [], fields: SAMPLING_RULE_FIELDS, description: 'Keep only a fraction of the messages matching a pattern. Applied after grouping.' }),
+  ],
+  example: { sampling_rules: [{ match_expression: 'DEBUG', sampling_rate: 0 }] },
+  create: (c, ctx) =>
+    sample(c.sampling_rules as SamplingRuleConfig[], {
+      counters: ctx.counters,
+      stats: ctx.services?.sampling as SamplingStats | undefined,
+      random: ctx.services?.random as (() => number) | undefined,
+      keepText: ctx.services?.keepText === true,
+    }),
+});

@@ -53,8 +53,12 @@ export interface OptionSpec {
 
 const MiB = 1024 * 1024;
 
-const s = (o: Omit<OptionSpec, 'origin'>): OptionSpec => ({ origin: 'scalyr', ...o });
-const own = (o: Omit<OptionSpec, 'origin'>): OptionSpec => ({ origin: 'sluice', ...o });
+/** An option of Scalyr Agent 2's agent.json (same name, same meaning). */
+export const scalyrOption = <T extends Omit<OptionSpec, 'origin'>>(o: T): T & { origin: 'scalyr' } => ({ origin: 'scalyr', ...o });
+/** An option of sluice's own. */
+export const sluiceOption = <T extends Omit<OptionSpec, 'origin'>>(o: T): T & { origin: 'sluice' } => ({ origin: 'sluice', ...o });
+const s = scalyrOption;
+const own = sluiceOption;
 
 /** `{start, continueThrough|continuePast|haltBefore|haltWith}`. */
 export const LINE_GROUPER_OPTIONS: OptionSpec[] = [

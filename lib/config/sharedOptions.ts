@@ -1,0 +1,36 @@
+/**
+ * Top-level options that more than one component reads. Each reader lists the same value in its
+ * declaration (the schema refuses two different declarations of one name).
+ */
+import { scalyrOption as s } from './schema.js';
+import type { OptionDecl } from '../component.js';
+
+export const MAX_LINE_SIZE: OptionDecl = s({
+  name: 'max_line_size',
+  type: 'int',
+  default: 49900,
+  min: 1,
+  scope: 'global',
+  description: 'Longest line in bytes; longer lines are split into several events (nothing is dropped).',
+});
+
+export const LINE_COMPLETION_WAIT_TIME: OptionDecl = s({
+  name: 'line_completion_wait_time',
+  type: 'float',
+  default: 5,
+  min: 0,
+  scope: 'global',
+  description: 'Seconds a line without its newline (or a line group waiting for its continuation) waits before it is sent as it is.',
+});
+
+export const SERVER_ATTRIBUTES: OptionDecl = s({
+  name: 'server_attributes',
+  type: 'stringMap',
+  default: {},
+  repeatable: true,
+  env: false,
+  scope: 'global',
+  live: true,
+  defaultText: '`{serverHost: <hostname>}`',
+  description: 'Fields sent with every upload (`sessionInfo`). `serverHost` defaults to the host name. Fragments merge key by key. Applied to the next request without a restart.',
+});

@@ -195,3 +195,17 @@ export function liveValues(components: readonly Pick<Component, 'options'>[], ow
   }
   return out;
 }
+
+/**
+ * `config` with the declared defaults filled in for absent options of `scope` (for components
+ * built outside the validated config, e.g. by a spec or an embedder): defaults live in the
+ * declaration only, never again in the component's code.
+ */
+export function withDefaults(c: Pick<Component, 'options'>, config: Readonly<Record<string, unknown>>, scope: OptionScope = 'own'): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  for (const o of c.options ?? []) {
+    if ((o.scope ?? 'own') !== scope || o.default === undefined || out[o.name] !== undefined) continue;
+    out[o.name] = structuredClone(o.default);
+  }
+  return out;
+}

@@ -4,25 +4,44 @@ import { memoryLogger } from '../lib/logger.js';
 interface Fake extends RunningPart {
   name: string;
   stopped: number;
+  /** The live values it was created with, then each one `reconfigure` handed it. */
+  live: unknown[];
 }
 
-function spec(key: string, slice: unknown, log: string[], opts: { fail?: () => boolean; replace?: boolean } = {}): PartSpec<Fake> {
+interface SpecOpts {
+  fail?: () => boolean;
+  replace?: boolean;
+  live?: Record<string, unknown>;
+  /** Give the part a `reconfigure`; `'throws'` makes it fail. */
+  reconfigure?: true | 'throws';
+}
+
+function spec(key: string, slice: unknown, log: string[], opts: SpecOpts = {}): PartSpec<Fake> {
   const create = (): Fake => {
     if (opts.fail?.()) throw new Error(`cannot start ${key}`);
     log.push(`start ${key}`);
     const part: Fake = {
       name: key,
       stopped: 0,
+      live: [opts.live],
       async stop() {
         part.stopped++;
         log.push(`stop ${key}`);
       },
     };
+    if (opts.reconfigure) {
+      part.reconfigure = (live) => {
+        if (opts.reconfigure === 'throws') throw new Error('cannot');
+        log.push(`reconfigure ${key}`);
+        part.live.push(live);
+      };
+    }
     return part;
   };
   return {
     key,
     slice,
+    live: opts.live,
     create,
     replace: opts.replace
       ? async (old) => {
@@ -83,6 +102,59 @@ describe('Supervisor', () => {
     await sup.stopAll();
     expect(log).toEqual(['stop log:a', 'stop sink']);
     expect((await sup.apply([spec('x', 1, log)])).started).toEqual([]);
+  });
+
+  it('hands changed live values to the running part instead of restarting it', async () => {
+    const log: string[] = [];
+    const sup = new Supervisor(memoryLogger(), { stopDeadlineMs: 100 });
+    await sup.apply([spec('sink', { url: 'a' }, log, { live: { attrs: { h: '1' } }, reconfigure: true }), spec('log:a', 1, log)]);
+    const sink = sup.get<Fake>('sink')!;
+    log.length = 0;
+    // Same live values in another key order: nothing to do.
+    const same = await sup.apply([spec('sink', { url: 'a' }, log, { live: { attrs: { h: '1' } }, reconfigure: true }), spec('log:a', 1, log)]);
+    expect(same.reconfigured).toEqual([]);
+    const r = await sup.apply([spec('sink', { url: 'a' }, log, { live: { attrs: { h: '2' } }, reconfigure: true }), spec('log:a', 1, log)]);
+    expect(r).toMatchObject({ reconfigured: ['sink'], unchanged: ['sink', 'log:a'], restarted: [], started: [], stopped: [] });
+    expect(log).toEqual(['reconfigure sink']);
+    expect(sup.get('sink')).toBe(sink);
+    expect(sink.live).toEqual([{ attrs: { h: '1' } }, { attrs: { h: '2' } }]);
+    expect(sink.stopped).toBe(0);
+    // The restart key and the live values both change: a restart (built with the new values), no reconfigure.
+    log.length = 0;
+    const both = await sup.apply([spec('sink', { url: 'b' }, log, { live: { attrs: { h: '3' } }, reconfigure: true }), spec('log:a', 1, log)]);
+    expect(both).toMatchObject({ restarted: ['sink'], reconfigured: [] });
+    expect(log).toEqual(['stop sink', 'start sink']);
+    expect(sup.get<Fake>('sink')!.live).toEqual([{ attrs: { h: '3' } }]);
+    // Reconfigured once more, the latest live values are remembered: applying them again is a no-op.
+    await sup.apply([spec('sink', { url: 'b' }, log, { live: { attrs: { h: '4' } }, reconfigure: true })]);
+    log.length = 0;
+    const again = await sup.apply([spec('sink', { url: 'b' }, log, { live: { attrs: { h: '4' } }, reconfigure: true })]);
+    expect(again.reconfigured).toEqual([]);
+    expect(log).toEqual([]);
+  });
+
+  it('restarts a part whose live values changed when it cannot take them live', async () => {
+    const log: string[] = [];
+    const logger = memoryLogger();
+    const sup = new Supervisor(logger, { stopDeadlineMs: 100 });
+    await sup.apply([spec('plain', 1, log, { live: { x: 1 } }), spec('failing', 1, log, { live: { x: 1 }, reconfigure: 'throws' })]);
+    log.length = 0;
+    const r = await sup.apply([spec('plain', 1, log, { live: { x: 2 } }), spec('failing', 1, log, { live: { x: 2 }, reconfigure: 'throws' })]);
+    expect(r).toMatchObject({ restarted: ['plain', 'failing'], reconfigured: [], unchanged: [] });
+    expect(log).toEqual(['stop plain', 'start plain', 'stop failing', 'start failing']);
+    expect(logger.records.some((x) => /Could not apply the live settings of failing \(cannot\); restarting it/.test(x.message))).toBe(true);
+    await sup.stopAll();
+  });
+
+  it('list() gives each part with the spec it runs under', async () => {
+    const log: string[] = [];
+    const sup = new Supervisor(memoryLogger(), { stopDeadlineMs: 100 });
+    const a = { ...spec('a', 1, log), kind: 'log' };
+    await sup.apply([a]);
+    const b = { ...spec('a', 1, log), kind: 'log' };
+    await sup.apply([b]);
+    expect(sup.list().map((p) => [p.key, p.spec, p.part === sup.get('a')])).toEqual([['a', b, true]]);
+    await sup.stopAll();
   });
 
   it('canonical() ignores key order but not array order', () => {

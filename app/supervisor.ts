@@ -2,7 +2,10 @@
  * The supervisor keeps the running configuration as a set of keyed parts (one per log entry,
  * monitor, the APM intake, the sink). For each new validated config it:
  *   - stops parts whose key disappeared,
- *   - restarts parts whose own slice changed (canonical deep-equal of that slice),
+ *   - restarts parts whose own slice changed (canonical deep-equal of that slice, the part's
+ *     restart key),
+ *   - hands the new `live` values to the running part's `reconfigure` when only those changed
+ *     (a part without `reconfigure`, or whose `reconfigure` fails, is restarted instead),
  *   - starts parts for new keys,
  *   - leaves every other part untouched (same objects, same open files, same positions).
  * A part may supply `replace(old)` to take over from its predecessor instead of stop-then-start
@@ -18,12 +21,18 @@ import { errorMessage } from '../lib/counters.js';
 export interface RunningPart {
   stop(deadlineMs?: number): Promise<void>;
   status?(): unknown;
+  /** Applies changed live values (`PartSpec.live`) without a restart. */
+  reconfigure?(live: Readonly<Record<string, unknown>>): void | Promise<void>;
 }
 
 export interface PartSpec<P extends RunningPart = RunningPart> {
   key: string;
-  /** The configuration this part depends on; a change restarts the part. */
+  /** What kind of part this is (`sink`, `log`, `monitor`…): status groups parts by it. */
+  kind?: string;
+  /** The configuration this part depends on (its restart key); a change restarts the part. */
   slice: unknown;
+  /** Values the running part applies live: a change alone calls `reconfigure(live)`. */
+  live?: Readonly<Record<string, unknown>>;
   create(): P | Promise<P>;
   /** Optional take-over from the previous instance (default: stop old, then create). */
   replace?(old: P): P | Promise<P>;
@@ -33,6 +42,8 @@ export interface ApplyReport {
   started: string[];
   stopped: string[];
   restarted: string[];
+  /** Running parts that took changed live values without a restart (also listed in `unchanged`). */
+  reconfigured: string[];
   unchanged: string[];
   failed: { key: string; error: string }[];
 }
@@ -40,6 +51,7 @@ export interface ApplyReport {
 interface Entry {
   spec: PartSpec;
   sliceKey: string;
+  liveKey: string;
   part?: RunningPart;
   error?: string;
   retryTimer?: NodeJS.Timeout;
@@ -74,13 +86,13 @@ export class Supervisor {
     return this.entries.get(key)?.part as P | undefined;
   }
 
-  /** Parts with their status or their start error, for status output. */
-  list(): { key: string; part?: RunningPart; error?: string }[] {
-    return [...this.entries.entries()].map(([key, e]) => ({ key, part: e.part, error: e.error }));
+  /** Parts with their spec and their running instance or their start error, for status output. */
+  list(): { key: string; spec: PartSpec; part?: RunningPart; error?: string }[] {
+    return [...this.entries.entries()].map(([key, e]) => ({ key, spec: e.spec, part: e.part, error: e.error }));
   }
 
   async apply(specs: PartSpec[]): Promise<ApplyReport> {
-    const report: ApplyReport = { started: [], stopped: [], restarted: [], unchanged: [], failed: [] };
+    const report: ApplyReport = { started: [], stopped: [], restarted: [], reconfigured: [], unchanged: [], failed: [] };
     if (this.stopped) return report;
     const next = new Map(specs.map((s) => [s.key, s]));
     // 1. Stop parts that are gone.
@@ -94,12 +106,19 @@ export class Supervisor {
     // 2. Start new parts, restart changed ones.
     for (const spec of specs) {
       const sliceKey = canonical(spec.slice);
+      const liveKey = canonical(spec.live ?? {});
       const existing = this.entries.get(spec.key);
-      if (existing && existing.sliceKey === sliceKey && !existing.error) {
-        report.unchanged.push(spec.key);
-        continue;
+      if (existing && existing.sliceKey === sliceKey && !existing.error && existing.part) {
+        if (existing.liveKey === liveKey || (await this.reconfigure(spec.key, existing.part, spec.live ?? {}))) {
+          if (existing.liveKey !== liveKey) report.reconfigured.push(spec.key);
+          // The new spec (its closures see the new config) with the same running part.
+          existing.spec = spec;
+          existing.liveKey = liveKey;
+          report.unchanged.push(spec.key);
+          continue;
+        }
       }
-      const entry: Entry = { spec, sliceKey, attempts: 0 };
+      const entry: Entry = { spec, sliceKey, liveKey, attempts: 0 };
       if (existing) {
         clearTimeout(existing.retryTimer);
         try {
@@ -129,6 +148,18 @@ export class Supervisor {
     }
     for (const f of report.failed) this.logger.error(`Could not start ${f.key}: ${f.error}`);
     return report;
+  }
+
+  /** True when the running part took the live values; false means: restart it instead. */
+  private async reconfigure(key: string, part: RunningPart, live: Readonly<Record<string, unknown>>): Promise<boolean> {
+    if (!part.reconfigure) return false;
+    try {
+      await part.reconfigure(live);
+      return true;
+    } catch (err) {
+      this.logger.warn(`Could not apply the live settings of ${key} (${errorMessage(err)}); restarting it.`);
+      return false;
+    }
   }
 
   private scheduleRetry(key: string, entry: Entry): void {

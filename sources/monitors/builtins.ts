@@ -1,18 +1,20 @@
 /**
- * Registers sluice's built-in monitors under Scalyr's short module names:
- * `linux_system_metrics`, `linux_process_metrics`, `shell_monitor`. Scalyr's full names
- * (`scalyr_agent.builtin_monitors.<name>`) resolve to these through `resolveMonitorFactory`.
+ * sluice's built-in monitors as component values, under Scalyr's short module names
+ * (`linux_system_metrics`, `linux_process_metrics`, `shell_monitor`) with Scalyr's full names
+ * (`scalyr_agent.builtin_monitors.<name>`) as aliases.
  */
 import type { Registry } from '../../lib/registry.js';
-import { linuxSystemMetrics } from './linuxSystemMetrics.js';
-import { linuxProcessMetrics } from './linuxProcessMetrics.js';
-import { shellMonitor } from './shellMonitor.js';
+import type { Component } from '../../lib/component.js';
+import { linuxSystemMetricsComponent } from './linuxSystemMetrics.js';
+import { linuxProcessMetricsComponent } from './linuxProcessMetrics.js';
+import { shellMonitorComponent } from './shellMonitor.js';
 
-export const BUILTIN_MONITORS = ['linux_system_metrics', 'linux_process_metrics', 'shell_monitor'] as const;
+export const BUILTIN_MONITOR_COMPONENTS: readonly Component<'monitor'>[] = [linuxSystemMetricsComponent, linuxProcessMetricsComponent, shellMonitorComponent];
 
+export const BUILTIN_MONITORS: readonly string[] = BUILTIN_MONITOR_COMPONENTS.map((c) => c.type);
+
+/** Adds the built-in monitors to `registry` (as `createDefaultRegistry` does). */
 export function registerBuiltinMonitors(registry: Registry): Registry {
-  registry.register('monitor', 'linux_system_metrics', linuxSystemMetrics);
-  registry.register('monitor', 'linux_process_metrics', linuxProcessMetrics);
-  registry.register('monitor', 'shell_monitor', shellMonitor);
+  for (const c of BUILTIN_MONITOR_COMPONENTS) registry.add(c);
   return registry;
 }

@@ -19,11 +19,34 @@ import { defer, from, type Observable } from 'rxjs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { MonitorContext } from '../../lib/registry.js';
+import { defineComponent, type OptionDecl, type OptionProblem } from '../../lib/component.js';
+import { scalyrOption as s, sluiceOption as own } from '../../lib/config/schema.js';
 import { compilePythonRegex } from '../../lib/regex.js';
 import type { ScalyrMonitorSample } from './metricLine.js';
+import { declaredValues } from './options.js';
 import { CLOCK_TICKS, PROC, listPids, parseKeyValueNumbers, parseProcIo, parseProcStat, readCmdline, readText, readUptimeSecs, type ProcStat } from './procfs.js';
 
 const PAGE_SIZE = 4096;
+
+/** The keys of a `linux_process_metrics` entry the monitor reads. */
+export const LINUX_PROCESS_METRICS_OPTIONS: OptionDecl[] = [
+  s({ name: 'id', type: 'string', description: 'Required. Names the monitored process in every metric, as field `app` (and in `linux_process_metrics(<id>)`).' }),
+  s({ name: 'commandline', type: 'regex', description: 'A regular expression searched in each process\'s command line (its arguments joined by spaces, as `ps` shows it); the matching process is monitored. Either this or `pid` is required.' }),
+  s({ name: 'pid', type: 'string', description: 'The process id(s) to monitor, a comma list; `$$` is the agent itself. Ignored when `commandline` is set.' }),
+  s({ name: 'aggregate_multiple_processes', type: 'bool', default: false, description: 'When several processes match `commandline`, report the sum of their metrics; otherwise only the first one is monitored (with a warning).' }),
+  s({ name: 'include_child_processes', type: 'bool', default: false, description: 'Add the metrics of all descendants of the matched processes.' }),
+  s({ name: 'process_discovery_interval', type: 'float', default: 120, min: 0, description: 'Seconds between searches for the processes matching `commandline` (a followed process that exits is searched for again at the next sample).' }),
+  own({ name: 'proc_root', type: 'string', default: PROC, description: 'Where the proc file system is mounted (for tests, or a host\'s /proc mounted elsewhere).' }),
+];
+
+/** The cross-field rules of a `linux_process_metrics` entry (also applied when the factory is called directly). */
+export function checkLinuxProcessMetrics(own: Readonly<Record<string, unknown>>): OptionProblem[] {
+  const problems: OptionProblem[] = [];
+  const present = (v: unknown) => v !== undefined && v !== null && v !== '';
+  if (!present(own.id)) problems.push({ key: 'id', message: 'missing required option "id" (linux_process_metrics reports it as app)' });
+  if (!present(own.commandline) && !present(own.pid)) problems.push({ key: 'commandline', message: 'linux_process_metrics needs "commandline" or "pid"' });
+  return problems;
+}
 
 /** Everything read about one process in one sample. */
 export interface ProcessReading {
@@ -123,18 +146,18 @@ async function readProcess(pid: number, procRoot: string, sysUptime: number): Pr
 }
 
 /** The monitor factory. Throws (a load failure, retried with backoff) on a bad configuration. */
-export function linuxProcessMetrics(config: Record<string, unknown>, ctx: MonitorContext): Observable<ScalyrMonitorSample[]> {
-  if (config.id === undefined || config.id === null || config.id === '') throw new Error('linux_process_metrics: the "id" option is required');
-  const app = String(config.id);
-  const hasCmd = typeof config.commandline === 'string' && config.commandline !== '';
-  const hasPid = config.pid !== undefined && config.pid !== null && config.pid !== '';
-  if (!hasCmd && !hasPid) throw new Error('linux_process_metrics: either "commandline" or "pid" is required');
-  const cmdRe = hasCmd ? compilePythonRegex(String(config.commandline)) : undefined;
-  const fixedPids = hasPid && !hasCmd ? parsePidOption(config.pid) : undefined;
-  const aggregate = config.aggregate_multiple_processes === true || config.aggregate_multiple_processes === 'true';
-  const children = config.include_child_processes === true || config.include_child_processes === 'true';
-  const discoveryMs = Number(config.process_discovery_interval ?? 120) * 1000;
-  const procRoot = typeof config.proc_root === 'string' ? config.proc_root : PROC;
+export function linuxProcessMetrics(config: Readonly<Record<string, unknown>>, ctx: MonitorContext): Observable<ScalyrMonitorSample[]> {
+  const c = declaredValues(LINUX_PROCESS_METRICS_OPTIONS, config);
+  const [problem] = checkLinuxProcessMetrics(c);
+  if (problem) throw new Error(`linux_process_metrics: "${problem.key}": ${problem.message}`);
+  const app = String(c.id);
+  const hasCmd = typeof c.commandline === 'string' && c.commandline !== '';
+  const cmdRe = hasCmd ? compilePythonRegex(String(c.commandline)) : undefined;
+  const fixedPids = hasCmd ? undefined : parsePidOption(c.pid);
+  const aggregate = c.aggregate_multiple_processes === true || c.aggregate_multiple_processes === 'true';
+  const children = c.include_child_processes === true || c.include_child_processes === 'true';
+  const discoveryMs = Number(c.process_discovery_interval) * 1000;
+  const procRoot = String(c.proc_root);
   const logger = ctx.logger;
   const tracker = new CumulativeTracker();
   let followed: { pid: number; starttime: number }[] = [];
@@ -251,3 +274,14 @@ export function linuxProcessMetrics(config: Record<string, unknown>, ctx: Monito
 
   return defer(() => from(sampleOnce()));
 }
+
+export const linuxProcessMetricsComponent = defineComponent({
+  kind: 'monitor',
+  type: 'linux_process_metrics',
+  aliases: ['scalyr_agent.builtin_monitors.linux_process_metrics'],
+  doc: 'Metrics of one process (or the sum of several) found by a command-line regular expression or a pid, read from /proc: CPU, memory, threads, uptime, disk I/O, open file descriptors (`app.*`, with field `app=<id>`). The agent runs one for itself (`implicit_agent_process_metrics_monitor`).',
+  options: LINUX_PROCESS_METRICS_OPTIONS,
+  check: checkLinuxProcessMetrics,
+  example: { module: 'linux_process_metrics', id: 'agent', pid: '$$' },
+  create: linuxProcessMetrics,
+});

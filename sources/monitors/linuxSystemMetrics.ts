@@ -14,20 +14,32 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { MonitorContext } from '../../lib/registry.js';
+import { defineComponent, type OptionDecl } from '../../lib/component.js';
+import { scalyrOption as s, sluiceOption as own } from '../../lib/config/schema.js';
 import type { ScalyrMonitorSample } from './metricLine.js';
 import { PROC, readText } from './procfs.js';
+import { declaredValues } from './options.js';
 import { fnmatchRegExp } from '../../lib/fnmatch.js';
 
 export const DEFAULT_IGNORE_MOUNTS = ['/sys/*', '/dev*', '/run*', '/var/lib/docker/*', '/snap/*'];
+
+/** The keys of a `linux_system_metrics` entry the monitor reads. */
+export const LINUX_SYSTEM_METRICS_OPTIONS: OptionDecl[] = [
+  s({ name: 'network_interface_prefixes', type: 'any', default: ['eth'], defaultText: '`["eth"]`', description: 'A string, or a list of strings (a string may also be a comma list): the network interface name prefixes to report. `eth` matches `eth0`, `eth1`, `ethA`… (with `network_interface_suffix`).' }),
+  s({ name: 'network_interface_suffix', type: 'string', default: '[0-9A-Z]+', description: 'A regular expression appended to each of the `network_interface_prefixes` to make the full interface name.' }),
+  s({ name: 'local_disks_only', type: 'bool', default: true, description: 'Limits the disk metrics to locally mounted file systems (network file systems are left out).' }),
+  s({ name: 'ignore_mounts', type: 'stringArray', default: DEFAULT_IGNORE_MOUNTS, description: 'Glob patterns of mount points to leave out; typically special docker, cgroup and other related mount points. `[]` includes them all.' }),
+  own({ name: 'proc_root', type: 'string', default: PROC, description: 'Where the proc file system is mounted (for tests, or a host\'s /proc mounted elsewhere).' }),
+];
 
 /** Remote/network file systems skipped when `local_disks_only` (what `df -l` leaves out). */
 const REMOTE_FS = new Set(['nfs', 'nfs4', 'cifs', 'smbfs', 'smb3', 'ncpfs', 'afs', 'coda', 'ceph', 'glusterfs', 'fuse.glusterfs', 'fuse.sshfs', 'sshfs', '9p', 'lustre', 'gfs', 'gfs2', 'ocfs2', 'fuse.s3fs', 'davfs', 'fuse.davfs']);
 
 
-function toList(v: unknown, dflt: string[]): string[] {
+function toList(v: unknown): string[] {
   if (Array.isArray(v)) return v.map(String);
   if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
-  return dflt;
+  return [];
 }
 
 /** A sample from a number as text: `float` when the text has a decimal point (Python float). */
@@ -49,14 +61,15 @@ export interface SystemMetricsOptions {
   logger?: { debug(m: string): void };
 }
 
-export function systemMetricsOptions(config: Record<string, unknown>): SystemMetricsOptions {
-  const prefixes = toList(config.network_interface_prefixes, ['eth']);
-  const suffix = typeof config.network_interface_suffix === 'string' ? config.network_interface_suffix : '[0-9A-Z]+';
+export function systemMetricsOptions(config: Readonly<Record<string, unknown>>): SystemMetricsOptions {
+  const c = declaredValues(LINUX_SYSTEM_METRICS_OPTIONS, config);
+  const prefixes = toList(c.network_interface_prefixes);
+  const suffix = String(c.network_interface_suffix);
   return {
-    procRoot: typeof config.proc_root === 'string' ? config.proc_root : PROC,
+    procRoot: String(c.proc_root),
     interfaceRe: new RegExp(`^\\s*((?:${prefixes.join('|')})(?:${suffix})):(.*)$`),
-    localDisksOnly: config.local_disks_only === undefined ? true : config.local_disks_only !== false && config.local_disks_only !== 'false',
-    ignoreMounts: toList(config.ignore_mounts, DEFAULT_IGNORE_MOUNTS).map(fnmatchRegExp),
+    localDisksOnly: c.local_disks_only !== false && c.local_disks_only !== 'false',
+    ignoreMounts: toList(c.ignore_mounts).map(fnmatchRegExp),
   };
 }
 
@@ -240,7 +253,17 @@ export async function collectSystemMetrics(o: SystemMetricsOptions): Promise<Sca
 }
 
 /** The monitor factory: each subscription reads one sample. */
-export function linuxSystemMetrics(config: Record<string, unknown>, ctx: MonitorContext): Observable<ScalyrMonitorSample[]> {
+export function linuxSystemMetrics(config: Readonly<Record<string, unknown>>, ctx: MonitorContext): Observable<ScalyrMonitorSample[]> {
   const o = { ...systemMetricsOptions(config), logger: ctx.logger };
   return defer(() => from(collectSystemMetrics(o)));
 }
+
+export const linuxSystemMetricsComponent = defineComponent({
+  kind: 'monitor',
+  type: 'linux_system_metrics',
+  aliases: ['scalyr_agent.builtin_monitors.linux_system_metrics'],
+  doc: 'Host metrics read from /proc and statfs(2) with the names and fields of Scalyr\'s tcollector-based monitor: CPU, load, memory, virtual memory, disks (`df.*`, `iostat.*`), network interfaces (`proc.net.*`). The agent runs one by default (`implicit_metric_monitor`).',
+  options: LINUX_SYSTEM_METRICS_OPTIONS,
+  example: { module: 'linux_system_metrics' },
+  create: linuxSystemMetrics,
+});

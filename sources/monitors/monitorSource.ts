@@ -6,7 +6,11 @@
  * of kind `metric` with that path and attributes, one event per metric line.
  *
  * Promises:
- * - the module is resolved lazily (registry type, Scalyr name, user ES module / package);
+ * - the module is resolved lazily through the registry (a monitor's type or alias, e.g. Scalyr's
+ *   `scalyr_agent.builtin_monitors.<name>`; a dotted name's last part), else a user ES module /
+ *   package; a component's `check` runs on the entry before it is created;
+ * - the options it reads are `MONITOR_ENTRY_OPTIONS` (entry keys and top-level ones), read once
+ *   at creation, with the defaults of their declarations;
  * - sampling runs on a timer: `sample_interval` (default `global_monitor_sample_interval`),
  *   after an initial jitter (§6.2) unless `global_monitor_sample_interval_enable_jitter: false`;
  * - at each tick the factory's Observable is subscribed; what it emits until it completes is
@@ -27,10 +31,35 @@ import path from 'node:path';
 import type { AgentConfig, MonitorConfig } from '../../lib/config/types.js';
 import type { Batch, ComponentCounters, Event, Logger, Stream } from '../../lib/types.js';
 import type { MonitorContext, MonitorFactory, Registry } from '../../lib/registry.js';
+import type { OptionDecl } from '../../lib/component.js';
+import { scalyrOption as s } from '../../lib/config/schema.js';
 import { Credits } from '../../lib/pipeline/credits.js';
 import { countDrop, countError, createCounters, errorMessage } from '../../lib/counters.js';
 import { formatMetricLine, formatMetricTime, monitorName, shortModuleName, type ScalyrMonitorSample } from './metricLine.js';
-import { lookupRegisteredMonitor, resolveMonitorModule } from './resolveMonitor.js';
+import { lookupMonitorComponent, resolveMonitorComponent, resolveMonitorModule, type MonitorComponent } from './resolveMonitor.js';
+import { declaredValues } from './options.js';
+
+/**
+ * What the monitor source itself reads: the keys every `monitors[]` entry may have (`own`; a
+ * monitor's other keys are its component's), and the top-level options (`global`).
+ */
+export const MONITOR_ENTRY_OPTIONS: OptionDecl[] = [
+  s({ name: 'module', type: 'string', required: true, description: 'The monitor: Scalyr module name (`scalyr_agent.builtin_monitors.shell_monitor`), its short name (`shell_monitor`), or a plugin.' }),
+  s({ name: 'id', type: 'string', description: 'Distinguishes several instances of the same monitor (shown as `module(id)`).' }),
+  s({ name: 'sample_interval', type: 'float', min: 0.001, defaultText: '`global_monitor_sample_interval`', description: 'Seconds between samples.' }),
+  s({ name: 'log_path', type: 'string', description: 'Name of the metric log (default `<module>.log`).' }),
+  s({ name: 'stop_agent_on_failure', type: 'bool', default: false, description: 'Stop the agent when this monitor fails permanently.' }),
+  s({ name: 'tags', type: 'stringMap', default: {}, description: 'Extra attributes of the monitor\'s metric log (its events), besides `parser: agent-metrics`. Scalyr reads them for `linux_system_metrics`; sluice for every monitor.' }),
+  s({ name: 'monitor_log_write_rate', type: 'int', min: 0, defaultText: '`monitor_log_write_rate`', description: 'Bytes per second this monitor may write before lines are skipped (counted).' }),
+  s({ name: 'monitor_log_max_write_burst', type: 'int', min: 0, defaultText: '`monitor_log_max_write_burst`', description: 'Burst size, in bytes, for this monitor\'s `monitor_log_write_rate`.' }),
+  // --- top-level options
+  s({ name: 'global_monitor_sample_interval', type: 'float', default: 30, min: 0.001, scope: 'global', description: 'Default seconds between monitor samples.' }),
+  s({ name: 'global_monitor_sample_interval_enable_jitter', type: 'bool', default: true, scope: 'global', description: 'Start each monitor after a random delay so samples spread out.' }),
+  s({ name: 'monitor_log_write_rate', type: 'int', default: 2000, min: 0, scope: 'global', description: 'Bytes per second a monitor may write before lines are skipped (counted).' }),
+  s({ name: 'monitor_log_max_write_burst', type: 'int', default: 100000, min: 0, scope: 'global', description: 'Burst size, in bytes, for `monitor_log_write_rate`.' }),
+  s({ name: 'agent_log_path', type: 'string', default: '/var/log/sluice', scope: 'global', description: 'Directory of the agent\'s own logs; relative `logs[].path` values are joined to it. sluice: a relative path resolves against the main config file\'s directory (Scalyr\'s default is `/var/log/scalyr-agent-2`).' }),
+  s({ name: 'agent_data_path', type: 'string', default: '/var/lib/sluice', scope: 'global', description: 'Directory for checkpoints, status and the embedded sink. sluice: a relative path resolves against the main config file\'s directory (Scalyr\'s default is `/var/lib/scalyr-agent-2`).' }),
+];
 
 export interface MonitorSourceContext {
   logger: Logger;
@@ -89,6 +118,9 @@ export interface SluiceMonitorContext extends MonitorContext {
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
+
+/** The declared defaults of the top-level options (used when a value is unusable). */
+const MONITOR_DEFAULTS = declaredValues(MONITOR_ENTRY_OPTIONS, {}, 'global');
 
 /**
  * The initial delay before the first sample (§6.2): a random whole number of seconds between
@@ -156,26 +188,31 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
   const agent = ctx.agent;
   const logger = ctx.logger;
   const baseDir = ctx.baseDir ?? process.cwd();
-  const module = String(cfg.module ?? '');
+  // Every option this source reads, read once here (only the declared ones; defaults from the declarations).
+  const own = declaredValues(MONITOR_ENTRY_OPTIONS, cfg);
+  const global = declaredValues(MONITOR_ENTRY_OPTIONS, agent as unknown as Record<string, unknown>, 'global');
+  const module = String(own.module ?? '');
   const short = shortModuleName(module);
-  const id = ctx.id ?? (cfg.id === undefined || cfg.id === null ? '' : String(cfg.id));
+  const id = ctx.id ?? (own.id === undefined ? '' : String(own.id));
   const name = monitorName(module, id);
   const counters = createCounters();
+  const stopAgentOnFailure = own.stop_agent_on_failure === true || own.stop_agent_on_failure === 'true';
 
-  const globalInterval = num(agent.global_monitor_sample_interval, 30);
-  let intervalSecs = num(cfg.sample_interval, globalInterval);
+  const defaultInterval = num(global.global_monitor_sample_interval, NaN);
+  const globalInterval = defaultInterval > 0 ? defaultInterval : num(MONITOR_DEFAULTS.global_monitor_sample_interval, NaN);
+  let intervalSecs = num(own.sample_interval, globalInterval);
   if (!(intervalSecs > 0)) {
-    logger.warn(`monitor ${name}: sample_interval ${String(cfg.sample_interval)} is not positive; using ${globalInterval}`, { monitor: name });
-    intervalSecs = globalInterval > 0 ? globalInterval : 30;
+    logger.warn(`monitor ${name}: sample_interval ${String(own.sample_interval)} is not positive; using ${globalInterval}`, { monitor: name });
+    intervalSecs = globalInterval;
   }
   const intervalMs = intervalSecs * 1000;
-  const jitter = agent.global_monitor_sample_interval_enable_jitter === false ? 0 : initialJitterMs(intervalSecs, random);
+  const jitter = global.global_monitor_sample_interval_enable_jitter === false ? 0 : initialJitterMs(intervalSecs, random);
 
-  const logDir = String(agent.agent_log_path ?? '.');
-  const logPath = typeof cfg.log_path === 'string' && cfg.log_path ? path.resolve(logDir, cfg.log_path) : path.join(logDir, `${short}.log`);
+  const logDir = String(global.agent_log_path);
+  const logPath = typeof own.log_path === 'string' && own.log_path ? path.resolve(logDir, own.log_path) : path.join(logDir, `${short}.log`);
   const tags: Record<string, string> = {};
-  if (cfg.tags && typeof cfg.tags === 'object' && !Array.isArray(cfg.tags)) {
-    for (const [k, v] of Object.entries(cfg.tags as Record<string, unknown>)) tags[k] = String(v);
+  if (own.tags && typeof own.tags === 'object' && !Array.isArray(own.tags)) {
+    for (const [k, v] of Object.entries(own.tags as Record<string, unknown>)) tags[k] = String(v);
   }
   const stream: Stream = {
     id: `monitor:${name}`,
@@ -187,9 +224,9 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
     },
   };
 
-  // Rate limit (Scalyr: monitor_log_write_rate / monitor_log_max_write_burst).
-  const rate = num(cfg.monitor_log_write_rate ?? agent.monitor_log_write_rate, 2000);
-  const burst = num(cfg.monitor_log_max_write_burst ?? agent.monitor_log_max_write_burst, 100000);
+  // Rate limit (Scalyr: monitor_log_write_rate / monitor_log_max_write_burst, per entry or global).
+  const rate = num(own.monitor_log_write_rate ?? global.monitor_log_write_rate, num(MONITOR_DEFAULTS.monitor_log_write_rate, 0));
+  const burst = num(own.monitor_log_max_write_burst ?? global.monitor_log_max_write_burst, num(MONITOR_DEFAULTS.monitor_log_max_write_burst, 0));
   let tokens = burst;
   let tokensAt = scheduler.now();
   let pendingSkipped = 0;
@@ -200,7 +237,7 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
   let skippedTicks = 0;
   let rateLimitedLines = 0;
   let invalidSamples = 0;
-  let factory: MonitorFactory | undefined;
+  let factory: MonitorComponent | undefined;
   let sample$: Observable<unknown> | undefined;
   let loading = false;
   let loadAttempts = 0;
@@ -218,7 +255,7 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
     logger,
     agent: agent as Readonly<Record<string, unknown>>,
     credits: ctx.credits ?? new Credits(1 << 20),
-    dataPath: String(agent.agent_data_path ?? ''),
+    dataPath: String(global.agent_data_path),
     sampleInterval: intervalSecs,
     scheduler,
     baseDir,
@@ -353,10 +390,14 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
     if (finished) sub.unsubscribe();
   }
 
-  function startWith(f: MonitorFactory): void {
-    factory = f;
+  function startWith(c: MonitorComponent): void {
+    factory = c;
     try {
-      const produced = f({ ...cfg }, factoryCtx) as unknown;
+      const problems = c.check?.(cfg) ?? [];
+      if (problems.length > 0) throw new Error(problems.map((p) => `"${p.key}": ${p.message}`).join('; '));
+      // A component that declares its options reads them from the entry itself; one that declares
+      // nothing (an old-style plugin factory) gets its own copy of the whole entry.
+      const produced = c.create(c.options === undefined ? { ...cfg } : cfg, factoryCtx) as unknown;
       sample$ = isObservable(produced) ? produced : from(produced as never);
     } catch (err) {
       factory = undefined;
@@ -370,17 +411,17 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
 
   function load(): void {
     // Registered types start synchronously (deterministic under virtual-time schedulers).
-    const registered = lookupRegisteredMonitor(module, ctx.registry);
+    const registered = lookupMonitorComponent(module, ctx.registry);
     if (registered) {
       startWith(registered);
       return;
     }
     loading = true;
-    resolveMonitorModule(module, ctx.registry, baseDir, loadAttempts++)
-      .then((f) => {
+    resolveMonitorComponent(module, ctx.registry, baseDir, loadAttempts++)
+      .then((c) => {
         loading = false;
         if (stopped) return;
-        startWith(f);
+        startWith(c);
       })
       .catch((err) => {
         loading = false;
@@ -440,7 +481,7 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
         rateLimitedLines,
         invalidSamples,
         sampleInterval: intervalSecs,
-        stopAgentOnFailure: cfg.stop_agent_on_failure === true || cfg.stop_agent_on_failure === 'true',
+        stopAgentOnFailure,
       };
     },
     stop(): Promise<void> {

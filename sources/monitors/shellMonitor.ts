@@ -18,8 +18,32 @@
 import { Observable } from 'rxjs';
 import { spawn } from 'node:child_process';
 import type { MonitorContext } from '../../lib/registry.js';
+import { defineComponent, type OptionDecl, type OptionProblem } from '../../lib/component.js';
+import { scalyrOption as s, sluiceOption as own } from '../../lib/config/schema.js';
 import { compilePythonRegex } from '../../lib/regex.js';
 import type { ScalyrMonitorSample } from './metricLine.js';
+import { declaredValues } from './options.js';
+
+/** The keys of a `shell_monitor` entry the monitor reads (besides the entry's own, `MONITOR_ENTRY_OPTIONS`). */
+export const SHELL_MONITOR_OPTIONS: OptionDecl[] = [
+  s({ name: 'command', type: 'string', description: 'The shell command to execute (with `/bin/sh -c`) at each sample. Required.' }),
+  s({ name: 'extract', type: 'regex', default: '', description: 'A regular expression applied to the command output; it must contain a group (a subexpression in parentheses), and only the text of that group (of the first match) is recorded. No match: the output is recorded unchanged.' }),
+  s({ name: 'log_all_lines', type: 'bool', default: false, description: 'Record the whole command output; otherwise only its first line.' }),
+  s({ name: 'max_characters', type: 'int', default: 200, min: 0, max: 10000, description: 'At most this many characters of output are recorded (longer output is cut and `...` appended). Up to 10000, but the Scalyr server truncates fields to 3500 characters.' }),
+  own({ name: 'timeout', type: 'float', min: 0.001, defaultText: 'min(`sample_interval`, 30)', description: 'Seconds a command may run; then its whole process group is killed and the sample is reported with `exit_code` -9 and an `error` field.' }),
+];
+
+/** The cross-field rules of a `shell_monitor` entry (also applied when the factory is called directly). */
+export function checkShellMonitor(own: Readonly<Record<string, unknown>>): OptionProblem[] {
+  const problems: OptionProblem[] = [];
+  const command = own.command;
+  if (typeof command !== 'string' || command.trim() === '') problems.push({ key: 'command', message: 'missing required option "command"' });
+  const extract = own.extract;
+  if (typeof extract === 'string' && extract !== '' && !extract.includes('(')) {
+    problems.push({ key: 'extract', message: 'must contain a group "(...)" whose text replaces the output' });
+  }
+  return problems;
+}
 
 export interface ShellResult {
   stdout: string;
@@ -35,20 +59,17 @@ export interface ShellOptions {
 }
 
 /** Validates the options (throws with the option's name). */
-export function shellOptions(config: Record<string, unknown>): ShellOptions {
-  const command = config.command;
-  if (typeof command !== 'string' || command.trim() === '') throw new Error('shell_monitor: the "command" option is required');
-  let extract: RegExp | undefined;
-  if (config.extract !== undefined && config.extract !== null && config.extract !== '') {
-    const src = String(config.extract);
-    if (!src.includes('(')) throw new Error('shell_monitor: "extract" must contain a group "(...)"');
-    extract = compilePythonRegex(src);
-  }
-  const maxCharacters = config.max_characters === undefined ? 200 : Number(config.max_characters);
+export function shellOptions(config: Readonly<Record<string, unknown>>): ShellOptions {
+  const c = declaredValues(SHELL_MONITOR_OPTIONS, config);
+  const [problem] = checkShellMonitor(c);
+  if (problem) throw new Error(`shell_monitor: "${problem.key}" ${problem.message}`);
+  const command = String(c.command);
+  const extract = c.extract !== '' ? compilePythonRegex(String(c.extract)) : undefined;
+  const maxCharacters = Number(c.max_characters);
   if (!Number.isInteger(maxCharacters) || maxCharacters < 0 || maxCharacters > 10000) {
-    throw new Error(`shell_monitor: "max_characters" must be an integer in 0..10000 (got ${String(config.max_characters)})`);
+    throw new Error(`shell_monitor: "max_characters" must be an integer in 0..10000 (got ${String(c.max_characters)})`);
   }
-  const logAllLines = config.log_all_lines === true || config.log_all_lines === 'true';
+  const logAllLines = c.log_all_lines === true || c.log_all_lines === 'true';
   return { command, extract, logAllLines, maxCharacters };
 }
 
@@ -78,10 +99,11 @@ export function shellOutputSample(o: ShellOptions, r: ShellResult): { value: str
 }
 
 /** The monitor factory: each subscription runs the command once and emits one sample. */
-export function shellMonitor(config: Record<string, unknown>, ctx: MonitorContext): Observable<ScalyrMonitorSample> {
+export function shellMonitor(config: Readonly<Record<string, unknown>>, ctx: MonitorContext): Observable<ScalyrMonitorSample> {
   const o = shellOptions(config);
-  const timeoutSecs = config.timeout !== undefined ? Number(config.timeout) : Math.min(ctx.sampleInterval, 30);
-  if (!(timeoutSecs > 0)) throw new Error(`shell_monitor: "timeout" must be a positive number of seconds (got ${String(config.timeout)})`);
+  const timeout = config.timeout;
+  const timeoutSecs = timeout !== undefined && timeout !== null ? Number(timeout) : Math.min(ctx.sampleInterval, 30);
+  if (!(timeoutSecs > 0)) throw new Error(`shell_monitor: "timeout" must be a positive number of seconds (got ${String(timeout)})`);
   const MAX_CAPTURE = 1 << 20;
 
   return new Observable<ScalyrMonitorSample>((subscriber) => {
@@ -150,3 +172,14 @@ export function shellMonitor(config: Record<string, unknown>, ctx: MonitorContex
     };
   });
 }
+
+export const shellMonitorComponent = defineComponent({
+  kind: 'monitor',
+  type: 'shell_monitor',
+  aliases: ['scalyr_agent.builtin_monitors.shell_monitor'],
+  doc: 'Runs a shell command at each sample and records its output (first line, or all of it; optionally one group of a regular expression) as metric `output`, with fields `command`, `length`, `duration` and `exit_code`.',
+  options: SHELL_MONITOR_OPTIONS,
+  check: checkShellMonitor,
+  example: { module: 'shell_monitor', id: 'kernel-version', command: 'uname -r' },
+  create: shellMonitor,
+});

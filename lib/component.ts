@@ -144,6 +144,14 @@ export interface Component<K extends ComponentKind = ComponentKind> {
   check?(own: Readonly<Record<string, unknown>>): OptionProblem[];
   /** A small working config, shown in the docs and used by the contract spec. */
   example?: Record<string, unknown>;
+  /**
+   * A parser that parses whole lines longer than `max_line_size` (json and cri: Scalyr's
+   * `internal_parse_max_line_size`): the longest line in bytes the reader should hand it, read
+   * from the options it declares. The file source then cuts lines at the larger of this and
+   * `max_line_size`, and the parser cuts what it emits to `max_line_size`. Read once, when the
+   * entry's chain is built.
+   */
+  readLineLimit?(own: Readonly<Record<string, unknown>>, agent: Readonly<Record<string, unknown>>): number | undefined;
   create: FactoryOf<K>;
 }
 

@@ -15,6 +15,9 @@
  *   is in an event already emitted or going out with them; so a complete line of one stream
  *   waits while the other stream has pieces held before it (usually milliseconds). The batch
  *   `end` stops before the first byte still held; no event's `end` passes its batch's `end`.
+ * - Its input lines may be longer than `maxLineSize`: for a cri entry the file source cuts lines
+ *   at `internal_parse_max_line_size` (the component's `readLineLimit`), as Scalyr does; what it
+ *   emits is cut to `maxLineSize`.
  * - Unparsable lines are dropped and counted (`counters.dropped.parse_error`); their bytes stay
  *   consumed. On complete held pieces are flushed; on error they are dropped (unacknowledged);
  *   unsubscribing cancels the timers.
@@ -25,6 +28,7 @@ import { countDrop } from '../lib/counters.js';
 import { fragmentMessage, parseRfc3339Nanos } from './parseJson.js';
 import { defineComponent } from '../lib/component.js';
 import { LINE_COMPLETION_WAIT_TIME, MAX_LINE_SIZE } from '../lib/config/sharedOptions.js';
+import { INCLUDE_RAW_TIMESTAMP_FIELD, INTERNAL_PARSE_MAX_LINE_SIZE, internalParseLineLimit } from './parseOptions.js';
 
 export interface ParseCriOptions {
   /** Largest joined message in bytes (`max_line_size`). */
@@ -110,16 +114,20 @@ export function parseCri(opts: ParseCriOptions): MonoTypeOperatorFunction<Batch>
         return e;
       };
 
+      /** A complete message: one event, or `max`-byte fragments of a longer one. */
+      const complete = (message: string, end: number, name: string, ts: bigint | undefined, rawTs: string, start: number): void => {
+        if (Buffer.byteLength(message) <= max) ready.push({ ev: makeEvent(message, end, name, ts, rawTs), start });
+        else {
+          const attrs = makeEvent('', end, name, ts, rawTs).attrs;
+          for (const f of fragmentMessage(message, max, end, ts, attrs)) ready.push({ ev: f, start });
+        }
+      };
+
       const finish = (name: string, j: Join, tail: string, end: number, newline: boolean): void => {
         if (j.timer) j.timer.unsubscribe();
         joins.delete(name);
         j.pieces.push(tail);
-        const message = j.pieces.join('') + (newline ? '\n' : '');
-        if (Buffer.byteLength(message) <= max) ready.push({ ev: makeEvent(message, end, name, j.ts, j.rawTs), start: j.start });
-        else {
-          const attrs = makeEvent('', end, name, j.ts, j.rawTs).attrs;
-          for (const f of fragmentMessage(message, max, end, j.ts, attrs)) ready.push({ ev: f, start: j.start });
-        }
+        complete(j.pieces.join('') + (newline ? '\n' : ''), end, name, j.ts, j.rawTs, j.start);
       };
 
       const flushAll = (): void => {
@@ -141,7 +149,7 @@ export function parseCri(opts: ParseCriOptions): MonoTypeOperatorFunction<Batch>
         let j = joins.get(name);
         if (tag[0] === 'F') {
           if (j) finish(name, j, content, ev.end, true);
-          else ready.push({ ev: makeEvent(content + '\n', ev.end, name, parseRfc3339Nanos(rawTs), rawTs), start: lineStart });
+          else complete(content + '\n', ev.end, name, parseRfc3339Nanos(rawTs), rawTs, lineStart);
           return;
         }
         if (!j) {
@@ -218,12 +226,14 @@ export const criParser = defineComponent({
   type: 'cri',
   countsItself: true,
   doc: 'Container runtime (CRI) log lines: `<time> <stream> <P|F> <text>`; partial lines (`P`) are joined until their final piece (`F`) or `line_completion_wait_time`.',
-  options: [MAX_LINE_SIZE, LINE_COMPLETION_WAIT_TIME],
+  options: [MAX_LINE_SIZE, LINE_COMPLETION_WAIT_TIME, INTERNAL_PARSE_MAX_LINE_SIZE, INCLUDE_RAW_TIMESTAMP_FIELD],
   example: { parse_format: 'cri' },
+  readLineLimit: (_c, agent) => internalParseLineLimit(agent),
   create: (_c, ctx) =>
     parseCri({
       maxLineSize: Number(ctx.agent.max_line_size),
       completionWaitMs: Number(ctx.agent.line_completion_wait_time) * 1000,
+      includeRawTimestamp: ctx.agent.include_raw_timestamp_field !== false,
       counters: ctx.counters,
       scheduler: ctx.services?.scheduler as SchedulerLike | undefined,
     }),

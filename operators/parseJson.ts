@@ -11,7 +11,10 @@
  *   (Buffers) sharing `ts` and attributes; their `end`s are increasing and the last one is the
  *   line's `end`.
  * - Not JSON, not an object, or no message field → the raw line passes unchanged (nothing is
- *   lost); counted in `stats.unparsed`.
+ *   lost; one longer than `maxLineSize` is cut into `maxLineSize` fragments); counted in
+ *   `stats.unparsed`.
+ * - The lines it gets may be longer than `maxLineSize`: for a json entry the file source cuts
+ *   lines at `internal_parse_max_line_size` (the component's `readLineLimit`), as Scalyr does.
  * Nothing is held; batch `end`s are unchanged; errors and completion pass through.
  */
 import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
@@ -19,6 +22,7 @@ import type { Batch, ComponentCounters, Event } from '../lib/types.js';
 import { defineComponent } from '../lib/component.js';
 import { scalyrOption as s } from '../lib/config/schema.js';
 import { MAX_LINE_SIZE } from '../lib/config/sharedOptions.js';
+import { INCLUDE_RAW_TIMESTAMP_FIELD, INTERNAL_PARSE_MAX_LINE_SIZE, MERGE_JSON_PARSED_LINES, internalParseLineLimit } from './parseOptions.js';
 
 export interface ParseJsonOptions {
   /** Field holding the message (Scalyr `json_message_field`, default `log`). */
@@ -57,8 +61,8 @@ export function parseRfc3339Nanos(text: string): bigint | undefined {
 }
 
 /** Splits `text` into events of at most `max` bytes; ends increase and the last is `end`. */
-export function fragmentMessage(text: string, max: number, end: number, ts: bigint | undefined, attrs: Record<string, unknown> | undefined): Event[] {
-  const buf = Buffer.from(text);
+export function fragmentMessage(text: string | Buffer, max: number, end: number, ts: bigint | undefined, attrs: Record<string, unknown> | undefined): Event[] {
+  const buf = typeof text === 'string' ? Buffer.from(text) : text;
   const n = Math.ceil(buf.length / max);
   const out: Event[] = [];
   for (let k = 0; k < n; k++) {
@@ -92,7 +96,10 @@ export function parseJson(opts: ParseJsonOptions): MonoTypeOperatorFunction<Batc
     }
     if (obj === null || typeof obj !== 'object' || Array.isArray(obj) || !Object.prototype.hasOwnProperty.call(obj, messageField)) {
       if (stats) stats.unparsed++;
-      out.push(ev);
+      // The reader hands json entries lines up to `internal_parse_max_line_size`; what goes on
+      // unparsed is still cut to `maxLineSize`, as Scalyr does.
+      if ((typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length) <= max) out.push(ev);
+      else for (const f of fragmentMessage(raw, max, ev.end, ev.ts, ev.attrs)) out.push(f);
       return;
     }
     const record = obj as Record<string, unknown>;
@@ -162,12 +169,17 @@ export const jsonParser = defineComponent({
     s({ name: 'json_message_field', type: 'string', default: 'log', description: 'With `parse_format: json`, the field holding the message.' }),
     s({ name: 'json_timestamp_field', type: 'string', default: 'time', description: 'With `parse_format: json`, the field holding the event time.' }),
     MAX_LINE_SIZE,
+    INTERNAL_PARSE_MAX_LINE_SIZE,
+    INCLUDE_RAW_TIMESTAMP_FIELD,
+    MERGE_JSON_PARSED_LINES,
   ],
   example: { parse_format: 'json' },
+  readLineLimit: (_c, agent) => internalParseLineLimit(agent),
   create: (c, ctx) =>
     parseJson({
       messageField: String(c.json_message_field),
       timestampField: String(c.json_timestamp_field),
+      includeRawTimestamp: ctx.agent.include_raw_timestamp_field !== false,
       maxLineSize: Number(ctx.agent.max_line_size),
       counters: ctx.counters,
     }),

@@ -24,7 +24,10 @@ import type { ReadBuffers } from '../../lib/pipeline/readBuffers.js';
 import type { CheckpointStore } from '../../lib/checkpoints/store.js';
 import type { LogEntryConfig } from '../../lib/config/types.js';
 import { countDrop, countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
+import { withDefaults } from '../../lib/component.js';
 import { FileDiscovery } from './discover.js';
+import { FILE_SOURCE_OPTIONS } from './options.js';
+import { fileAttributes } from './streamAttrs.js';
 import { Follower } from './follower.js';
 import type { Tailer } from './tailer.js';
 
@@ -56,10 +59,18 @@ export interface LogSourceContext {
    * `copy_from_start` (Scalyr's rule), so the flag is informational.
    */
   startup: boolean;
-  /** File attributes incl. `logfile`, for a real path (the integrator applies `rename_logfile`). */
-  streamAttrs: (realPath: string) => Record<string, string>;
-  /** The integrator's per-file chain (grouping, sampling, redaction…), applied per incarnation. */
-  perFile: (stream: Stream) => OperatorFunction<Batch, Batch>;
+  /**
+   * File attributes incl. `logfile`, for a real path. Default: the entry's `attributes`,
+   * `parser` and `rename_logfile` (streamAttrs.ts); a caller may replace it.
+   */
+  streamAttrs?: (realPath: string) => Record<string, string>;
+  /**
+   * The integrator's per-file chain (parsing, grouping, sampling, redaction…), applied per
+   * incarnation. Its `lineLimit`, when set, is the longest line the chain takes whole (a json or
+   * cri parser's `internal_parse_max_line_size`): lines are cut at the larger of it and
+   * `max_line_size`.
+   */
+  perFile: PerFileChain;
   /** Start offsets for files without checkpoint (the agent's own logs start where they were at process start). */
   initialPositions?: Record<string, number>;
   /** Fallback stat poll of idle files in ms (default 10000 with watchers, whose events wake tailers at once; 1000 without). */
@@ -69,6 +80,9 @@ export interface LogSourceContext {
   /** Scheduler for the partial-line timers (tests). */
   scheduler?: SchedulerLike;
 }
+
+/** The per-file chain, with the longest line it takes whole (see {@link LogSourceContext.perFile}). */
+export type PerFileChain = ((stream: Stream) => OperatorFunction<Batch, Batch>) & { lineLimit?: number };
 
 /** Status of one matched file (acknowledged progress). */
 export interface FileStatus {
@@ -115,20 +129,43 @@ export interface LogSource {
   resumedSeqIds(): ReadonlySet<string>;
 }
 
-export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): LogSource {
-  const counters = createCounters();
-  const a = ctx.agent;
-  const num = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? v : d);
-  const readPageSize = Math.max(1, num(a.read_page_size, 65536));
-  const maxLineSize = Math.max(1, num(a.max_line_size, 49900));
-  const lineCompletionWaitMs = Math.max(0, num(a.line_completion_wait_time, 5)) * 1000;
-  const logDeletionDelayMs = Math.max(0, num(a.log_deletion_delay, 600)) * 1000;
-  const rescanMs = Math.max(0.01, num(a.max_new_log_detection_time, 60)) * 1000;
+/**
+ * Every option the source reads, read here, once, at creation (the declarations in options.ts
+ * say which; absent ones take the declared default, so a partial config works).
+ */
+function readOptions(entryConfig: LogEntryConfig, agentConfig: LogSourceAgentOptions) {
+  const decl = { options: FILE_SOURCE_OPTIONS };
+  const e = withDefaults(decl, entryConfig);
+  const a = withDefaults(decl, agentConfig, 'global');
+  const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : NaN);
   const skipBehind = a.skip_too_far_behind === true;
-  const stalledMs = Math.max(0, num(a.copy_staleness_threshold, 900)) * 1000;
+  return {
+    path: String(e.path),
+    exclude: (e.exclude as string[] | undefined) ?? [],
+    copyFromStart: e.copy_from_start === true,
+    staleMs: e.ignore_stale_files === true ? Math.max(0, num(e.staleness_threshold_secs)) * 1000 : undefined,
+    attrs: { attributes: e.attributes as Record<string, string> | undefined, parser: e.parser, rename_logfile: e.rename_logfile as LogEntryConfig['rename_logfile'] },
+    readPageSize: Math.max(1, num(a.read_page_size)),
+    maxLineSize: Math.max(1, num(a.max_line_size)),
+    lineCompletionWaitMs: Math.max(0, num(a.line_completion_wait_time)) * 1000,
+    logDeletionDelayMs: Math.max(0, num(a.log_deletion_delay)) * 1000,
+    rescanMs: Math.max(0.01, num(a.max_new_log_detection_time)) * 1000,
+    stalledMs: Math.max(0, num(a.copy_staleness_threshold)) * 1000,
+    maxNewBehind: skipBehind ? num(a.max_log_offset_size) || undefined : undefined,
+    maxExistingBehind: skipBehind ? num(a.max_existing_log_offset_size) || undefined : undefined,
+  };
+}
+
+export function createLogSource(entryConfig: LogEntryConfig, ctx: LogSourceContext): LogSource {
+  const counters = createCounters();
+  const o = readOptions(entryConfig, ctx.agent);
+  const entry = { path: o.path, exclude: o.exclude };
+  const { readPageSize, lineCompletionWaitMs, logDeletionDelayMs, rescanMs, stalledMs, maxNewBehind, maxExistingBehind, staleMs } = o;
+  // A chain whose parser takes longer whole lines (json/cri) gets them; what it emits is cut to max_line_size.
+  const lineLimit = ctx.perFile.lineLimit;
+  const maxLineSize = lineLimit !== undefined && Number.isFinite(lineLimit) && lineLimit > o.maxLineSize ? Math.floor(lineLimit) : o.maxLineSize;
+  const attrsOf = ctx.streamAttrs ?? fileAttributes(o.attrs, ctx.logger);
   const startedAt = Date.now();
-  const maxNewBehind = skipBehind ? num(a.max_log_offset_size, 0) || undefined : undefined;
-  const maxExistingBehind = skipBehind ? num(a.max_existing_log_offset_size, 0) || undefined : undefined;
 
   const followers = new Map<string, Follower>();
   const resumed = new Set<string>();
@@ -137,7 +174,6 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
   const innerSubs = new Set<Subscription>();
   const pendingReady: Promise<void>[] = [];
   const adding = new Set<string>();
-  const staleMs = entry.ignore_stale_files ? Math.max(0, num(entry.staleness_threshold_secs, 300)) * 1000 : undefined;
   let subscriber: Subscriber<Batch> | undefined;
   let discovery: FileDiscovery | undefined;
   let firstScan: Promise<void> | undefined;
@@ -195,13 +231,13 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
     problems.delete(realPath);
     let attrs: Record<string, string>;
     try {
-      attrs = ctx.streamAttrs(realPath);
+      attrs = attrsOf(realPath);
     } catch (err) {
       countError(counters, err);
       attrs = { logfile: realPath };
     }
     const init = ctx.initialPositions?.[realPath];
-    const startAt = init !== undefined ? init : initial && !entry.copy_from_start ? 'end' : 'start';
+    const startAt = init !== undefined ? init : initial && !o.copyFromStart ? 'end' : 'start';
     const f: Follower = new Follower({
       realPath,
       streamPath: attrs.logfile ?? realPath,
@@ -258,7 +294,7 @@ export function createLogSource(entry: LogEntryConfig, ctx: LogSourceContext): L
     subscriber = sub;
     discovery = new FileDiscovery({
       pattern: entry.path,
-      excludes: entry.exclude ?? [],
+      excludes: entry.exclude,
       logger: ctx.logger,
       rescanMs,
       watch: ctx.watch,

@@ -412,6 +412,22 @@ describe('server statuses', () => {
     expect(sink.status().allowedRequestSize).toBe(6000); // reset after success
   });
 
+  test('request_too_large_adjustment sets how much a refused request shrinks', async () => {
+    const { sink } = mkSink({ max_allowed_request_size: 12000, min_allowed_request_size: 1024, request_too_large_adjustment: 0.3 });
+    const a = mkStream('a');
+    const msgs = Array.from({ length: 40 }, (_, i) => `line ${String(i).padStart(3, '0')} ${'z'.repeat(200)}\n`);
+    sink.write(lines(a, 0, msgs));
+    server!.faults.push({ body: '{"status":"error/client/requestTooLarge","message":"too big"}' });
+    await sink.flush(5000);
+    const firstSize = server!.requests[0].body.length;
+    expect(firstSize).toBeGreaterThan(8000);
+    const second = server!.requests[1].body.length;
+    expect(second).toBeLessThanOrEqual(Math.floor(firstSize * 0.3));
+    expect(second).toBeGreaterThan(Math.floor(firstSize * 0.15));
+    const delivered = server!.requests.slice(1).flatMap((r, i) => parsed(i + 1).events.map((e) => e.message.toString()));
+    expect(delivered).toEqual(msgs);
+  });
+
   test('discardBuffer drops with a counted reason and acks', async () => {
     const { sink } = mkSink();
     const a = mkStream('a');

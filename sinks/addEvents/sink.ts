@@ -8,8 +8,9 @@
  *   `si`/`sn`), so duplicates are limited to requests whose answer was lost.
  * - Nothing accepted is thrown away on errors: 429, 5xx, `error/server/*`, timeouts, resets,
  *   refused connections, unparsable/empty/oversized answers and client errors (bad key…) all keep
- *   the data and retry with capped exponential backoff + jitter. `requestTooLarge` halves the
- *   allowed size (not below `min_allowed_request_size`) and rebuilds. Only `discardBuffer` drops,
+ *   the data and retry with capped exponential backoff + jitter. `requestTooLarge` shrinks the
+ *   allowed size by `request_too_large_adjustment` (half; not below `min_allowed_request_size`)
+ *   and rebuilds. Only `discardBuffer` drops,
  *   counted under `dropped.discardBuffer`.
  * - Bounded: the FIFO holds only what sources were allowed to read (their credits return on
  *   ack), at most `max_in_flight` requests are outstanding, and answers are size-capped.
@@ -62,6 +63,8 @@ export interface AddEventsSinkConfig {
   compression_level?: number;
   max_allowed_request_size?: number;
   min_allowed_request_size?: number;
+  /** Factor applied to a request's size after a `requestTooLarge` answer (default 0.5). */
+  request_too_large_adjustment?: number;
   /** Seconds. */
   request_deadline?: number;
   ca_cert_path?: string;
@@ -157,6 +160,7 @@ class AddEventsSinkImpl implements AddEventsSink {
   private readonly level: number;
   private readonly maxSize: number;
   private readonly minSize: number;
+  private readonly tooLargeFactor: number;
   private allowedSize: number;
   private readonly maxInFlight: number;
   private readonly lingerMs: number;
@@ -226,6 +230,8 @@ class AddEventsSinkImpl implements AddEventsSink {
     this.maxInFlight = Math.max(1, Math.min(8, Math.trunc(num(config.max_in_flight, 1))));
     const configuredMax = Math.max(1024, Math.trunc(num(config.max_allowed_request_size, 5_900_000)));
     this.minSize = Math.min(configuredMax, Math.max(1024, Math.trunc(num(config.min_allowed_request_size, MIN_REQUEST_SIZE))));
+    const factor = num(config.request_too_large_adjustment, 0.5);
+    this.tooLargeFactor = factor > 0 && factor < 1 ? factor : 0.5;
     const budget = readBudget?.total ?? 0;
     const pipelined = budget > 0 ? Math.floor(budget / (PREPARE_AHEAD + this.maxInFlight)) : Infinity;
     this.maxSize = Math.min(configuredMax, Math.max(this.minSize, pipelined));
@@ -687,7 +693,7 @@ class AddEventsSinkImpl implements AddEventsSink {
     r.state = 'queued';
     let what = 'will retry';
     if (outcome === 'tooLarge') {
-      this.allowedSize = Math.max(this.minSize, Math.floor(rawSize * 0.5));
+      this.allowedSize = Math.max(this.minSize, Math.floor(rawSize * this.tooLargeFactor));
       r.body = undefined;
       r.sent = undefined;
       what = `rebuilding with at most ${this.allowedSize} bytes`;

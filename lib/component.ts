@@ -217,3 +217,19 @@ export function withDefaults(c: Pick<Component, 'options'>, config: Readonly<Rec
   }
   return out;
 }
+
+/**
+ * The options of `scope` a component declares, read from `config` one by one (absent ones take
+ * the declared default): the object holds exactly those names, and `config` is read for those
+ * names only, so a test watching what a component reads sees the truth. `noEffect` options are
+ * not read (nothing acts on them).
+ */
+export function readDeclared(c: Pick<Component, 'options'>, config: Readonly<Record<string, unknown>>, scope: OptionScope = 'own'): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const o of c.options ?? []) {
+    if ((o.scope ?? 'own') !== scope || o.noEffect) continue;
+    const v = config[o.name];
+    out[o.name] = v !== undefined ? v : o.default === undefined ? undefined : structuredClone(o.default);
+  }
+  return out;
+}

@@ -24,7 +24,7 @@ import type { ReadBuffers } from '../../lib/pipeline/readBuffers.js';
 import type { CheckpointStore } from '../../lib/checkpoints/store.js';
 import type { LogEntryConfig } from '../../lib/config/types.js';
 import { countDrop, countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
-import { withDefaults } from '../../lib/component.js';
+import { readDeclared } from '../../lib/component.js';
 import { FileDiscovery } from './discover.js';
 import { FILE_SOURCE_OPTIONS } from './options.js';
 import { fileAttributes } from './streamAttrs.js';
@@ -130,13 +130,13 @@ export interface LogSource {
 }
 
 /**
- * Every option the source reads, read here, once, at creation (the declarations in options.ts
- * say which; absent ones take the declared default, so a partial config works).
+ * Every option the source reads, read here, once, at creation: exactly those declared in
+ * options.ts (absent ones take the declared default, so a partial config works).
  */
 function readOptions(entryConfig: LogEntryConfig, agentConfig: LogSourceAgentOptions) {
   const decl = { options: FILE_SOURCE_OPTIONS };
-  const e = withDefaults(decl, entryConfig);
-  const a = withDefaults(decl, agentConfig, 'global');
+  const e = readDeclared(decl, entryConfig);
+  const a = readDeclared(decl, agentConfig, 'global');
   const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : NaN);
   const skipBehind = a.skip_too_far_behind === true;
   return {

@@ -28,8 +28,6 @@ export interface StopReport {
   /** The sink's own figures, when it reports them. */
   sinkPendingBytes?: number;
   batchesPending?: number;
-  /** Internal while sampling: the sink was still in the status. */
-  sinkPresent?: boolean;
 }
 
 function heldMessage(dataPath: string, pid: number): string {
@@ -160,18 +158,9 @@ async function foreground(args: CliArgs, out: Output): Promise<number> {
     clearInterval(progress);
     clearInterval(watchdog);
     await control?.close();
-    // What was still undelivered when the sink stopped: the sink is stopped last and leaves the
-    // status when gone, so keep the last snapshot taken while it was still there (every 100 ms).
-    let report = stopReport(why);
-    const sampler = setInterval(() => {
-      const r = stopReport(why);
-      if (r.sinkPresent) report = r;
-    }, 100);
-    await agent.stop();
-    clearInterval(sampler);
-    const final = stopReport(why);
-    if (final.sinkPresent || !report.sinkPresent) report = final;
-    delete report.sinkPresent;
+    // What was still undelivered once the sink (stopped last) stopped.
+    const report: StopReport = { pid: process.pid, stoppedAt: 0, why, ...(await agent.stop()) };
+    report.stoppedAt = Date.now();
     try {
       fs.writeFileSync(path.join(cfg.agent_data_path, STOP_REPORT_FILE), JSON.stringify(report) + '\n', { mode: 0o600 });
     } catch {
@@ -185,21 +174,6 @@ async function foreground(args: CliArgs, out: Output): Promise<number> {
         : 'sluice: stopped; everything read was delivered.',
     );
     done(code);
-  }
-  function stopReport(why: string): StopReport {
-    const r: StopReport = { pid: process.pid, stoppedAt: Date.now(), why, pendingBytes: 0 };
-    try {
-      const s = agent.status();
-      r.pendingBytes = s.pendingBytes;
-      const sink = s.sink as { type?: unknown; bytesPending?: unknown; pendingBytes?: unknown; batchesPending?: unknown };
-      r.sinkPresent = sink.type !== undefined;
-      const sp = sink.bytesPending ?? sink.pendingBytes;
-      if (typeof sp === 'number') r.sinkPendingBytes = sp;
-      if (typeof sink.batchesPending === 'number') r.batchesPending = sink.batchesPending;
-    } catch {
-      /* status after stop is best effort */
-    }
-    return r;
   }
   const onTerm = () => void shutdown('SIGTERM');
   const onInt = () => void shutdown('SIGINT');

@@ -12,6 +12,8 @@ export interface ConfigStatus {
   lastChecked: number | null;
   lastChanged: number | null;
   lastGood: number | null;
+  /** Agent options changed since start that take effect only after a restart (absent before the first reload check). */
+  needsRestart?: string[];
 }
 
 export interface AgentStatus {

@@ -1,11 +1,16 @@
 /**
- * Example parser plugin: `key=value` lines (logfmt-like) → event attributes.
+ * Example parser plugin in the component shape: `key=value` lines (logfmt-like) → event
+ * attributes.
  *
  * Load it with `plugins: ["./examples/parsers/keyvalue.mjs"]`, then use `parse_format: "keyvalue"`
  * on a log entry. A parser is an operator on Batches selected by `parse_format`. Values may be
  * double-quoted (`msg="a b"`, with `\"` escapes). The message is kept as is; a line without any
- * pair is passed through unchanged and counted in `counters.unparsed` (nothing is dropped).
- * Option `prefix`: put the parsed keys under this prefix (`kv_level`…).
+ * pair is passed through unchanged and counted in `op.counters.unparsed` (nothing is dropped).
+ *
+ * It exports `components`: one component value that declares its option (`prefix`), so sluice
+ * validates `prefix` in the log entry, documents it, fills its default, and restarts the entry
+ * when it changes. The received/sent counters are kept at the parser's boundary by sluice (it
+ * does not set `countsItself`).
  */
 import { map } from 'rxjs';
 
@@ -24,6 +29,7 @@ export function parseKeyValues(text) {
 }
 
 export function keyvalue(config = {}) {
+  // Through the component the declared default ('') is filled in; called directly, it may be absent.
   const prefix = typeof config.prefix === 'string' ? config.prefix : '';
   const counters = { parsed: 0, unparsed: 0 };
   const op = map((batch) => ({
@@ -45,5 +51,25 @@ export function keyvalue(config = {}) {
   return op;
 }
 
-/** Named-table form: the loader registers every entry of `parsers` under its key. */
-export const parsers = { keyvalue };
+/**
+ * The component value (`defineComponent` from sluice only adds types; a plain object is the same).
+ * A parser's own options live in the log entry (`home: 'entry'`, the default for parsers).
+ */
+export const components = [
+  {
+    kind: 'parser',
+    type: 'keyvalue',
+    doc: 'Parses `key=value` pairs (values may be double-quoted) into event attributes; the message is kept.',
+    options: [
+      {
+        name: 'prefix',
+        type: 'string',
+        origin: 'sluice',
+        default: '',
+        description: 'Put the parsed keys under this prefix (`kv_level`…).',
+      },
+    ],
+    example: { parse_format: 'keyvalue', prefix: 'kv_' },
+    create: keyvalue,
+  },
+];

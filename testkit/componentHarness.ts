@@ -1,0 +1,605 @@
+/**
+ * Builds any registered component from its `example` config and exercises it with real input of
+ * its kind, for the component contract spec and the declared = read spec:
+ *
+ * - operators and parsers: batches of real log lines (examples/logs plus JSON and CRI lines) in,
+ *   batches out; the stage's time runs on a virtual scheduler (`services.scheduler`);
+ * - sources: real files in a temp dir (the example's `path` re-rooted there);
+ * - monitors: a real monitor source sampling every few milliseconds;
+ * - sinks: batches written to a real local HTTP receiver (addEvents) and the temp dir (files).
+ *
+ * Every run reports the component's counters, what went in and out, and how its stop behaved
+ * (twice, with a downstream that hangs). With `record`, the component's own config and
+ * `ctx.agent` are recording Proxies (testkit/recording.ts), so the run also says which options
+ * it read.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Observable, Subject, VirtualTimeScheduler, identity, isObservable, type OperatorFunction, type Subscription } from 'rxjs';
+import type { Component, ComponentContext, ComponentKind, OptionDecl } from '../lib/component.js';
+import { optionsOf, withDefaults } from '../lib/component.js';
+import type { Registry } from '../lib/registry.js';
+import type { Batch, ComponentCounters, Event, Sink, Stream } from '../lib/types.js';
+import { createCounters, errorMessage, messageBytes } from '../lib/counters.js';
+import { memoryLogger } from '../lib/logger.js';
+import { Credits } from '../lib/pipeline/credits.js';
+import { CheckpointStore } from '../lib/checkpoints/store.js';
+import { loadAgentConfig } from '../app/config.js';
+import { countAtBoundary } from '../lib/countAtBoundary.js';
+import { createMonitorSource } from '../sources/monitors/monitorSource.js';
+import { createReadLog, record, type ReadLog } from './recording.js';
+import { startTestServer, parseAddEventsBody, type TestServer } from './tlsServer.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** What a run read (only with `record`). */
+export interface Reads {
+  own: ReadLog;
+  agent: ReadLog;
+}
+
+export interface StopRun {
+  /** Milliseconds each of the two stop calls took (operators: unsubscribe). */
+  ms: number[];
+  /** The deadline given to stop (ms). */
+  deadlineMs: number;
+  /** Errors thrown or rejections from a stop call. */
+  errors: string[];
+  /** Events emitted after the component was stopped. */
+  emittedAfterStop: number;
+}
+
+export interface Run {
+  component: Component;
+  /** The component's counters (its own, or those its boundary wrapper keeps). */
+  counters: ComponentCounters | undefined;
+  /** Events (and bytes) handed to the component. */
+  inEvents: number;
+  inBytes: number;
+  /** Events (and bytes) that came out of it (sinks: delivered to the receiver or the temp dir). */
+  outEvents: number;
+  outBytes: number;
+  /** Sinks: acked offset per stream id vs the end written. Operators: last `end` seen vs the input's. */
+  acked?: { expected: number; got: number };
+  stop: StopRun;
+  reads?: Reads;
+  /** Anything that went wrong while driving it (build errors, timeouts). */
+  problems: string[];
+  notes: string[];
+}
+
+/** Where a run happens: a temp dir, an HTTP receiver, the validated default agent config. */
+export interface HarnessEnv {
+  dir: string;
+  receiver: TestServer;
+  /** The whole validated agent config (defaults), pointed at the temp dir and the receiver. */
+  agent: Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * Options the harness points at its own temp world (the data and log dirs, the upload server).
+ * They are put in whichever config holds them: `ctx.agent` always, the component's own config
+ * when it declares them there (or declares nothing: an old-shape component takes any config).
+ */
+function environment(dir: string, receiver: TestServer): Record<string, unknown> {
+  return {
+    agent_data_path: path.join(dir, 'data'),
+    agent_log_path: path.join(dir, 'log'),
+    scalyr_server: receiver.url,
+    allow_http: true,
+    api_key: 'harness-api-key',
+  };
+}
+
+/** The environment; the agent config is validated with the schema of `registry` (its declarations). */
+/** The validated agent config (every declared default) with its data and log dirs under `dir`. */
+async function validatedAgent(registry: Registry, dir: string, receiver: TestServer): Promise<Record<string, unknown>> {
+  const env = environment(dir, receiver);
+  fs.mkdirSync(String(env.agent_data_path), { recursive: true });
+  fs.mkdirSync(String(env.agent_log_path), { recursive: true });
+  const parsed = await loadAgentConfig({ config: { agent_data_path: env.agent_data_path, agent_log_path: env.agent_log_path, logs: [] }, baseDir: dir, env: {}, hostname: 'harness-host', registry });
+  if (!parsed.ok) throw new Error(`harness: the default agent config does not validate: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+  return { ...(parsed.config as unknown as Record<string, unknown>), ...env };
+}
+
+/** The environment; agent configs are validated with the schema of `registry` (its declarations). */
+export async function createEnv(registry: Registry): Promise<HarnessEnv> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-component-'));
+  const receiver = await startTestServer();
+  return {
+    dir,
+    receiver,
+    agent: await validatedAgent(registry, dir, receiver),
+    async close() {
+      await receiver.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The configs a component is built with: its example with the declared defaults of its own
+ * options, and the validated agent config (data and log dirs under `runDir`) with the declared
+ * defaults of its global ones.
+ */
+export async function configsFor(c: Component, registry: Registry, env: HarnessEnv, runDir: string): Promise<{ own: Record<string, unknown>; agent: Record<string, unknown> }> {
+  const envOpts = environment(runDir, env.receiver);
+  const ownNames = new Set(optionsOf(c, 'own').map((o) => o.name));
+  const ownEnv: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(envOpts)) if (c.options === undefined || ownNames.has(k)) ownEnv[k] = v;
+  const example = structuredClone(c.example ?? {});
+  if (c.kind === 'source' && typeof example.path === 'string') example.path = path.join(runDir, 'files', example.path);
+  const own = withDefaults(c, { ...example, ...ownEnv }, 'own');
+  const agent = withDefaults(c, await validatedAgent(registry, runDir, env.receiver), 'global');
+  return { own, agent };
+}
+
+/** A registry copy where `c` (every name it answers to) reads through recording Proxies. */
+export function instrumented(registry: Registry, c: Component, reads: Reads): Registry {
+  const copy = registry.with();
+  const readLineLimit = c.readLineLimit;
+  copy.add({
+    ...c,
+    create: ((config: Record<string, unknown>, ctx: ComponentContext) => c.create(record(config, reads.own) as never, { ...ctx, agent: record(ctx.agent as object, reads.agent) } as never)) as never,
+    // What the reader's line limit comes from is read too (the assembly asks once per entry).
+    ...(readLineLimit ? { readLineLimit: (own: Readonly<Record<string, unknown>>, agent: Readonly<Record<string, unknown>>) => readLineLimit.call(c, record(own, reads.own), record(agent, reads.agent)) } : {}),
+  } as Component);
+  return copy;
+}
+
+export interface RunOptions {
+  registry: Registry;
+  env: HarnessEnv;
+  /** Record the options it reads. */
+  record?: boolean;
+  /** Deadline handed to stop() (ms). */
+  stopDeadlineMs?: number;
+}
+
+/** Builds `c` through the registry from its example config and drives it with input of its kind. */
+export async function exercise(c: Component, opts: RunOptions): Promise<Run> {
+  const runDir = fs.mkdtempSync(path.join(opts.env.dir, `${c.kind}-${c.type.replace(/[^\w.-]/g, '_')}-`));
+  const reads: Reads | undefined = opts.record ? { own: createReadLog(), agent: createReadLog() } : undefined;
+  const registry = reads ? instrumented(opts.registry, c, reads) : opts.registry;
+  const built = registry.component(c.kind, c.type) as Component;
+  const { own, agent } = await configsFor(c, opts.registry, opts.env, runDir);
+  const run: Run = {
+    component: c,
+    counters: undefined,
+    inEvents: 0,
+    inBytes: 0,
+    outEvents: 0,
+    outBytes: 0,
+    stop: { ms: [], deadlineMs: opts.stopDeadlineMs ?? 300, errors: [], emittedAfterStop: 0 },
+    reads,
+    problems: [],
+    notes: [],
+  };
+  const drive = DRIVERS[c.kind];
+  try {
+    await drive({ c: built, own, agent, registry, env: opts.env, runDir, run });
+  } catch (err) {
+    run.problems.push(`${c.kind} ${c.type}: ${errorMessage(err)}`);
+  }
+  return run;
+}
+
+interface DriveArgs {
+  c: Component;
+  own: Record<string, unknown>;
+  agent: Record<string, unknown>;
+  registry: Registry;
+  env: HarnessEnv;
+  runDir: string;
+  run: Run;
+}
+
+const DRIVERS: Record<ComponentKind, (a: DriveArgs) => Promise<void>> = {
+  operator: driveOperator,
+  parser: driveOperator,
+  source: driveSource,
+  monitor: driveMonitor,
+  sink: driveSink,
+};
+
+function context(a: DriveArgs, counters: ComponentCounters, services?: Record<string, unknown>): ComponentContext {
+  return {
+    id: `harness:${a.c.kind}:${a.c.type}`,
+    logger: memoryLogger(),
+    agent: a.agent,
+    credits: new Credits(1 << 20),
+    dataPath: String(a.agent.agent_data_path),
+    counters,
+    services,
+  };
+}
+
+/** Runs `fn`, giving up after `limitMs` (a stop that never resolves is reported, not waited for). */
+async function timed(fn: () => unknown, limitMs = 5000): Promise<{ ms: number; error?: string }> {
+  const t0 = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const gaveUp = new Promise<'gave up'>((r) => (timer = setTimeout(() => r('gave up'), limitMs)));
+    const result = await Promise.race([Promise.resolve().then(fn), gaveUp]);
+    if (result === 'gave up') return { ms: performance.now() - t0, error: `did not resolve within ${limitMs} ms` };
+    return { ms: performance.now() - t0 };
+  } catch (err) {
+    return { ms: performance.now() - t0, error: errorMessage(err) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
+
+// --- input --------------------------------------------------------------------------------
+
+/** Real log lines: the example logs, JSON lines (Docker json-file) and CRI lines (a partial one joined). */
+export function inputLines(): string[] {
+  const lines: string[] = [];
+  for (const f of ['examples/logs/app.log', 'examples/logs/access.log']) {
+    for (const l of fs.readFileSync(path.join(ROOT, f), 'utf8').split('\n')) if (l !== '') lines.push(`${l}\n`);
+  }
+  lines.push(
+    '{"log":"json line one\\n","stream":"stdout","time":"2026-11-23T10:00:10.000000001Z"}\n',
+    '{"log":"json line two password=hunter2\\n","stream":"stderr","time":"2026-11-23T10:00:11.5Z"}\n',
+    '2026-11-23T10:00:12.000000000Z stdout F cri full line\n',
+    '2026-11-23T10:00:13.000000000Z stdout P cri partial \n',
+    '2026-11-23T10:00:13.100000000Z stdout F line joined\n',
+    'level=info msg="key value line" user=alice\n',
+  );
+  return lines;
+}
+
+export interface Recorded {
+  stream: Stream;
+  acks: number[];
+}
+
+export function recordingStream(id: string, p = `/harness/${id}.log`): Recorded {
+  const acks: number[] = [];
+  return { stream: { id, kind: 'log', path: p, attrs: { logfile: p }, seqId: `seq-${id}`, ack: (end) => acks.push(end) }, acks };
+}
+
+/** `lines` as batches of one stream; messages are views into one Buffer, as a file read gives them. */
+export function batchesOf(stream: Stream, lines: string[], perBatch = 5, startAt = 0): Batch[] {
+  const page = Buffer.from(lines.join(''));
+  const out: Batch[] = [];
+  let at = 0;
+  for (let i = 0; i < lines.length; i += perBatch) {
+    const events: Event[] = [];
+    for (const l of lines.slice(i, i + perBatch)) {
+      const n = Buffer.byteLength(l);
+      events.push({ message: page.subarray(at, at + n), end: startAt + at + n });
+      at += n;
+    }
+    out.push({ stream, events, end: startAt + at });
+  }
+  return out;
+}
+
+const sumEvents = (bs: Batch[]) => bs.reduce((n, b) => n + b.events.length, 0);
+const sumBytes = (bs: Batch[]) => bs.reduce((n, b) => n + b.events.reduce((m, e) => m + messageBytes(e.message), 0), 0);
+
+// --- operators and parsers ----------------------------------------------------------------
+
+/**
+ * Builds an operator or parser stage the way the assembly does: the component's own operator,
+ * wrapped by the boundary counter when it does not count itself.
+ */
+export function buildStage(c: Component, own: Record<string, unknown>, ctx: ComponentContext): OperatorFunction<Batch, Batch> {
+  const op = (c.create as (cfg: Record<string, unknown>, ctx: ComponentContext) => OperatorFunction<Batch, Batch>)(own, ctx);
+  return c.countsItself ? op : countAtBoundary(op, ctx.counters!, { reason: `${c.kind}:${c.type}` });
+}
+
+async function driveOperator(a: DriveArgs): Promise<void> {
+  const { run } = a;
+  const counters = createCounters();
+  run.counters = counters;
+  const scheduler = new VirtualTimeScheduler();
+  const ctx = context(a, counters, { scheduler });
+  // The assembly asks a parser once per entry how long a line it takes whole (for the reader).
+  const limit = a.c.readLineLimit?.(a.own, a.agent);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) run.problems.push(`readLineLimit gave ${limit}, not a positive whole number of bytes`);
+  const op = buildStage(a.c, a.own, ctx);
+  const { stream } = recordingStream('op');
+  const input = batchesOf(stream, inputLines());
+  run.inEvents = sumEvents(input);
+  run.inBytes = sumBytes(input);
+
+  // 1. Everything through, then complete (a stage holding lines back sends them on completion).
+  const subject = new Subject<Batch>();
+  const out: Batch[] = [];
+  let failed: unknown;
+  subject.pipe(op).subscribe({ next: (b) => out.push(b), error: (e) => (failed = e) });
+  for (const b of input) subject.next(b);
+  scheduler.flush();
+  subject.complete();
+  scheduler.flush();
+  if (failed !== undefined) run.problems.push(`the stage errored: ${errorMessage(failed)}`);
+  run.outEvents = sumEvents(out);
+  run.outBytes = sumBytes(out);
+  run.acked = { expected: input[input.length - 1].end, got: out.length > 0 ? Math.max(...out.map((b) => b.end)) : 0 };
+
+  // 2. Stop: a second instance gets lines and is unsubscribed (twice) while it may hold some;
+  // nothing may come out after that, even once its timers are due.
+  const ctx2 = context(a, createCounters(), { scheduler });
+  const op2 = buildStage(a.c, a.own, ctx2);
+  const subject2 = new Subject<Batch>();
+  let after = 0;
+  let stopped = false;
+  const sub: Subscription = subject2.pipe(op2).subscribe({ next: () => stopped && after++ });
+  for (const b of input) subject2.next(b);
+  for (let i = 0; i < 2; i++) {
+    const t = await timed(() => {
+      stopped = true;
+      sub.unsubscribe();
+    });
+    run.stop.ms.push(t.ms);
+    if (t.error) run.stop.errors.push(t.error);
+  }
+  subject2.next(batchesOf(stream, ['after stop\n'], 1, input[input.length - 1].end)[0]);
+  scheduler.flush();
+  run.stop.emittedAfterStop = after;
+}
+
+// --- sources --------------------------------------------------------------------------------
+
+/** A file name the glob matches (`*` → `harness`, `?` → `x`, `**` → nothing). */
+function fileFor(glob: string): string {
+  return glob.replace(/\*\*\//g, '').replace(/\*/g, 'harness').replace(/\?/g, 'x');
+}
+
+async function driveSource(a: DriveArgs): Promise<void> {
+  const { run } = a;
+  const checkpoints = await CheckpointStore.open(path.join(a.runDir, 'data', 'checkpoints'), { flushIntervalMs: 50 });
+  const services = {
+    checkpoints,
+    startup: true,
+    perFile: () => identity,
+    pollIntervalMs: 50,
+  };
+  const ctx = context(a, createCounters(), services);
+  const made = (a.c.create as (cfg: Record<string, unknown>, ctx: ComponentContext) => unknown)(a.own, ctx);
+  if (isObservable(made)) {
+    run.problems.push('create returned a bare Observable (the old shape); the registry must wrap it into a source with counters and stop()');
+    await checkpoints.close?.();
+    return;
+  }
+  const src = made as { batches$: Observable<Batch>; counters: ComponentCounters; stop(d?: number): Promise<void>; ready?(): Promise<void> };
+  run.counters = src.counters;
+  const file = typeof a.own.path === 'string' ? fileFor(a.own.path) : undefined;
+  if (file) fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (file) fs.writeFileSync(file, 'before start: read from its end unless copy_from_start\n');
+  const out: Batch[] = [];
+  let stopped = false;
+  let ackLast = true;
+  const sub = src.batches$.subscribe({
+    next: (b) => {
+      if (stopped) run.stop.emittedAfterStop += b.events.length;
+      out.push(b);
+      if (ackLast) b.stream.ack(b.end);
+    },
+    error: (e) => run.problems.push(`batches$ errored: ${errorMessage(e)}`),
+  });
+  await Promise.race([src.ready?.(), new Promise((r) => setTimeout(r, 3000))]);
+  const lines = inputLines();
+  if (file) fs.appendFileSync(file, lines.join(''));
+  run.inEvents = file ? lines.length : 0;
+  run.inBytes = file ? Buffer.byteLength(lines.join('')) : 0;
+  if (!(await waitUntil(() => sumEvents(out) >= run.inEvents && src.counters.sentEvents >= run.inEvents, 8000))) {
+    run.problems.push(`read ${sumEvents(out)} of ${run.inEvents} lines written to ${file} within 8 s`);
+  }
+  run.outEvents = sumEvents(out);
+  run.outBytes = sumBytes(out);
+  run.counters = structuredClone(src.counters);
+  // Stop while the downstream hangs: more lines come in and are never acknowledged.
+  ackLast = false;
+  if (file) fs.appendFileSync(file, 'one more line nobody acknowledges\n');
+  await waitUntil(() => sumEvents(out) > run.outEvents, 2000);
+  for (let i = 0; i < 2; i++) {
+    const t = await timed(() => src.stop(run.stop.deadlineMs), run.stop.deadlineMs + 2000);
+    stopped = true;
+    run.stop.ms.push(t.ms);
+    if (t.error) run.stop.errors.push(t.error);
+  }
+  if (file) fs.appendFileSync(file, 'after stop\n');
+  await new Promise((r) => setTimeout(r, 150));
+  sub.unsubscribe();
+  await checkpoints.close?.();
+}
+
+// --- monitors -------------------------------------------------------------------------------
+
+async function driveMonitor(a: DriveArgs): Promise<void> {
+  const { run } = a;
+  const entry = { ...a.own, module: a.own.module ?? a.c.type, id: a.own.id ?? 'harness', sample_interval: 0.05 };
+  const agent = { ...a.agent, global_monitor_sample_interval_enable_jitter: false };
+  const logger = memoryLogger();
+  const src = createMonitorSource(entry as never, { logger, agent: agent as never, registry: a.registry, baseDir: a.runDir });
+  run.counters = src.counters;
+  const out: Batch[] = [];
+  let stopped = false;
+  const sub = src.batches$.subscribe({
+    next: (b) => {
+      if (stopped) run.stop.emittedAfterStop += b.events.length;
+      out.push(b);
+    },
+  });
+  if (!(await waitUntil(() => out.length >= 2, 5000))) {
+    run.problems.push(`${out.length} samples in 5 s at a 50 ms interval (status: ${JSON.stringify(src.status())}; log: ${logger.records.map((r) => r.message).join(' | ')})`);
+  }
+  const st = src.status();
+  if (st.errors > 0) run.problems.push(`the monitor reported errors: ${st.lastError}`);
+  run.outEvents = sumEvents(out);
+  run.outBytes = sumBytes(out);
+  run.counters = structuredClone(src.counters);
+  // A monitor's input is what its samples produced: every line it counted as received.
+  run.inEvents = run.counters.receivedEvents;
+  run.inBytes = run.counters.receivedBytes;
+  for (let i = 0; i < 2; i++) {
+    const t = await timed(() => src.stop(), run.stop.deadlineMs + 2000);
+    stopped = true;
+    run.stop.ms.push(t.ms);
+    if (t.error) run.stop.errors.push(t.error);
+  }
+  await new Promise((r) => setTimeout(r, 150));
+  sub.unsubscribe();
+}
+
+// --- sinks ----------------------------------------------------------------------------------
+
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...filesUnder(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+/** Events delivered: in addEvents requests the receiver got, plus lines in files the sink wrote. */
+function delivered(env: HarnessEnv, from: number, dataDir: string): number {
+  let n = 0;
+  for (const r of env.receiver.requests.slice(from)) {
+    try {
+      n += parseAddEventsBody(r.body).events.length;
+    } catch {
+      /* not an addEvents body */
+    }
+  }
+  for (const f of filesUnder(dataDir)) {
+    if (/checkpoint|\.lock$|status/.test(path.basename(f))) continue;
+    n += fs.readFileSync(f, 'utf8').split('\n').filter((l) => l.trim() !== '').length;
+  }
+  return n;
+}
+
+async function driveSink(a: DriveArgs): Promise<void> {
+  const { run, env } = a;
+  const ctx = context(a, createCounters());
+  const sink = (a.c.create as (cfg: Record<string, unknown>, ctx: ComponentContext) => Sink)(a.own, ctx);
+  run.counters = sink.counters;
+  const from = env.receiver.requests.length;
+  const s1 = recordingStream('sink-a');
+  const s2 = recordingStream('sink-b');
+  const input = [...batchesOf(s1.stream, inputLines().slice(0, 10), 4), ...batchesOf(s2.stream, inputLines().slice(10), 4)];
+  run.inEvents = sumEvents(input);
+  run.inBytes = sumBytes(input);
+  for (const b of input) sink.write(b);
+  await sink.flush(5000);
+  const acked = (r: Recorded, bs: Batch[]) => ({ expected: Math.max(...bs.filter((b) => b.stream === r.stream).map((b) => b.end)), got: Math.max(0, ...r.acks) });
+  const a1 = acked(s1, input);
+  const a2 = acked(s2, input);
+  run.acked = { expected: a1.expected + a2.expected, got: a1.got + a2.got };
+  run.outEvents = delivered(env, from, String(a.agent.agent_data_path));
+  run.outBytes = sink.counters.sentBytes;
+  run.counters = structuredClone(sink.counters);
+  // Stop while the downstream hangs: the receiver never answers the next requests.
+  env.receiver.faults.push(...Array.from({ length: 20 }, () => ({ hang: true })));
+  const s3 = recordingStream('sink-c');
+  for (const b of batchesOf(s3.stream, ['hangs 1\n', 'hangs 2\n'], 1)) sink.write(b);
+  await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 2; i++) {
+    const t = await timed(() => sink.stop(run.stop.deadlineMs), run.stop.deadlineMs + 2000);
+    run.stop.ms.push(t.ms);
+    if (t.error) run.stop.errors.push(t.error);
+  }
+  env.receiver.faults.length = 0;
+}
+
+// --- checks ---------------------------------------------------------------------------------
+
+const COUNTER_FIELDS = ['receivedEvents', 'receivedBytes', 'sentEvents', 'sentBytes', 'errors'] as const;
+
+/** What breaks the component contract in a run (empty when it keeps it). */
+export function contractProblems(run: Run): string[] {
+  const p = [...run.problems];
+  const c = run.counters;
+  const kind = run.component.kind;
+  if (!c) return [...p, 'no counters (received/sent/dropped/errors)'];
+  for (const f of COUNTER_FIELDS) if (typeof c[f] !== 'number' || !Number.isFinite(c[f])) p.push(`counters.${f} is not a number (${String(c[f])})`);
+  if (!c.dropped || typeof c.dropped !== 'object') p.push('counters.dropped is not an object of reasons');
+  else for (const [reason, n] of Object.entries(c.dropped)) if (reason === '' || !(Number.isInteger(n) && n > 0)) p.push(`counters.dropped[${JSON.stringify(reason)}] = ${n}: a drop needs a reason and a positive count`);
+  const drops = Object.values(c.dropped ?? {}).reduce((n, v) => n + v, 0);
+  if (kind === 'operator' || kind === 'parser') {
+    if (c.receivedEvents !== run.inEvents) p.push(`received ${c.receivedEvents} events, ${run.inEvents} went in`);
+    if (c.receivedBytes !== run.inBytes) p.push(`received ${c.receivedBytes} bytes, ${run.inBytes} went in`);
+    if (c.sentEvents !== run.outEvents) p.push(`sent ${c.sentEvents} events, ${run.outEvents} came out`);
+    if (c.sentBytes !== run.outBytes) p.push(`sent ${c.sentBytes} bytes, ${run.outBytes} came out`);
+    if (c.sentEvents + drops > c.receivedEvents) p.push(`sent ${c.sentEvents} + dropped ${drops} > received ${c.receivedEvents}`);
+    if (!run.component.countsItself && c.sentEvents + drops !== c.receivedEvents) p.push(`counted at the boundary: sent ${c.sentEvents} + dropped ${drops} ≠ received ${c.receivedEvents}`);
+    if (run.acked && run.acked.got !== run.acked.expected) p.push(`the last batch out ends at ${run.acked.got}, the input at ${run.acked.expected} (acks would not reach the end)`);
+  } else if (kind === 'source') {
+    if (run.inEvents === 0) p.push('no input: the source has no `path` to write files to');
+    if (c.receivedEvents < run.inEvents) p.push(`received ${c.receivedEvents} events, ${run.inEvents} lines written`);
+    if (c.sentEvents !== run.outEvents) p.push(`sent ${c.sentEvents} events, ${run.outEvents} came out`);
+  } else if (kind === 'monitor') {
+    if (c.receivedEvents === 0) p.push('received nothing: no sample was counted');
+    if (c.sentEvents !== run.outEvents) p.push(`sent ${c.sentEvents} events, ${run.outEvents} came out`);
+    if (c.sentEvents + drops < c.receivedEvents) p.push(`received ${c.receivedEvents}, sent ${c.sentEvents} + dropped ${drops}: lines lost without a reason`);
+  } else if (kind === 'sink') {
+    if (c.receivedEvents !== run.inEvents) p.push(`received ${c.receivedEvents} events, ${run.inEvents} were written to it`);
+    if (c.sentEvents !== run.outEvents) p.push(`sent ${c.sentEvents} events, ${run.outEvents} were delivered to the receiver / temp dir`);
+    if (run.outEvents + drops < run.inEvents) p.push(`delivered ${run.outEvents} + dropped ${drops} of ${run.inEvents} written`);
+    if (run.acked && run.acked.got < run.acked.expected) p.push(`acked up to ${run.acked.got} of ${run.acked.expected} (sum over streams) after flush`);
+  }
+  if (c.sentEvents === 0 && kind !== 'sink') p.push('sent nothing: the sent counters did not move');
+  if (c.receivedEvents === 0) p.push('received nothing: the received counters did not move');
+  const s = run.stop;
+  if (s.ms.length !== 2) p.push(`stop ran ${s.ms.length} of 2 times`);
+  for (const e of s.errors) p.push(`stop failed: ${e}`);
+  const bound = s.deadlineMs + 1000;
+  s.ms.forEach((ms, i) => ms > bound && p.push(`stop #${i + 1} took ${Math.round(ms)} ms (deadline ${s.deadlineMs} ms)`));
+  if (s.emittedAfterStop > 0) p.push(`${s.emittedAfterStop} events came out after stop`);
+  return p;
+}
+
+/** Where part-level keys of a component's own config are declared (not by the component). */
+export interface PartKeys {
+  /** Keys the assembly declares on the object the component's own options live in. */
+  own: ReadonlySet<string>;
+}
+
+/** Declared = read: problems with what a recorded run read against what the component declares. */
+export function declarationProblems(run: Run, part: PartKeys = { own: new Set() }): string[] {
+  const c = run.component;
+  const reads = run.reads;
+  if (!reads) return ['the run was not recorded'];
+  const p: string[] = [];
+  const decl = (scope: 'own' | 'global') => new Map<string, OptionDecl>(optionsOf(c, scope).map((o) => [o.name, o]));
+  const own = decl('own');
+  const global = decl('global');
+  const undeclaredOwn = [...reads.own.keys].filter((k) => !own.has(k) && !part.own.has(k)).sort();
+  const undeclaredAgent = [...reads.agent.keys].filter((k) => !global.has(k)).sort();
+  if (undeclaredOwn.length) p.push(`reads own option(s) it does not declare: ${undeclaredOwn.join(', ')}`);
+  if (undeclaredAgent.length) p.push(`reads agent option(s) it does not declare as global: ${undeclaredAgent.join(', ')}`);
+  const how = (log: ReadLog) => (log.enumerated ? ' (it enumerates that config: a spread or Object.keys copies every key, so every present key counts as read)' : '');
+  for (const [scope, map, log] of [
+    ['own', own, reads.own],
+    ['global', global, reads.agent],
+  ] as const) {
+    const unread = [...map.values()].filter((o) => !o.noEffect && !log.keys.has(o.name)).map((o) => o.name);
+    const readNoEffect = [...map.values()].filter((o) => o.noEffect && log.keys.has(o.name)).map((o) => o.name);
+    if (unread.length) p.push(`declares ${scope} option(s) it never read: ${unread.join(', ')} (read it, or mark it noEffect with the reason)`);
+    if (readNoEffect.length) p.push(`reads ${scope} option(s) declared noEffect: ${readNoEffect.join(', ')}${how(log)}`);
+  }
+  return p;
+}
+
+/** One line per component for reports. */
+export function label(c: Pick<Component, 'kind' | 'type'>): string {
+  return `${c.kind}:${c.type}`;
+}

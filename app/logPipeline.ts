@@ -31,7 +31,8 @@ import type { Taps } from '../lib/pipeline/taps.js';
 import type { Credits } from '../lib/pipeline/credits.js';
 import { createCounters } from '../lib/counters.js';
 import { countAtBoundary } from '../lib/countAtBoundary.js';
-import { createSamplingStats, seededRandom, type SamplingStats } from '../operators/sample.js';
+import { createSamplingStats, type SamplingStats } from '../operators/sample.js';
+import { seededRandom } from '../lib/random.js';
 import { createRedactionStats, type RedactionStats } from '../operators/redact.js';
 import type { PerFileChain } from '../sources/file/logSource.js';
 

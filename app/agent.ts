@@ -46,6 +46,7 @@ import { logSpecs, logStatus, type LogPart, type LogPartSpec } from './parts/log
 import { monitorSpecs, monitorStatus, type MonitorPart, type MonitorPartSpec } from './parts/monitorPart.js';
 import { apmSpecs, apmStatus, type ApmPartRecord } from './parts/apmPart.js';
 import { httpEndpointSpecs } from './parts/httpEndpointPart.js';
+import { sourceSpecs, sourceStatus, type PluginSourcePart, type SourcePartSpec } from './parts/sourcePart.js';
 import { needsRestart } from './parts/agentOptions.js';
 
 export type { AgentStatus, ConfigStatus };
@@ -139,7 +140,7 @@ export function createAgent(opts: AgentOptions): Agent {
   /** Every part the config describes, one builder per kind. */
   function specsFor(cfg: AgentConfig, r: Running, startup: boolean): PartSpec[] {
     const { ctx } = r;
-    return [sinkSpec(cfg, ctx), ...logSpecs(cfg, startup, ctx), ...monitorSpecs(cfg, ctx), ...apmSpecs(cfg, ctx), ...httpEndpointSpecs(cfg, ctx)] as PartSpec[];
+    return [sinkSpec(cfg, ctx), ...logSpecs(cfg, startup, ctx), ...sourceSpecs(cfg, ctx), ...monitorSpecs(cfg, ctx), ...apmSpecs(cfg, ctx), ...httpEndpointSpecs(cfg, ctx)] as PartSpec[];
   }
 
   /** Applies a validated and build-checked config (plugins are loaded by the build check). */
@@ -285,6 +286,7 @@ export function createAgent(opts: AgentOptions): Agent {
         sink: sinkStatus(partsOf<SinkPart>('sink')[0]),
         logs: partsOf<LogPart, LogPartSpec>('log').map(logStatus),
         monitors: partsOf<MonitorPart, MonitorPartSpec>('monitor').map(monitorStatus),
+        ...optional('sources', partsOf<PluginSourcePart, SourcePartSpec>('source').map(sourceStatus)),
         apm: apmStatus(partsOf<ApmPartRecord>('apm')[0]),
         pendingBytes: running?.ctx.credits.inUse ?? 0,
         creditsTotal: running?.ctx.credits.total ?? 0,
@@ -293,6 +295,11 @@ export function createAgent(opts: AgentOptions): Agent {
     },
   };
   return agent;
+}
+
+/** `{[name]: list}` when the list is not empty (status keeps its shape for configs without that part kind). */
+function optional<K extends string, T>(name: K, list: T[]): { [k in K]?: T[] } {
+  return (list.length > 0 ? { [name]: list } : {}) as { [k in K]?: T[] };
 }
 
 function fileSize(p: string): number {

@@ -35,6 +35,7 @@ export function createMetricsRegistry(status: () => AgentStatus): PromRegistry {
     ['sink', s.sink.counters as CounterSet | undefined],
     ...s.logs.map((l) => [`log:${l.path}`, l.counters] as [string, CounterSet]),
     ...s.monitors.map((m) => [`monitor:${m.key}`, m.counters as CounterSet | undefined] as [string, CounterSet | undefined]),
+    ...(s.sources ?? []).map((x) => [`source:${x.key}`, x.counters as CounterSet | undefined] as [string, CounterSet | undefined]),
   ];
   const counter = (name: string, help: string, pick: (c: CounterSet) => number) =>
     new Counter({

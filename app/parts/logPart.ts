@@ -3,16 +3,14 @@
  * chain (parser, line stages, plugin operators; `app/logPipeline.ts`). Its restart key is the
  * values of what those components declare, plus the keys the log part reads itself.
  */
-import type { Component } from '../../lib/component.js';
 import type { AgentConfig, LogEntryConfig } from '../../lib/config/types.js';
-import type { Logger, Stream } from '../../lib/types.js';
+import type { Stream } from '../../lib/types.js';
 import type { Registry } from '../../lib/registry.js';
 import { createCounters, errorMessage } from '../../lib/counters.js';
 import type { AgentStatus } from '../../lib/status/types.js';
-import { renameLogfile } from '../../lib/renameLogfile.js';
 import type { LogSource } from '../../sources/file/logSource.js';
 import type { FileSourceServices } from '../../sources/file/component.js';
-import { entryChain, createEntryStats, summarize, type EntryStats } from '../logPipeline.js';
+import { chainStages, entryChain, createEntryStats, summarize, LOG_PART_OPTIONS, type EntryStats } from '../logPipeline.js';
 import { declared, derive, undeclared, type Built, type KindSpec, type Listed, type Part, type PartContext } from './types.js';
 
 type LogStatus = AgentStatus['logs'][number];
@@ -30,29 +28,30 @@ export interface LogPartSpec extends KindSpec<LogPart> {
   path: string;
 }
 
-/** The built-in line stages, in chain order, each present when its rule list is not empty. */
-const LINE_STAGES: readonly [type: string, rules: keyof LogEntryConfig][] = [
-  ['groupLines', 'lineGroupers'],
-  ['sample', 'sampling_rules'],
-  ['redact', 'redaction_rules'],
-];
-
 /** The keys of a `logs[]` entry the log part reads itself (`parse_format`, `operators`…). */
-const LOG_PART = declared('log', []);
+const LOG_PART = declared('log', LOG_PART_OPTIONS);
 
-/** What the entry's part is built from: the file source, its parser, the stages present, its plugin operators. */
-export function logPartComponents(entry: LogEntryConfig, registry: Registry): Built[] {
-  const named = (kind: Component['kind'], type: string) => registry.component(kind, type) ?? undeclared(`${kind}:${type}`);
-  const onEntry = [LOG_PART, named('source', 'file'), named('parser', entry.parse_format ?? 'raw')];
-  for (const [type, rules] of LINE_STAGES) if (((entry[rules] as unknown[] | undefined) ?? []).length > 0) onEntry.push(named('operator', type));
-  const operators = ((entry.operators as { type: string }[] | undefined) ?? []).map((op) => ({ components: [named('operator', op.type)], own: op }));
-  return [{ components: onEntry, own: entry }, ...operators];
+/**
+ * What the entry's part is built from: the file source, and the chain's stages (its parser, the
+ * line stages present, its plugin operators, each with the object holding its own options).
+ */
+export function logPartComponents(id: string, entry: LogEntryConfig, registry: Registry): Built[] {
+  const file = registry.component('source', 'file') ?? undeclared('source:file');
+  let stages: ReturnType<typeof chainStages>;
+  try {
+    stages = chainStages(id, entry, registry);
+  } catch {
+    // A type that is not registered: building the part fails and says why; any change retries it.
+    return [{ components: [LOG_PART, file, undeclared('log chain')], own: entry }];
+  }
+  const onEntry = [LOG_PART, file, ...stages.filter((st) => st.own === entry).map((st) => st.component)];
+  return [{ components: onEntry, own: entry }, ...stages.filter((st) => st.own !== entry).map((st) => ({ components: [st.component], own: st.own }))];
 }
 
 export function logSpec(cfg: AgentConfig, entry: LogEntryConfig, index: number, startup: boolean, ctx: PartContext & { initialPositions?: Record<string, number> }): LogPartSpec {
   const id = `logs[${index}]`;
   const { logger, hub, stopDeadlineMs } = ctx;
-  const { slice, live } = derive(logPartComponents(entry, ctx.registry), cfg);
+  const { slice, live } = derive(logPartComponents(id, entry, ctx.registry), cfg);
   return {
     key: `log:${entry.path}`,
     kind: 'log',
@@ -68,7 +67,6 @@ export function logSpec(cfg: AgentConfig, entry: LogEntryConfig, index: number, 
         readBuffers: ctx.readBuffers,
         checkpoints: ctx.checkpoints,
         startup,
-        streamAttrs: (realPath: string) => streamAttrs(entry, realPath, logger),
         perFile,
         initialPositions: entry.implicit ? ctx.initialPositions : undefined,
       };
@@ -155,20 +153,4 @@ export function logSpecs(cfg: AgentConfig, startup: boolean, ctx: PartContext & 
 export function logStatus(p: Listed<LogPart, LogPartSpec>): LogStatus {
   if (p.part) return { ...p.part.status(), key: p.key, error: p.error };
   return { key: p.key, path: p.spec.path, files: [], counters: createCounters(), stages: undefined, redactions: 0, droppedBySampling: { lines: 0, bytes: 0 }, error: p.error };
-}
-
-/** The attributes every event of a file carries: the entry's attributes plus `logfile`. */
-export function streamAttrs(entry: LogEntryConfig, realPath: string, logger: Logger): Record<string, string> {
-  const attrs: Record<string, string> = { ...entry.attributes };
-  if (attrs.logfile === undefined && attrs.filename === undefined) {
-    if (entry.rename_logfile) {
-      const r = renameLogfile(realPath, entry.rename_logfile);
-      if (r.warning) logger.warn(`rename_logfile for ${realPath}: ${r.warning}`);
-      attrs.logfile = r.logfile;
-      if (r.logfile !== realPath) attrs.original_file = realPath;
-    } else {
-      attrs.logfile = realPath;
-    }
-  }
-  return attrs;
 }

@@ -38,6 +38,8 @@ export interface AgentStatus {
     error?: string;
   }[];
   monitors: { key: string; status: unknown; counters?: ComponentCounters; error?: string }[];
+  /** Plugin sources (`sources[]`), present when there are any; `key` is `type(id)`. */
+  sources?: { key: string; status?: unknown; counters?: ComponentCounters; error?: string }[];
   apm?: unknown;
   pendingBytes: number;
   creditsTotal: number;

@@ -1,4 +1,5 @@
-import { Subject, from, lastValueFrom, throwError, toArray } from 'rxjs';
+import { Subject, from, lastValueFrom, map, throwError, toArray } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
 import { parseJson, parseRfc3339Nanos } from './parseJson.js';
 import { createCounters } from '../lib/counters.js';
 import type { Batch, Stream } from '../lib/types.js';
@@ -70,5 +71,66 @@ describe('parseJson', () => {
     const input = new Subject<Batch>();
     input.pipe(parseJson(opts)).subscribe().unsubscribe();
     expect(input.observed).toBe(false);
+  });
+});
+
+describe('parseJson with mergePartial (merge_json_parsed_lines)', () => {
+  const line = (log: string, extra: Record<string, unknown> = {}) => JSON.stringify({ log, ...extra }) + '\n';
+  /** Batches of lines with contiguous offsets, starting at `start`. */
+  function batchAt(ls: string[], start: number, more = false): Batch {
+    let off = start;
+    const events = ls.map((l) => {
+      const message = Buffer.from(l);
+      off += message.length;
+      return { message, end: off };
+    });
+    return more ? { stream, events, end: off, more: true } : { stream, events, end: off };
+  }
+  const mopts = { ...opts, mergePartial: true, mergeWaitMs: 50 };
+  const msgs = (b: Batch) => b.events.map((e) => String(e.message));
+
+  test('pieces without a newline are joined up to the one with it; the batch end waits before the join', () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
+    scheduler.run(({ cold, expectObservable }) => {
+      const b1 = batchAt([line('zero\n'), line('part one '), line('part two ')], 0);
+      const joinStart = Buffer.byteLength(line('zero\n'));
+      const b2 = batchAt([line('end\n', { k: 'v' }), line('after\n')], b1.end);
+      const counters = createCounters();
+      const out$ = cold('a 9ms b|', { a: b1, b: b2 }).pipe(parseJson({ ...mopts, counters, scheduler }), map((b) => ({ m: msgs(b), end: b.end })));
+      expectObservable(out$).toBe('a 9ms b|', {
+        a: { m: ['zero\n'], end: joinStart },
+        b: { m: ['part one part two end\n', 'after\n'], end: b2.end },
+      });
+      scheduler.flush();
+      expect(counters).toMatchObject({ receivedEvents: 5, sentEvents: 3 });
+    });
+  });
+
+  test('a join whose last piece does not come is sent after the wait; a batch marked more starts no wait', () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
+    scheduler.run(({ cold, expectObservable }) => {
+      const b1 = batchAt([line('a ')], 0, true);
+      const b2 = batchAt([line('b ')], b1.end);
+      const out$ = cold('a 99ms b 99ms |', { a: b1, b: b2 }).pipe(parseJson({ ...mopts, scheduler }), map((b) => ({ m: msgs(b), end: b.end })));
+      // At 0: an empty batch marked more (the join waits, no timer). At 100: b joins, nothing new
+      // to acknowledge, the wait starts. At 150: the join is sent.
+      expectObservable(out$).toBe('a 149ms c 49ms |', {
+        a: { m: [], end: 0 },
+        c: { m: ['a b '], end: b2.end },
+      });
+    });
+  });
+
+  test('a line that is not JSON ends the join; off, each line is its own event', async () => {
+    const ls = [line('x '), 'plain\n', line('y\n')];
+    const on = (await lastValueFrom(from([batch(ls)]).pipe(parseJson(mopts), toArray()))).flatMap(msgs);
+    expect(on).toEqual(['x ', 'plain\n', 'y\n']);
+    const off = (await lastValueFrom(from([batch([line('x '), line('y\n')])]).pipe(parseJson(opts), toArray()))).flatMap(msgs);
+    expect(off).toEqual(['x ', 'y\n']);
+  });
+
+  test('a join is sent once it holds mergeMaxBytes, and on complete', async () => {
+    const out = (await lastValueFrom(from([batch([line('aaaa'), line('bbbb'), line('cc')])]).pipe(parseJson({ ...mopts, maxLineSize: 8, mergeMaxBytes: 8 }), toArray()))).flatMap(msgs);
+    expect(out).toEqual(['aaaabbbb', 'cc']);
   });
 });

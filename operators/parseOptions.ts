@@ -34,9 +34,8 @@ export const MERGE_JSON_PARSED_LINES: OptionDecl = s({
   type: 'bool',
   default: false,
   scope: 'global',
-  noEffect: true,
   description:
-    'Scalyr joins json lines whose message does not end with a newline (Docker splits long lines at 16 KB) into one event. Accepted and ignored: sluice sends each json line as its own event. (CRI partial lines are always joined by the cri parser.)',
+    'The json parser joins a message that does not end with a newline (Docker splits long lines at 16 KB) with the messages of the following lines, up to the one that ends with a newline: one event, with the first line\'s time and fields. A join is sent as it is after `line_completion_wait_time` × 60 seconds without its last piece, or once it holds `internal_parse_max_line_size` bytes. (CRI partial lines are always joined by the cri parser.)',
 });
 
 /** The reader's line limit a json/cri parser asks for (see {@link INTERNAL_PARSE_MAX_LINE_SIZE}). */

@@ -15,6 +15,8 @@ import { sampleComponent } from '../operators/sample.js';
 import { redactComponent } from '../operators/redact.js';
 import { embeddedSink } from '../sinks/ndjson/component.js';
 import { addEventsSink } from '../sinks/addEvents/component.js';
+import { apmIntakeSource } from '../sources/spanSocket/component.js';
+import { checkinSink } from '../sinks/checkin/component.js';
 
 /** The built-in components, in the order the docs list them. */
 export const BUILTIN_COMPONENTS: readonly Component[] = [
@@ -26,8 +28,10 @@ export const BUILTIN_COMPONENTS: readonly Component[] = [
   sampleComponent,
   redactComponent,
   ...BUILTIN_MONITOR_COMPONENTS,
+  apmIntakeSource,
   addEventsSink,
   embeddedSink,
+  checkinSink,
 ] as Component[];
 
 export function createDefaultRegistry(): Registry {

@@ -19,6 +19,9 @@ import type { ComponentCounters } from '../lib/types.js';
 import type { ApmItem, ApmMinute } from '../lib/apm/types.js';
 import { MinuteAggregator } from './spans/minuteAggregator.js';
 import { countDrop, countError, createCounters } from '../lib/counters.js';
+import { aggregationOptions } from './spans/options.js';
+
+export { APM_AGGREGATION_OPTIONS, aggregationOptions } from './spans/options.js';
 
 export interface AggregateSpansOptions {
   /** How long after a minute closes late frames are still accepted into it. */
@@ -33,7 +36,7 @@ export interface AggregateSpansOptions {
 }
 
 export function aggregateSpans(opts: AggregateSpansOptions): OperatorFunction<ApmItem | readonly ApmItem[], ApmMinute> {
-  const minuteMs = opts.minuteMs ?? 60_000;
+  const minuteMs = opts.minuteMs ?? aggregationOptions({}).minuteMs;
   const graceMs = Math.max(0, opts.graceMs);
   const scheduler = opts.scheduler ?? asyncScheduler;
   const now = opts.now ?? (() => scheduler.now());

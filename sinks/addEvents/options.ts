@@ -7,6 +7,10 @@ import type { OptionDecl } from '../../lib/component.js';
 import { scalyrOption as s, sluiceOption as own } from '../../lib/config/schema.js';
 import { SERVER_ATTRIBUTES } from '../../lib/config/sharedOptions.js';
 
+/** The proxies (the check-in sink of the APM part reads them too). */
+export const HTTPS_PROXY: OptionDecl = s({ name: 'https_proxy', type: 'string', scope: 'global', description: 'Proxy URL for HTTPS uploads. sluice uses it directly (Scalyr needed `use_requests_lib`).' });
+export const HTTP_PROXY: OptionDecl = s({ name: 'http_proxy', type: 'string', scope: 'global', description: 'Proxy URL for plain HTTP requests.' });
+
 /** Fields of `upload` (sluice's tuning of the addEvents upload). */
 export const UPLOAD_FIELDS: OptionDecl[] = [
   own({ name: 'max_in_flight', type: 'int', default: 1, min: 1, max: 8, description: 'Requests in flight at once (acks stay in file order either way).' }),
@@ -29,8 +33,8 @@ export const ADD_EVENTS_OPTIONS: OptionDecl[] = [
   // --- how to send
   s({ name: 'compression_type', type: 'string', default: 'deflate', enum: ['deflate', 'none', 'bz2', 'lz4', 'zstandard'], scope: 'global', description: 'Request body compression. sluice sends `deflate` or `none`; `bz2`, `lz4` and `zstandard` are accepted with a warning and sent as `deflate`.' }),
   s({ name: 'compression_level', type: 'int', scope: 'global', defaultText: '6 for deflate, 0 for none', description: 'Compression level; out of range for the type (deflate 1–9) it is replaced by the type\'s default with a warning.' }),
-  s({ name: 'https_proxy', type: 'string', scope: 'global', description: 'Proxy URL for HTTPS uploads. sluice uses it directly (Scalyr needed `use_requests_lib`).' }),
-  s({ name: 'http_proxy', type: 'string', scope: 'global', description: 'Proxy URL for plain HTTP requests.' }),
+  HTTPS_PROXY,
+  HTTP_PROXY,
   s({ name: 'use_requests_lib', type: 'bool', default: false, noEffect: true, scope: 'global', description: 'Scalyr\'s switch for its proxy-capable HTTP client. sluice always honours the proxy options.' }),
   s({ name: 'verify_server_certificate', type: 'bool', default: true, scope: 'global', description: 'Verify the server\'s TLS certificate.' }),
   s({ name: 'ca_cert_path', type: 'string', scope: 'global', defaultText: 'the system CA store', description: 'PEM file of CA certificates to trust instead of the system store.' }),

@@ -29,7 +29,7 @@ import { RequestAssembler, type Registration } from './requestAssembler.js';
 import { failureReply, successReply, versionReply } from './replies.js';
 import { intakeOptions, type IntakeOptions } from './options.js';
 
-export { parseTcp, intakeOptions } from './options.js';
+export { parseTcp, intakeOptions, SPAN_INTAKE_OPTIONS } from './options.js';
 
 export interface SpanIntakeContext {
   logger: Logger;
@@ -96,7 +96,7 @@ function liveError(where: string): Error {
   return e;
 }
 
-export function createSpanIntake(cfg: ApmConfig, ctx: SpanIntakeContext): SpanIntake {
+export function createSpanIntake(cfg: Readonly<Partial<ApmConfig>>, ctx: SpanIntakeContext): SpanIntake {
   const opts: IntakeOptions = intakeOptions(cfg);
   const log = ctx.logger;
   const now = ctx.now ?? (ctx.scheduler ? () => ctx.scheduler!.now() : Date.now);
@@ -219,7 +219,7 @@ export function createSpanIntake(cfg: ApmConfig, ctx: SpanIntakeContext): SpanIn
 
   const register = (c: Conn, body: Record<string, unknown>) => {
     const key = typeof body.key === 'string' ? body.key : '';
-    const app = typeof body.app === 'string' ? body.app : '';
+    const app = typeof body.app === 'string' && body.app !== '' ? body.app : opts.appName;
     c.reg = { key, app };
     stats.registrations++;
     log.debug('client registered', { conn: c.id, app, language: body.language });

@@ -1,9 +1,30 @@
 /**
- * The intake's effective options, read from {@link ApmConfig} (sluice option names, all optional
- * beyond the typed ones) with bounded defaults.
+ * The intake's options: the fields of the `apm` section it reads (`SPAN_INTAKE_OPTIONS`, sluice
+ * options), read only by their declared names, with the defaults of the declarations.
  */
 import type { ApmConfig } from '../../lib/config/types.js';
+import type { OptionDecl } from '../../lib/component.js';
+import { sluiceOption as own } from '../../lib/config/schema.js';
+import { declaredValues } from '../monitors/options.js';
 import { DEFAULT_CORE_AGENT_VERSION } from './replies.js';
+
+const MiB = 1024 * 1024;
+
+/** The `apm` fields the span intake reads. */
+export const SPAN_INTAKE_OPTIONS: OptionDecl[] = [
+  own({ name: 'socket_path', type: 'string', defaultText: '`<agent_data_path>/core-agent.sock`', description: 'Unix socket the language agents connect to. A relative path resolves against the main config file\'s directory.' }),
+  own({ name: 'tcp', type: 'string', description: 'Also listen on TCP `host:port` (e.g. `127.0.0.1:6590`).' }),
+  own({ name: 'socket_mode', type: 'any', default: '600', defaultText: '`"600"`', description: 'Mode of the socket file: an octal string (`"660"`) or a number (`0o660` = 432). Anything else gives 600.' }),
+  own({ name: 'name', type: 'string', description: 'Application name used when a language agent does not send one (in its `Register`).' }),
+  own({ name: 'max_frame_bytes', type: 'int', default: 64 * MiB, min: 1024, description: 'Largest message frame accepted from a language agent, in bytes; a larger frame closes that connection with an error (nothing already accepted is lost).' }),
+  own({ name: 'request_timeout_secs', type: 'float', default: 300, min: 0, description: 'Seconds an unfinished request is kept before it is closed and reported.' }),
+  own({ name: 'frame_timeout_secs', type: 'float', default: 30, min: 0.001, description: 'A connection holding part of a frame with no new bytes for this many seconds is closed (counted `frame_timeout`).' }),
+  own({ name: 'max_connections', type: 'int', default: 4096, min: 1, description: 'Most client connections at once; more are refused (counted `connection_limit`).' }),
+  own({ name: 'max_live_requests', type: 'int', default: 20000, min: 1, description: 'Most unfinished requests kept at once; commands for more are refused (counted).' }),
+  own({ name: 'max_spans_per_request', type: 'int', default: 1500, min: 1, description: 'Most spans kept for one request; further spans of it are dropped (counted).' }),
+  own({ name: 'max_live_spans', type: 'int', default: 1000000, min: 1, description: 'Most spans of unfinished requests kept at once, over all requests; further spans are dropped (counted).' }),
+  own({ name: 'core_agent_version', type: 'string', default: DEFAULT_CORE_AGENT_VERSION, description: 'The version the intake reports to `CoreAgentVersion` (language agents check it).' }),
+];
 
 export interface IntakeOptions {
   socketPath?: string;
@@ -18,9 +39,15 @@ export interface IntakeOptions {
   /** A connection holding part of a frame with no new bytes for this long is closed. */
   frameTimeoutMs: number;
   version: string;
+  /** App name for a client that registers without one (`apm.name`). */
+  appName: string;
 }
 
-const num = (v: unknown, d: number, min = 0): number => (typeof v === 'number' && Number.isFinite(v) && v >= min ? v : d);
+/** A number at least `min`, else the option's declared default. */
+function num(v: unknown, name: string, min: number): number {
+  if (typeof v === 'number' && Number.isFinite(v) && v >= min) return v;
+  return Number(SPAN_INTAKE_OPTIONS.find((o) => o.name === name)!.default);
+}
 
 /** Parses `host:port`, `:port`, `port` or `tcp://host:port` (host defaults to loopback). */
 export function parseTcp(value: string): { host: string; port: number } {
@@ -38,19 +65,21 @@ export function parseMode(v: unknown): number {
   return 0o600;
 }
 
-export function intakeOptions(cfg: ApmConfig): IntakeOptions {
+export function intakeOptions(cfg: Readonly<Partial<ApmConfig>>): IntakeOptions {
+  const c = declaredValues(SPAN_INTAKE_OPTIONS, cfg);
   const o: IntakeOptions = {
-    socketMode: parseMode(cfg.socket_mode),
-    maxFrameBytes: num(cfg.max_frame_bytes, 64 * 1024 * 1024, 1),
-    requestTimeoutMs: num(cfg.request_timeout_secs, 120, 0.001) * 1000,
-    maxConnections: num(cfg.max_connections, 4096, 1),
-    maxLiveRequests: num(cfg.max_live_requests, 20_000, 1),
-    maxSpansPerRequest: num(cfg.max_spans_per_request, 1500, 1),
-    maxLiveSpans: num(cfg.max_live_spans, 1_000_000, 1),
-    frameTimeoutMs: num(cfg.frame_timeout_secs, 30, 0.001) * 1000,
-    version: typeof cfg.core_agent_version === 'string' ? cfg.core_agent_version : DEFAULT_CORE_AGENT_VERSION,
+    socketMode: parseMode(c.socket_mode),
+    maxFrameBytes: num(c.max_frame_bytes, 'max_frame_bytes', 1),
+    requestTimeoutMs: num(c.request_timeout_secs, 'request_timeout_secs', 0.001) * 1000,
+    maxConnections: num(c.max_connections, 'max_connections', 1),
+    maxLiveRequests: num(c.max_live_requests, 'max_live_requests', 1),
+    maxSpansPerRequest: num(c.max_spans_per_request, 'max_spans_per_request', 1),
+    maxLiveSpans: num(c.max_live_spans, 'max_live_spans', 1),
+    frameTimeoutMs: num(c.frame_timeout_secs, 'frame_timeout_secs', 0.001) * 1000,
+    version: typeof c.core_agent_version === 'string' ? c.core_agent_version : DEFAULT_CORE_AGENT_VERSION,
+    appName: typeof c.name === 'string' ? c.name : '',
   };
-  if (cfg.socket_path) o.socketPath = cfg.socket_path;
-  if (cfg.tcp) o.tcp = parseTcp(cfg.tcp);
+  if (typeof c.socket_path === 'string' && c.socket_path) o.socketPath = c.socket_path;
+  if (typeof c.tcp === 'string' && c.tcp) o.tcp = parseTcp(c.tcp);
   return o;
 }

@@ -1,12 +1,14 @@
 /**
- * Builds every part a config describes without starting it: loads plugins, instantiates each
- * log entry's operator chain and resolves each monitor module. Used by `sluice validate` so
- * that "valid" means "start would build this".
+ * Builds every part a config describes without starting it: instantiates each log entry's
+ * operator chain, checks the sink type and resolves each monitor module. Used by `sluice
+ * validate`, start and reload, so that "valid" means "start would build this". The plugins the
+ * config names are loaded by `loadAgentConfig` (app/config.ts) into the same registry; only a
+ * plugin not loaded there yet (a config validated some other way) is loaded here.
  */
 import path from 'node:path';
 import type { AgentConfig } from '../lib/config/types.js';
 import { createDefaultRegistry } from './builtins.js';
-import { loadPlugin } from '../lib/plugins.js';
+import { loadConfigPlugins } from './config.js';
 import { entryChain, createEntryStats } from './logPipeline.js';
 import { Taps } from '../lib/pipeline/taps.js';
 import { Credits } from '../lib/pipeline/credits.js';
@@ -22,13 +24,7 @@ export async function buildCheck(
   baseDir = configPath ? path.dirname(configPath) : process.cwd(),
 ): Promise<string[]> {
   const problems: string[] = [];
-  for (const p of cfg.plugins ?? []) {
-    try {
-      await loadPlugin(p, baseDir, registry);
-    } catch (err) {
-      problems.push(`plugins: ${errorMessage(err)}`);
-    }
-  }
+  for (const f of await loadConfigPlugins(cfg.plugins ?? [], baseDir, registry)) problems.push(`plugins: ${f.message}`);
   const sinkType = cfg.sink?.type ?? (cfg.api_key ? 'addEvents' : 'embedded');
   if (!registry.has('sink', sinkType)) problems.push(`sink.type: no sink named "${sinkType}" (registered: ${registry.types('sink').join(', ')})`);
   const taps = new Taps();

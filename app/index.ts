@@ -12,7 +12,7 @@
 export { createAgent, ConfigInvalidError, type Agent, type AgentOptions, type AgentStatus, type ReloadOutcome } from './agent.js';
 export { createRegistry, Registry, type ComponentKind, type ComponentContext, type MonitorFactory, type MonitorSample, type OperatorFactory, type ParserFactory, type SinkFactory, type SourceFactory } from '../lib/registry.js';
 export { createDefaultRegistry } from './builtins.js';
-export { loadConfig, parseConfigObject, formatConfigError, type ConfigError, type ConfigResult } from '../lib/config/load.js';
+export { loadConfig, parseConfigObject, loadAgentConfig, configSchemaOf, formatConfigError, type ConfigError, type ConfigResult } from './config.js';
 export type { AgentConfig, LogEntryConfig, MonitorConfig } from '../lib/config/types.js';
 export type { Batch, Event, Stream, Sink, ComponentCounters, Logger } from '../lib/types.js';
 export { createCounters, countDrop, countError } from '../lib/counters.js';

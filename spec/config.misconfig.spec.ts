@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, parseConfigObject, formatConfigError, type ConfigResult } from '../lib/config/load.js';
+import { loadConfig, parseConfigObject, formatConfigError, type ConfigResult } from '../app/config.js';
 import { buildCheck } from '../app/check.js';
 import { createAgent, ConfigInvalidError } from '../app/index.js';
 import { memoryLogger } from '../lib/logger.js';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { loadConfig, parseConfigObject } from '../lib/config/load.js';
+import { loadConfig, parseConfigObject } from '../app/config.js';
 import { parseLenientJson } from '../lib/config/lenientJson.js';
 import type { ConfigResult } from '../lib/config/errors.js';
 

@@ -7,17 +7,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, formatConfigError, type ConfigError } from '../lib/config/load.js';
+import { loadConfig, formatConfigError, configSchemaOf, type ConfigError } from '../app/config.js';
+import { createDefaultRegistry } from '../app/builtins.js';
 import { parseLenientJson } from '../lib/config/lenientJson.js';
-import {
-  GLOBAL_BY_NAME,
-  LINE_GROUPER_OPTIONS,
-  LOG_ENTRY_OPTIONS,
-  MONITOR_OPTIONS,
-  REDACTION_RULE_OPTIONS,
-  SAMPLING_RULE_OPTIONS,
-  type OptionSpec,
-} from '../lib/config/schema.js';
+import { monitorComponentOf } from '../lib/config/validate.js';
+import { optionsOf } from '../lib/component.js';
+import type { OptionSpec } from '../lib/config/schema.js';
+
+/** The schema the agent validates with (the built-in components' declarations). */
+const schema = configSchemaOf(createDefaultRegistry());
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'scalyr-configs');
 const mains = [
@@ -78,21 +76,27 @@ function unaccounted(files: Obj[], warnings: ConfigError[]): string[] {
   for (const file of files) {
     for (const key of Object.keys(file)) {
       if (key === 'import_vars') continue;
-      checkKey([...GLOBAL_BY_NAME.values()], '', key, file[key]);
+      checkKey(schema.global, '', key, file[key]);
     }
     for (const entry of Array.isArray(file.logs) ? file.logs : []) {
       const p = `logs[${logIndex++}]`;
       if (!isObj(entry)) continue;
-      for (const k of Object.keys(entry)) checkKey(LOG_ENTRY_OPTIONS, p, k, entry[k]);
-      checkList(LINE_GROUPER_OPTIONS, `${p}.lineGroupers`, entry.lineGroupers);
-      checkList(SAMPLING_RULE_OPTIONS, `${p}.sampling_rules`, entry.sampling_rules);
-      checkList(REDACTION_RULE_OPTIONS, `${p}.redaction_rules`, entry.redaction_rules);
+      for (const k of Object.keys(entry)) {
+        const spec = checkKey(schema.logEntry, p, k, entry[k]);
+        if (spec?.type === 'array' && spec.fields) checkList(spec.fields, `${p}.${k}`, entry[k]);
+      }
     }
     for (const m of Array.isArray(file.monitors) ? file.monitors : []) {
       const p = `monitors[${monitorIndex++}]`;
       if (!isObj(m) || warned(`${p}.module`, ['unsupportedMonitor'])) continue; // skipped, with the reason
-      for (const k of Object.keys(m)) {
-        if (!MONITOR_OPTIONS.some((s) => s.name === k)) missing.push(`${p}.${k} (monitor option sluice does not know)`);
+      const c = monitorComponentOf(schema, m.module);
+      if (c?.options !== undefined) {
+        // A monitor that declares its options: each key is one of them (or a common one) or warned.
+        for (const k of Object.keys(m)) checkKey([...schema.monitorEntry, ...optionsOf(c)], p, k, m[k]);
+      } else {
+        for (const k of Object.keys(m)) {
+          if (!schema.monitorEntry.some((s) => s.name === k)) missing.push(`${p}.${k} (monitor option sluice does not know)`);
+        }
       }
     }
   }

@@ -4,7 +4,7 @@
  * each other.
  */
 import path from 'node:path';
-import { loadConfig, formatConfigError } from '../../lib/config/load.js';
+import { loadConfig, formatConfigError } from '../config.js';
 import type { AgentConfig } from '../../lib/config/types.js';
 
 export interface CliArgs {

@@ -32,6 +32,7 @@ commands:
   tap [--component ID] [--limit N]
   top [--once]
   test                      run the configuration's unit tests
+  config-docs               print the configuration reference (with the plugins --config loads)
   version
   core-agent start|probe|shutdown [--socket PATH] ...
 
@@ -88,6 +89,12 @@ text block, then exit.
 Runs the configuration's unit tests (a "tests" array in the config, or <config>.tests.json)
 through the entries' real operators. Exit 0 only when every case passes.
 `,
+  'config-docs': `usage: sluice config-docs [--config PATH]
+
+Prints the configuration reference (Markdown) generated from the option declarations: the
+agent's options and every built-in component's (docs/configuration.md). With --config, also the
+components of the plugins that configuration loads.
+`,
   version: `usage: sluice version
 
 Prints the version.
@@ -134,6 +141,10 @@ export async function main(argv: string[], out: Output = stdio): Promise<number>
       case 'test': {
         const { test } = await import('./test.js');
         return await test(args, out);
+      }
+      case 'config-docs': {
+        const { configDocs } = await import('./configDocs.js');
+        return await configDocs(args, out);
       }
       case 'core-agent': {
         const { main: coreAgent } = await import('./coreAgent.js');

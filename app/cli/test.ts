@@ -15,7 +15,7 @@
  */
 import fs from 'node:fs';
 import { Subject } from 'rxjs';
-import { loadConfig, formatConfigError } from '../../lib/config/load.js';
+import { loadAgentConfig, formatConfigError } from '../config.js';
 import { parseLenientJson } from '../../lib/config/lenientJson.js';
 import type { AgentConfig, LogEntryConfig } from '../../lib/config/types.js';
 import type { Batch, Event } from '../../lib/types.js';
@@ -24,8 +24,8 @@ import { Taps } from '../../lib/pipeline/taps.js';
 import { Credits } from '../../lib/pipeline/credits.js';
 import { silentLogger } from '../../lib/logger.js';
 import { createDefaultRegistry } from '../builtins.js';
-import { loadPlugin } from '../../lib/plugins.js';
 import { configPathOf, type CliArgs, type Output } from './args.js';
+import os from 'node:os';
 import path from 'node:path';
 
 export interface ConfigTestCase {
@@ -101,7 +101,8 @@ export function runCases(cfg: AgentConfig, cases: ConfigTestCase[], registry = c
 
 export async function test(args: CliArgs, out: Output): Promise<number> {
   const configPath = configPathOf(args);
-  const result = loadConfig({ path: configPath });
+  const registry = createDefaultRegistry();
+  const result = await loadAgentConfig({ configPath, env: process.env, hostname: os.hostname(), registry });
   if (!result.ok) {
     out.err(result.errors.map(formatConfigError).join('\n'));
     return 1;
@@ -122,8 +123,6 @@ export async function test(args: CliArgs, out: Output): Promise<number> {
     out.err(`No tests: add a "tests" array to ${configPath} or write ${sibling}.`);
     return 1;
   }
-  const registry = createDefaultRegistry();
-  for (const p of result.config.plugins ?? []) await loadPlugin(p, path.dirname(configPath), registry);
   const results = runCases(result.config, cases, registry);
   for (const r of results) out.out(`${r.pass ? 'PASS' : 'FAIL'}  ${r.name}${r.detail ? `\n      ${r.detail}` : ''}`);
   const failed = results.filter((r) => !r.pass).length;

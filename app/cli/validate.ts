@@ -5,13 +5,16 @@
  * when not. Unknown options are warnings (an existing Scalyr file with options sluice does not
  * implement still loads); `--strict` makes them errors.
  */
-import { loadConfig, formatConfigError } from '../../lib/config/load.js';
+import os from 'node:os';
+import { loadAgentConfig, formatConfigError } from '../config.js';
 import { buildCheck } from '../check.js';
+import { createDefaultRegistry } from '../builtins.js';
 import { configPathOf, type CliArgs, type Output } from './args.js';
 
 export async function validate(args: CliArgs, out: Output): Promise<number> {
   const configPath = configPathOf(args);
-  const result = loadConfig({ path: configPath });
+  const registry = createDefaultRegistry();
+  const result = await loadAgentConfig({ configPath, env: process.env, hostname: os.hostname(), registry });
   const strict = args.flags.has('strict');
   for (const w of result.warnings) out.err(`${strict && w.code === 'unknownKey' ? 'error' : 'warning'}: ${formatConfigError(w)}`);
   const unknown = result.warnings.filter((w) => w.code === 'unknownKey').length;
@@ -24,7 +27,7 @@ export async function validate(args: CliArgs, out: Output): Promise<number> {
     out.err(`${result.errors.length} error(s): configuration is not valid.`);
     return 1;
   }
-  const problems = await buildCheck(result.config, configPath);
+  const problems = await buildCheck(result.config, configPath, registry);
   if (problems.length) {
     for (const p of problems) out.err(p);
     out.err(`${problems.length} error(s): configuration is not valid.`);

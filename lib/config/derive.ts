@@ -13,9 +13,9 @@ import type { OptionSpec } from './schema.js';
 export interface PartDeclarations {
   /** Top-level options the agent reads (data paths, plugins, the read budget…). */
   agent: readonly OptionDecl[];
-  /** Keys of a `logs[]` entry the log part reads itself (`parse_format`, `operators`…). */
+  /** Keys of a `logs[]` entry the log part reads itself (`parse_format`, `operators`…); `global` ones are top-level options it reads. */
   logEntry: readonly OptionDecl[];
-  /** Keys every `monitors[]` entry may have (`module`, `id`, `sample_interval`…). */
+  /** Keys every `monitors[]` entry may have (`module`, `id`, `sample_interval`…); `global` ones are top-level options the monitor part reads. */
   monitorEntry: readonly OptionDecl[];
 }
 
@@ -62,7 +62,18 @@ export function schemaFrom(parts: PartDeclarations, components: readonly Compone
     own(o.name, 'agent');
   }
   const logEntry: OptionSpec[] = [];
-  for (const o of parts.logEntry) addOnce(logEntry, o, 'the log entry');
+  const monitorEntry: OptionSpec[] = [];
+  for (const [decls, entry, who] of [
+    [parts.logEntry, logEntry, 'log part'],
+    [parts.monitorEntry, monitorEntry, 'monitor part'],
+  ] as const) {
+    for (const o of decls) {
+      if (o.scope === 'global') {
+        addOnce(global, o, `the ${who}`);
+        if (!owners.get(o.name)?.includes(who)) own(o.name, who);
+      } else addOnce(entry, o, `the ${who}`);
+    }
+  }
   const byKind: Record<ComponentKind, Map<string, Component>> = { source: new Map(), operator: new Map(), parser: new Map(), monitor: new Map(), sink: new Map() };
   const sections = new Map<string, OptionSpec[]>();
   for (const c of components) {
@@ -93,5 +104,5 @@ export function schemaFrom(parts: PartDeclarations, components: readonly Compone
       global[i] = { ...global[i], fields: merged };
     }
   }
-  return { global, logEntry, monitorEntry: parts.monitorEntry.map(strip), components: byKind, globalOwners: owners };
+  return { global, logEntry, monitorEntry, components: byKind, globalOwners: owners };
 }

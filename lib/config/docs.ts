@@ -1,13 +1,15 @@
 /**
- * Renders `docs/configuration.md` from the schema (`schema.ts`), so the reference always matches
- * what the validator accepts. Run after a build to regenerate:
- *
- *     node dist/lib/config/docs.js > docs/configuration.md
- *
- * `spec/config.docs.spec.ts` fails when the committed file is stale.
+ * Renders `docs/configuration.md` from the declarations: the agent's own options, the keys the
+ * log and monitor parts read, and a section per component (kind, type, aliases, doc, its
+ * options: type, default, environment variables, where each lives, whether a reload applies it
+ * live, and "no effect" with the reason), built-ins first. `app/config.ts` `configDocsOf(registry)`
+ * feeds it a registry, so the reference can include a config's plugins (`sluice config-docs
+ * --config F`); `spec/config.docs.spec.ts` fails when the committed file is stale.
  */
-import { pathToFileURL } from 'node:url';
-import { configSchema, envNamesFor, type OptionSpec } from './schema.js';
+import type { Component, OptionDecl } from '../component.js';
+import { homeOf } from '../component.js';
+import type { PartDeclarations } from './derive.js';
+import { envNamesFor, type OptionSpec } from './schema.js';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -31,30 +33,98 @@ function typeText(o: OptionSpec): string {
   return range.length ? `${t} (${range.join('; ')})` : t;
 }
 
-function table(options: OptionSpec[], withEnv: boolean): string {
-  const head = withEnv
-    ? '| Option | Type | Default | Environment | From | Description |\n|---|---|---|---|---|---|\n'
-    : '| Option | Type | Default | From | Description |\n|---|---|---|---|---|\n';
-  const rows = options.map((o) => {
-    const from = o.origin === 'sluice' ? 'sluice' : o.noEffect ? 'Scalyr (no effect)' : 'Scalyr';
-    const cells = ['`' + o.name + '`', esc(typeText(o)), esc(defaultText(o))];
-    if (withEnv) {
-      const env = envNamesFor(o);
-      cells.push(env.length ? '`' + env[0] + '`' : '—');
-    }
-    cells.push(from, esc(o.description));
-    return '| ' + cells.join(' | ') + ' |';
-  });
-  return head + rows.join('\n') + '\n';
+function fromText(o: OptionSpec): string {
+  const origin = o.origin === 'sluice' ? 'sluice' : 'Scalyr';
+  return o.noEffect ? `${origin} (**no effect**)` : origin;
+}
+
+interface Column {
+  head: string;
+  cell(o: OptionDecl): string;
+}
+
+const NAME: Column = { head: 'Option', cell: (o) => '`' + o.name + '`' };
+const TYPE: Column = { head: 'Type', cell: (o) => esc(typeText(o)) };
+const DEFAULT: Column = { head: 'Default', cell: (o) => esc(defaultText(o)) };
+/** Environment variables apply to top-level options only (`own` is a component option's default scope). */
+const envColumn = (defaultScope: 'own' | 'global'): Column => ({
+  head: 'Environment',
+  cell: (o) => {
+    if ((o.scope ?? defaultScope) !== 'global') return '—';
+    const env = envNamesFor(o);
+    return env.length ? '`' + env[0] + '`' : '—';
+  },
+});
+const ENV = envColumn('global');
+const LIVE: Column = { head: 'Live', cell: (o) => (o.noEffect ? '—' : o.live ? 'yes' : 'restart') };
+const FROM: Column = { head: 'From', cell: fromText };
+const DESCRIPTION: Column = { head: 'Description', cell: (o) => esc(o.description) };
+
+function table(options: readonly OptionDecl[], columns: Column[]): string {
+  const head = '| ' + columns.map((c) => c.head).join(' | ') + ' |\n|' + columns.map(() => '---|').join('') + '\n';
+  return head + options.map((o) => '| ' + columns.map((c) => c.cell(o)).join(' | ') + ' |').join('\n') + '\n';
+}
+
+/** Sub-tables for the fields of object options and of list items (`lineGroupers[]`, `http_endpoint`…). */
+function fieldTables(options: readonly OptionSpec[], level: string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const o of options) {
+    if (!o.fields?.length) continue;
+    const name = prefix + o.name + (o.type === 'array' ? '[]' : '');
+    out.push(`${level} \`${name}\`\n\n` + table(o.fields, [NAME, TYPE, DEFAULT, FROM, DESCRIPTION]));
+    out.push(...fieldTables(o.fields, level, name + '.'));
+  }
+  return out;
+}
+
+function where(c: Component, o: OptionDecl): string {
+  if ((o.scope ?? 'own') === 'global') return 'top level';
+  const home = homeOf(c);
+  if (home === 'entry') return '`logs[]` entry';
+  if (home.startsWith('section:')) return '`' + home.slice('section:'.length) + '`';
+  return { monitor: '`monitors[]` entry', sink: '`sink`', operator: '`operators[]` item', source: '`sources[]` item', parser: '`logs[]` entry' }[c.kind];
+}
+
+const KIND_TITLE = { source: 'Source', parser: 'Parser', operator: 'Operator', monitor: 'Monitor', sink: 'Sink' } as const;
+
+function componentSection(c: Component, builtin: boolean): string {
+  const lines: string[] = [`### ${KIND_TITLE[c.kind]} \`${c.type}\`${builtin ? '' : ' (plugin)'}`, ''];
+  if (c.aliases?.length) lines.push(`Also named: ${c.aliases.map((a) => '`' + a + '`').join(', ')}.`, '');
+  if (c.doc) lines.push(c.doc, '');
+  if (c.options === undefined) {
+    lines.push('Declares no options: its config is passed to it unchecked, and any change to it restarts its part.', '');
+    return lines.join('\n');
+  }
+  if (c.options.length === 0) {
+    lines.push('No options of its own.', '');
+    return lines.join('\n');
+  }
+  const whereCol: Column = { head: 'Where', cell: (o) => where(c, o) };
+  lines.push(table(c.options, [NAME, TYPE, DEFAULT, whereCol, envColumn('own'), LIVE, FROM, DESCRIPTION]));
+  const subs = fieldTables(c.options, '####');
+  if (subs.length) lines.push(subs.join('\n'));
+  return lines.join('\n');
+}
+
+/** What {@link renderConfigDocs} renders. */
+export interface ConfigDocsInput {
+  /** What the agent and the log / monitor parts read themselves. */
+  parts: PartDeclarations;
+  /** Options no component declares yet (transitional; rendered in their own section). */
+  pending?: PartDeclarations;
+  /** Every component, built-ins first (in the order to list them). */
+  components: readonly Component[];
+  /** Which of `components` are built in (the rest are marked as plugins). */
+  isBuiltin(c: Component): boolean;
 }
 
 /** The whole reference as Markdown. Deterministic (no dates, no host names). */
-export function renderConfigDocs(): string {
+export function renderConfigDocs(input: ConfigDocsInput): string {
   const parts: string[] = [];
   parts.push(`# sluice configuration reference
 
-<!-- Generated from lib/config/schema.ts by lib/config/docs.ts. Do not edit by hand:
-     npm run build && node dist/lib/config/docs.js > docs/configuration.md -->
+<!-- Generated from the option declarations (lib/config/agentOptions.ts and each component's)
+     by lib/config/docs.ts. Do not edit by hand: npm run build && bin/sluice config-docs > docs/configuration.md -->
 
 sluice reads Scalyr Agent 2's \`agent.json\` unchanged. Options marked **Scalyr** mean what they mean
 in Scalyr's agent; **Scalyr (no effect)** options are accepted so existing files load, but sluice does
@@ -96,6 +166,13 @@ Everything is checked before anything starts. Errors name the file, line, column
 Unknown keys are warnings (with their location and a "did you mean" hint): Scalyr configs with options
 sluice does not implement still load. Regular expressions use Python syntax and are compiled at load time.
 
+Each option is declared by what reads it: the agent itself ("Agent options" below) or a component
+("Components" below: the file source, the parsers, the line stages, the monitors, the sinks, and
+those of the plugins a config loads). A monitor entry, a log entry's \`operators[]\` item, the \`sink\`
+object and a \`sources[]\` item are checked against the options their component declares; a plugin
+component that declares none keeps its keys unchecked. \`sluice config-docs --config F\` prints this
+reference with the components of the plugins F loads.
+
 ## Where sluice differs from Scalyr
 
 - No \`api_key\`: not an error. Events go to the embedded default sink (\`embedded_output\`), the loaded
@@ -115,22 +192,35 @@ The loaded config also carries \`embedded_default\` (true without an api key),
 \`max_send_rate_bytes_per_second\` (the parsed \`max_send_rate_enforcement\` rate, or null), and marks
 entries the agent adds itself with \`implicit: true\`.
 `);
-  parts.push('## Global options\n\n' + table(configSchema.global, true));
-  parts.push('## Log entries (`logs[]`)\n\n' + table(configSchema.logEntry, false));
-  parts.push('### `lineGroupers[]`\n\nEach grouper needs `start` and exactly one continuation key.\n\n' + table(configSchema.lineGrouper, false));
-  parts.push('### `sampling_rules[]`\n\n' + table(configSchema.samplingRule, false));
-  parts.push('### `redaction_rules[]`\n\n' + table(configSchema.redactionRule, false));
+  const { agent, logEntry, monitorEntry } = input.parts;
   parts.push(
-    '## Monitor entries (`monitors[]`)\n\nKeys not listed here are the monitor\'s own options and are passed to it unchanged.\n\n' +
-      table(configSchema.monitor, false),
+    '## Agent options\n\nTop-level options the agent and the config loader read. **Live** "yes": a reload applies a change without restarting the agent; "restart": the change takes effect at the next start.\n\n' +
+      table(agent, [NAME, TYPE, DEFAULT, ENV, LIVE, FROM, DESCRIPTION]),
   );
-  parts.push('## `apm` (sluice)\n\n' + table(configSchema.apm, false));
-  parts.push('## `http_endpoint` (sluice)\n\n' + table(configSchema.httpEndpoint, false));
-  parts.push('## `upload` (sluice)\n\n' + table(configSchema.upload, false));
-  parts.push('## `import_vars[]` entries\n\nA plain string is a variable name with default `""`.\n\n' + table(configSchema.importVar, false));
+  const agentSubs = fieldTables(agent, '###');
+  if (agentSubs.length) parts.push(agentSubs.join('\n'));
+  const entrySection = (title: string, intro: string, decls: readonly OptionDecl[], who: string) => {
+    const own = decls.filter((o) => o.scope !== 'global');
+    const global = decls.filter((o) => o.scope === 'global');
+    let text = `## ${title}\n\n${intro}\n\n` + table(own, [NAME, TYPE, DEFAULT, LIVE, FROM, DESCRIPTION]);
+    const subs = fieldTables(own, '###');
+    if (subs.length) text += '\n' + subs.join('\n');
+    if (global.length) text += `\nTop-level options the ${who} reads:\n\n` + table(global, [NAME, TYPE, DEFAULT, ENV, LIVE, FROM, DESCRIPTION]);
+    return text;
+  };
+  if (logEntry.length) parts.push(entrySection('Log entries (`logs[]`)', 'Keys the log part reads itself; the options of the file source, the parser and the line stages follow under "Components".', logEntry, 'log part'));
+  if (monitorEntry.length) parts.push(entrySection('Monitor entries (`monitors[]`)', 'Keys every monitor entry may have; a monitor\'s own options follow under "Components".', monitorEntry, 'monitor part'));
+  const pending = input.pending;
+  if (pending && pending.agent.length + pending.logEntry.length + pending.monitorEntry.length > 0) {
+    const sub: string[] = ['## Options not yet declared by their component\n\nAccepted so existing configs load, but no component declares them yet: until one does, this reference cannot say what reads them.\n'];
+    if (pending.agent.length) sub.push('### Top level\n\n' + table(pending.agent, [NAME, TYPE, DEFAULT, ENV, FROM, DESCRIPTION]), ...fieldTables(pending.agent, '####'));
+    if (pending.logEntry.length) sub.push('### `logs[]` entries\n\n' + table(pending.logEntry, [NAME, TYPE, DEFAULT, FROM, DESCRIPTION]), ...fieldTables(pending.logEntry, '####'));
+    if (pending.monitorEntry.length) sub.push('### `monitors[]` entries\n\nKeys not listed here or under a monitor below are passed to the monitor unchanged.\n\n' + table(pending.monitorEntry, [NAME, TYPE, DEFAULT, FROM, DESCRIPTION]));
+    parts.push(sub.join('\n'));
+  }
+  const builtins = input.components.filter((c) => input.isBuiltin(c));
+  const plugins = input.components.filter((c) => !input.isBuiltin(c));
+  parts.push('## Components\n\nEach component\'s own options (in its `logs[]` entry, `monitors[]` entry, `operators[]` item, `sink` object or section) and the top-level options it reads. Built-ins first' + (plugins.length ? ', then the plugins the config loads.' : '.') + '\n');
+  for (const c of [...builtins, ...plugins]) parts.push(componentSection(c, input.isBuiltin(c)));
   return parts.join('\n');
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.stdout.write(renderConfigDocs());
 }

@@ -6,6 +6,12 @@
  * Promises: pure apart from reading the config files and directory listings (no writes, no
  * process-wide state); never throws — every problem comes back in the result with file:line:col
  * and the key path; warnings (unknown keys, overridden options, no api_key) never stop loading.
+ *
+ * The options come from the {@link ConfigSchema} the caller passes (derived from the agent's and
+ * the registered components' declarations; `app/config.ts` derives it from a registry). Loading
+ * is two steps a caller may take apart: {@link readConfig} / {@link readConfigObject} (files,
+ * fragments, `import_vars`, merging) and {@link validateRead} (the schema), so that what the
+ * merged config names (its plugins) can extend the schema in between.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +20,8 @@ import { Diagnostics, type ConfigResult } from './errors.js';
 import { locationOf, parseLenientJson, setLocation, type SourceLocation } from './lenientJson.js';
 import { applyImportVars } from './importVars.js';
 import { buildConfig, type RawValues } from './validate.js';
-import { GLOBAL_BY_NAME, RENAMED_KEYS } from './schema.js';
+import { RENAMED_KEYS } from './schema.js';
+import type { ConfigSchema } from './derive.js';
 import { describeValue } from './coerce.js';
 
 export type { ConfigError, ConfigResult } from './errors.js';
@@ -30,6 +37,11 @@ export interface LoadConfigOptions {
   hostname?: string;
   /** A second fragment directory read after `config_directory` (default env `SCALYR_EXTRA_CONFIG_DIR`). */
   extraConfigDir?: string;
+}
+
+/** What the options are checked against. */
+export interface WithSchema {
+  schema: ConfigSchema;
 }
 
 /** Options of {@link parseConfigObject}. */
@@ -173,10 +185,29 @@ function fragmentFiles(dir: string): string[] {
     });
 }
 
-function finish(diag: Diagnostics, files: string[], build: () => ReturnType<typeof buildConfig>): ConfigResult {
+/**
+ * The files (or the object) read and merged, not yet validated: `root` is the merged top-level
+ * object (locations attached), `diag` holds the problems found so far.
+ */
+export interface ReadConfig {
+  root: Obj;
+  files: string[];
+  diag: Diagnostics;
+  baseDir: string;
+  env: NodeJS.ProcessEnv;
+  hostname: string;
+  raw: RawValues;
+  /** False when a file could not be read or parsed (nothing to validate). */
+  readable: boolean;
+}
+
+/** Validates what {@link readConfig} merged against `schema`. Never throws. */
+export function validateRead(read: ReadConfig, schema: ConfigSchema): ConfigResult {
+  const { diag, files } = read;
+  if (!read.readable) return { ok: false, errors: diag.errors, warnings: diag.warnings, files };
   let config: ReturnType<typeof buildConfig>;
   try {
-    config = diag.errors.length === 0 ? build() : undefined;
+    config = diag.errors.length === 0 ? buildConfig(read.root, { baseDir: read.baseDir, env: read.env, hostname: read.hostname, diag, raw: read.raw, schema }) : undefined;
   } catch (e) {
     diag.error('', `internal error while validating the config: ${e instanceof Error ? e.message : String(e)}`);
     config = undefined;
@@ -186,30 +217,30 @@ function finish(diag: Diagnostics, files: string[], build: () => ReturnType<type
 }
 
 /**
- * Loads `opts.path` and its fragments into a validated, fully defaulted config. Never throws.
- * `files` lists every config file read, main file first.
+ * Reads `opts.path` and its fragments (with `import_vars`) into one merged object, not yet
+ * validated. Never throws. `files` lists every config file read, main file first.
  */
-export function loadConfig(opts: LoadConfigOptions): ConfigResult {
+export function readConfig(opts: LoadConfigOptions): ReadConfig {
   const diag = new Diagnostics();
   const files: string[] = [];
+  const env = opts.env ?? process.env;
+  const hostname = opts.hostname ?? os.hostname();
+  const main = path.resolve(opts.path);
+  const baseDir = path.dirname(main);
+  const raw: RawValues = {};
+  const merger = new Merger(diag);
+  const read: ReadConfig = { root: merger.root, files, diag, baseDir, env, hostname, raw, readable: false };
   try {
-    const env = opts.env ?? process.env;
-    const hostname = opts.hostname ?? os.hostname();
-    const main = path.resolve(opts.path);
-    const baseDir = path.dirname(main);
     files.push(main);
     const mainObj = readFile(main, diag, 'main');
-    if (!mainObj) return { ok: false, errors: diag.errors, warnings: diag.warnings, files };
-    const raw: RawValues = {};
+    if (!mainObj) return read;
     noteRawValues(mainObj, raw);
     applyImportVars(mainObj, env, diag);
-
-    const merger = new Merger(diag);
     merger.add(mainObj, main);
 
     // Fragment directories: config_directory (from the main file, else env, else agent.d), then the extra one.
     let confDir: unknown = mainObj.config_directory;
-    const envConfDir = GLOBAL_BY_NAME.get('config_directory') ? (env.SCALYR_CONFIG_DIRECTORY ?? env.scalyr_config_directory) : undefined;
+    const envConfDir = env.SCALYR_CONFIG_DIRECTORY ?? env.scalyr_config_directory;
     if (typeof confDir !== 'string') confDir = envConfDir ?? 'agent.d';
     const dirs = [path.resolve(baseDir, confDir as string)];
     const extra = opts.extraConfigDir ?? env.SCALYR_EXTRA_CONFIG_DIR;
@@ -224,11 +255,19 @@ export function loadConfig(opts: LoadConfigOptions): ConfigResult {
         merger.add(obj, f);
       }
     }
-    return finish(diag, files, () => buildConfig(merger.root, { baseDir, env, hostname, diag, raw }));
+    read.readable = true;
   } catch (e) {
     diag.error('', `internal error while loading the config: ${e instanceof Error ? e.message : String(e)}`);
-    return { ok: false, errors: diag.errors, warnings: diag.warnings, files };
   }
+  return read;
+}
+
+/**
+ * Loads `opts.path` and its fragments into a validated, fully defaulted config. Never throws.
+ * `files` lists every config file read, main file first.
+ */
+export function loadConfig(opts: LoadConfigOptions & WithSchema): ConfigResult {
+  return validateRead(readConfig(opts), opts.schema);
 }
 
 /** Deep copy of plain data (objects, arrays, primitives incl. bigint); anything else is kept as is. */
@@ -247,29 +286,41 @@ function cloneData(v: unknown, seen = new Set<unknown>()): unknown {
   return out;
 }
 
+/** A config given as a plain object (embedding; no file, no fragments), merged, not yet validated. */
+export function readConfigObject(obj: unknown, opts: ParseConfigObjectOptions = {}): ReadConfig {
+  const diag = new Diagnostics();
+  const env = opts.env ?? process.env;
+  const merger = new Merger(diag);
+  const read: ReadConfig = {
+    root: merger.root,
+    files: [],
+    diag,
+    baseDir: path.resolve(opts.baseDir ?? process.cwd()),
+    env,
+    hostname: opts.hostname ?? os.hostname(),
+    raw: {},
+    readable: false,
+  };
+  try {
+    if (!isObj(obj)) {
+      diag.error('', `the configuration must be an object, got ${describeValue(obj)}`, undefined, 'badType');
+      return read;
+    }
+    const copy = cloneData(obj) as Obj;
+    noteRawValues(copy, read.raw);
+    applyImportVars(copy, env, diag);
+    merger.add(copy, undefined);
+    read.readable = true;
+  } catch (e) {
+    diag.error('', `invalid configuration object: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return read;
+}
+
 /**
  * Validates a config given as a plain object (embedding; no file, no fragments). The object is
  * not modified. Never throws.
  */
-export function parseConfigObject(obj: unknown, opts: ParseConfigObjectOptions = {}): ConfigResult {
-  const diag = new Diagnostics();
-  try {
-    if (!isObj(obj)) {
-      diag.error('', `the configuration must be an object, got ${describeValue(obj)}`, undefined, 'badType');
-      return { ok: false, errors: diag.errors, warnings: diag.warnings, files: [] };
-    }
-    const env = opts.env ?? process.env;
-    const copy = cloneData(obj) as Obj;
-    const raw: RawValues = {};
-    noteRawValues(copy, raw);
-    applyImportVars(copy, env, diag);
-    const merger = new Merger(diag);
-    merger.add(copy, undefined);
-    return finish(diag, [], () =>
-      buildConfig(merger.root, { baseDir: path.resolve(opts.baseDir ?? process.cwd()), env, hostname: opts.hostname ?? os.hostname(), diag, raw }),
-    );
-  } catch (e) {
-    diag.error('', `invalid configuration object: ${e instanceof Error ? e.message : String(e)}`);
-    return { ok: false, errors: diag.errors, warnings: diag.warnings, files: [] };
-  }
+export function parseConfigObject(obj: unknown, opts: ParseConfigObjectOptions & WithSchema): ConfigResult {
+  return validateRead(readConfigObject(obj, opts), opts.schema);
 }

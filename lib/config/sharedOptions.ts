@@ -2,7 +2,7 @@
  * Top-level options that more than one component reads. Each reader lists the same value in its
  * declaration (the schema refuses two different declarations of one name).
  */
-import { scalyrOption as s } from './schema.js';
+import { scalyrOption as s, sluiceOption as own } from './schema.js';
 import type { OptionDecl } from '../component.js';
 
 export const MAX_LINE_SIZE: OptionDecl = s({
@@ -34,3 +34,9 @@ export const SERVER_ATTRIBUTES: OptionDecl = s({
   defaultText: '`{serverHost: <hostname>}`',
   description: 'Fields sent with every upload (`sessionInfo`). `serverHost` defaults to the host name. Fragments merge key by key. Applied to the next request without a restart.',
 });
+
+/** The read budget: the agent sizes its credits by it, the addEvents sink its requests. */
+export const MAX_PENDING_BYTES: OptionDecl = own({
+  name: 'max_pending_bytes',
+  type: 'int',
+  scope: 'global', default: 6 * 1024 * 1024, min: 65536, description: 'Byte budget between reading and acknowledgement: sources stop reading while this many bytes are read but not yet delivered. Bounds memory; a request to addEvents is also kept to a third of it, so three fit in the budget together. A larger budget buys some throughput on several cores for memory (docs/PERFORMANCE.md).' });

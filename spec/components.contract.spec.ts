@@ -14,12 +14,12 @@
  * A component that declares options must have an `example`; one that declares nothing (the old
  * plugin shape: its config passes unvalidated) is built with an empty config.
  */
-import { Observable, Subject, tap } from 'rxjs';
+import { NEVER, Observable, of, tap } from 'rxjs';
 import { createDefaultRegistry } from '../app/builtins.js';
 import type { Component, ComponentContext } from '../lib/component.js';
 import type { Batch, Event } from '../lib/types.js';
 import { createCounters } from '../lib/counters.js';
-import { contractProblems, createEnv, exercise, label, type HarnessEnv } from '../testkit/componentHarness.js';
+import { batchesOf, contractProblems, createEnv, exercise, label, recordingStream, type HarnessEnv } from '../testkit/componentHarness.js';
 import { loadExamplePlugins } from '../testkit/examplePlugins.js';
 
 const builtins = createDefaultRegistry();
@@ -70,7 +70,10 @@ describe.each(everything.map((c) => [`${label(c)}${fromExamples.has(label(c)) ? 
   test('counts what passes and stops twice in bounded time', async () => {
     if (c.options !== undefined && c.example === undefined) throw new Error(`${label(c)}: no \`example\` to build it from; add one to its component value`);
     const run = await exercise(c, { registry: loaded.registry, env, stopDeadlineMs: 300 });
-    expect({ component: label(c), problems: contractProblems(run) }).toEqual({ component: label(c), problems: [] });
+    const problems = contractProblems(run);
+    // On failure the counters and what went in and out are shown after the problems.
+    if (problems.length > 0) problems.push(`(in ${run.inEvents}, out ${run.outEvents}, counters ${JSON.stringify(run.counters)}${run.notes.length ? `, ${run.notes.join('; ')}` : ''})`);
+    expect({ component: label(c), problems }).toEqual({ component: label(c), problems: [] });
   });
 });
 
@@ -102,21 +105,30 @@ describe('the check can fail', () => {
     expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(/^sent \d+ events, \d+ came out$/)]));
   });
 
-  test('a source whose stop never resolves breaks it', async () => {
+  test('a sink whose stop never resolves breaks it', async () => {
     const hangs: Component = {
-      kind: 'source',
+      kind: 'sink',
       type: 'hangs',
       options: [],
       example: {},
-      create: (() => ({ batches$: new Subject<Batch>(), counters: createCounters(), stop: () => new Promise(() => {}) })) as never,
+      create: ((_c: unknown, ctx: ComponentContext) => ({
+        id: ctx.id,
+        counters: createCounters(),
+        write: (b: Batch) => b.stream.ack(b.end),
+        flush: async () => {},
+        status: () => ({}),
+        stop: () => new Promise(() => {}),
+      })) as never,
     };
     const problems = contractProblems(await exercise(hangs, { registry: builtins.with().add(hangs), env, stopDeadlineMs: 50 }));
-    expect(problems).toEqual(expect.arrayContaining(['stop failed: did not resolve within 2050 ms', 'received nothing: the received counters did not move']));
+    expect(problems).toEqual(expect.arrayContaining(['stop failed: did not resolve within 2050 ms', expect.stringMatching(/^received 0 events, \d+ were written to it$/)]));
   });
 
-  test('an old-shape source (a bare Observable) is reported, not run', async () => {
-    const bare: Component = { kind: 'source', type: 'bare', create: (() => new Subject<Batch>()) as never };
-    const problems = contractProblems(await exercise(bare, { registry: builtins.with().add(bare), env }));
-    expect(problems[0]).toMatch(/bare Observable/);
+  test('an old-shape source (a bare Observable) is wrapped and counted by the assembly; one that emits nothing fails', async () => {
+    const { stream } = recordingStream('bare');
+    const bare: Component = { kind: 'source', type: 'bare', create: (() => of(...batchesOf(stream, ['a\n', 'b\n', 'c\n'], 1))) as never };
+    expect(contractProblems(await exercise(bare, { registry: builtins.with().add(bare), env }))).toEqual([]);
+    const silent: Component = { kind: 'source', type: 'silent', create: (() => NEVER) as never };
+    expect(contractProblems(await exercise(silent, { registry: builtins.with().add(silent), env }))).toEqual(['sent nothing: the sent counters did not move', 'received nothing: the received counters did not move']);
   });
 });

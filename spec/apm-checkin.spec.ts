@@ -114,7 +114,9 @@ describe('createCheckinSink', () => {
     expect(seen[1]!.url).toBe('/apps/checkin.scout?key=SecretOrgKey0123456&name=my%20app');
     expect(seen[1]!.headers).toMatchObject({ 'content-encoding': 'gzip', 'content-type': 'application/json', 'agent-hostname': 'hostA' });
     expect(seen[1]!.body.metrics.length).toBe(7);
-    expect(sink.counters.sentEvents).toBe(1);
+    // Every event of the batch went out in the minute's check-in.
+    expect(sink.counters.receivedEvents).toBe(batch.events.length);
+    expect(sink.counters.sentEvents).toBe(batch.events.length);
     await sink.stop(1000);
   });
 

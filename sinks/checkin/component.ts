@@ -47,6 +47,6 @@ export const checkinSink = defineComponent({
   countsItself: true,
   doc: 'Posts each minute of APM aggregates to Scout as its check-in payload (gzip JSON to `<ingest_url>/apps/checkin.scout`), one POST per minute and app, retried with backoff on network errors, 429 and 5xx.',
   options: CHECKIN_OPTIONS,
-  example: { ingest_url: 'http://127.0.0.1:9' },
+  example: { ingest_url: 'http://127.0.0.1:9', key: 'example-org-key' },
   create: createCheckinComponentSink,
 });

@@ -4,6 +4,9 @@
  * (minute, app key, app name). Used when `apm.ingest_url` is set (the `--config-file` TOML
  * `[debug] ingest_url`).
  *
+ * Counters: every event written is received; the events of a minute are sent once it was posted,
+ * or dropped with the reason (a minute handed over directly with `writeMinute` is one event).
+ *
  * Promises: consumes only `apm` batches (others are acked and counted as `not_apm`); the key is
  * resolved through the shared keyring (or `apm.key` overrides); posts are sequential with
  * exponential backoff on network errors, 429 and 5xx (up to `maxAttempts`), no retry on other 4xx
@@ -15,8 +18,8 @@ import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import type { Batch, ComponentCounters, Logger, Sink } from '../../lib/types.js';
 import type { ApmMinute } from '../../lib/apm/types.js';
-import { countDrop, countError, createCounters, errorMessage } from '../../lib/counters.js';
-import { batchToMinutes, safeJson } from './toBatches.js';
+import { countDrop, countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
+import { batchToMinuteGroups, safeJson } from './toBatches.js';
 import { buildCheckinPayload } from './checkinPayload.js';
 import type { ScoutKeyring } from './keyring.js';
 import { post, type PostOptions } from './post.js';
@@ -41,7 +44,8 @@ export interface CheckinSink extends Sink {
 }
 
 interface Job {
-  minutes: ApmMinute[];
+  /** The minutes to post, each with the number of events it stands for (a direct minute is one). */
+  groups: { minute: ApmMinute; events: number }[];
   batch?: Batch;
 }
 
@@ -76,10 +80,11 @@ export function createCheckinSink(cfg: CheckinSinkConfig, ctx: { logger: Logger;
       };
     });
 
-  async function deliver(m: ApmMinute): Promise<void> {
+  /** Posts one minute; its `events` are counted sent, or dropped with the reason. */
+  async function deliver(m: ApmMinute, events: number): Promise<void> {
     const key = cfg.key ?? m.appKey;
     if (!key) {
-      countDrop(counters, 'no_key');
+      countDrop(counters, 'no_key', events);
       return;
     }
     let body: Buffer;
@@ -88,7 +93,7 @@ export function createCheckinSink(cfg: CheckinSinkConfig, ctx: { logger: Logger;
       body = gzipSync(Buffer.from(safeJson(payload)), { level: 5 });
     } catch (err) {
       countError(counters, err);
-      countDrop(counters, 'unserializable');
+      countDrop(counters, 'unserializable', events);
       return;
     }
     const url = `${base}/apps/checkin.scout?key=${encodeURIComponent(key)}&name=${encodeURIComponent(m.appName)}`;
@@ -108,13 +113,13 @@ export function createCheckinSink(cfg: CheckinSinkConfig, ctx: { logger: Logger;
         });
         lastResponse = { time: Date.now(), status: a.statusCode };
         if (a.statusCode >= 200 && a.statusCode < 300) {
-          counters.sentEvents++;
+          counters.sentEvents += events;
           counters.sentBytes += body.length;
           return;
         }
         if (a.statusCode === 429 || a.statusCode >= 500) retry = true;
         else {
-          countDrop(counters, 'rejected');
+          countDrop(counters, 'rejected', events);
           lastResponse.message = a.body.slice(0, 200);
           log.warn('Scout check-in rejected', { status: a.statusCode, app: m.appName, body: a.body.slice(0, 200) });
           return;
@@ -125,13 +130,13 @@ export function createCheckinSink(cfg: CheckinSinkConfig, ctx: { logger: Logger;
         log.debug('Scout check-in failed', { error: errorMessage(err), attempt });
       }
       if (retry && attempt >= maxAttempts) {
-        countDrop(counters, 'retries_exhausted');
+        countDrop(counters, 'retries_exhausted', events);
         log.warn('Scout check-in dropped after retries', { app: m.appName, attempts: attempt });
         return;
       }
       const delay = Math.min(60_000, retryBaseMs * 2 ** (attempt - 1));
       if (Date.now() + delay > giveUpAt) {
-        countDrop(counters, 'shutdown');
+        countDrop(counters, 'shutdown', events);
         return;
       }
       await sleep(delay);
@@ -141,11 +146,12 @@ export function createCheckinSink(cfg: CheckinSinkConfig, ctx: { logger: Logger;
   async function run(): Promise<void> {
     while (queue.length) {
       const job = queue[0]!;
-      for (const m of job.minutes) {
+      for (const g of job.groups) {
         try {
-          await deliver(m);
+          await deliver(g.minute, g.events);
         } catch (err) {
           countError(counters, err); // one bad minute never stalls the queue
+          countDrop(counters, 'error', g.events);
         }
       }
       queue.shift();
@@ -163,23 +169,27 @@ export function createCheckinSink(cfg: CheckinSinkConfig, ctx: { logger: Logger;
     counters,
     write(batch: Batch): void {
       try {
+        counters.receivedEvents += batch.events.length;
+        for (const ev of batch.events) counters.receivedBytes += messageBytes(ev.message);
         if (batch.stream.kind !== 'apm' || stopped) {
           countDrop(counters, stopped ? 'stopped' : 'not_apm', batch.events.length);
           batch.stream.ack(batch.end);
           return;
         }
-        counters.receivedEvents += batch.events.length;
-        queue.push({ minutes: batchToMinutes(batch, ctx.keyring), batch });
+        const { groups, invalid } = batchToMinuteGroups(batch, ctx.keyring);
+        if (invalid > 0) countDrop(counters, 'not_apm_record', invalid);
+        queue.push({ groups, batch });
         kick();
       } catch (err) {
         countError(counters, err);
+        countDrop(counters, 'error', batch.events.length);
         batch.stream.ack(batch.end);
       }
     },
     writeMinute(m: ApmMinute): void {
-      if (stopped) return void countDrop(counters, 'stopped');
       counters.receivedEvents++;
-      queue.push({ minutes: [m] });
+      if (stopped) return void countDrop(counters, 'stopped');
+      queue.push({ groups: [{ minute: m, events: 1 }] });
       kick();
     },
     flush(deadlineMs = 10_000): Promise<void> {

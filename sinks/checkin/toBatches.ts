@@ -112,22 +112,35 @@ export function safeJson(v: unknown): string {
 
 /** Rebuilds the per-minute records from an `apm` batch (what the check-in sink consumes). */
 export function batchToMinutes(batch: Batch, keyring?: ScoutKeyring): ApmMinute[] {
-  const byMinute = new Map<string, ApmMinute>();
+  return batchToMinuteGroups(batch, keyring).groups.map((g) => g.minute);
+}
+
+/**
+ * As {@link batchToMinutes}, with the number of the batch's events each minute was rebuilt from,
+ * and the number of events that are no APM record (no `apm_type`, or a message that is no JSON).
+ */
+export function batchToMinuteGroups(batch: Batch, keyring?: ScoutKeyring): { groups: { minute: ApmMinute; events: number }[]; invalid: number } {
+  const byMinute = new Map<string, { minute: ApmMinute; events: number }>();
+  let invalid = 0;
   for (const ev of batch.events) {
     const a = ev.attrs ?? {};
     const type = a.apm_type;
-    if (typeof type !== 'string') continue;
+    if (typeof type !== 'string') {
+      invalid++;
+      continue;
+    }
     let rec: Record<string, unknown>;
     try {
       rec = JSON.parse(typeof ev.message === 'string' ? ev.message : ev.message.toString('utf8'));
     } catch {
+      invalid++;
       continue;
     }
     const keyIdv = String(a.scout_key_id ?? '');
     const id = `${a.minute}\u0000${a.scout_app}\u0000${keyIdv}`;
-    let m = byMinute.get(id);
-    if (!m) {
-      m = {
+    let g = byMinute.get(id);
+    if (!g) {
+      const m: ApmMinute = {
         minute: Date.parse(String(a.minute)),
         minuteMs: Number(rec.minute_ms) || 60_000,
         appKey: keyring?.get(keyIdv) ?? '',
@@ -139,8 +152,11 @@ export function batchToMinutes(batch: Batch, keyring?: ScoutKeyring): ApmMinute[
         traces: [],
         requests: 0,
       };
-      byMinute.set(id, m);
+      g = { minute: m, events: 0 };
+      byMinute.set(id, g);
     }
+    g.events++;
+    const m = g.minute;
     const { apm_type: _t, minute: _m, minute_ms: _ms, app: _a, ...body } = rec;
     switch (type) {
       case 'minute':
@@ -166,5 +182,5 @@ export function batchToMinutes(batch: Batch, keyring?: ScoutKeyring): ApmMinute[
         break;
     }
   }
-  return [...byMinute.values()];
+  return { groups: [...byMinute.values()], invalid };
 }

@@ -14,9 +14,9 @@
  */
 import { merge, Subject, type Subscription } from 'rxjs';
 import { defineComponent, type ComponentContext, type SourceInstance } from '../../lib/component.js';
-import type { Batch } from '../../lib/types.js';
+import type { Batch, ComponentCounters } from '../../lib/types.js';
 import type { ApmMinute } from '../../lib/apm/types.js';
-import { countError, createCounters, errorMessage } from '../../lib/counters.js';
+import { countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
 import { aggregationOptions, APM_AGGREGATION_OPTIONS } from '../../operators/spans/options.js';
 import { createApmBatcher } from '../../sinks/checkin/toBatches.js';
 import type { ScoutKeyring } from '../../sinks/checkin/keyring.js';
@@ -39,6 +39,36 @@ export interface ApmIntakeSource extends SourceInstance {
   status(): Record<string, unknown>;
 }
 
+/**
+ * The source's counters: received = the frames the intake took in, sent = the events of the
+ * batches it emitted, dropped and errors = the intake's and the aggregation's together (a view:
+ * only the sent counters are its own; count errors and drops on the intake or the aggregation).
+ */
+function sourceCounters(intake: ComponentCounters, aggregation: ComponentCounters): ComponentCounters {
+  const out = { sentEvents: 0, sentBytes: 0 } as ComponentCounters;
+  Object.defineProperties(out, {
+    receivedEvents: { enumerable: true, get: () => intake.receivedEvents },
+    receivedBytes: { enumerable: true, get: () => intake.receivedBytes },
+    errors: { enumerable: true, get: () => intake.errors + aggregation.errors },
+    lastError: {
+      enumerable: true,
+      get: () => {
+        const [a, b] = [intake.lastError, aggregation.lastError];
+        return a && b ? (a.time >= b.time ? a : b) : (a ?? b);
+      },
+    },
+    dropped: {
+      enumerable: true,
+      get: () => {
+        const all: Record<string, number> = { ...intake.dropped };
+        for (const [reason, n] of Object.entries(aggregation.dropped)) all[reason] = (all[reason] ?? 0) + n;
+        return all;
+      },
+    },
+  });
+  return out;
+}
+
 export const APM_INTAKE_OPTIONS = [...SPAN_INTAKE_OPTIONS, ...APM_AGGREGATION_OPTIONS];
 
 /** Builds the intake source from the `apm` section (`own`); see the module comment for `ctx.services`. */
@@ -51,6 +81,7 @@ export function createApmIntakeSource(own: Readonly<Record<string, unknown>>, ct
   const intake = createSpanIntake(own, { logger: log, onShutdown: services.onShutdown, holdShutdownClients: services.holdShutdownClients });
   const batcher = createApmBatcher({ keyring: services.keyring });
   const aggregation = createCounters();
+  const counters = sourceCounters(intake.counters, aggregation);
   const batches = new Subject<Batch>();
   let wired: Subscription | undefined;
   let done!: () => void;
@@ -74,6 +105,8 @@ export function createApmIntakeSource(own: Readonly<Record<string, unknown>>, ct
             countError(aggregation, err);
             return;
           }
+          counters.sentEvents += batch.events.length;
+          for (const ev of batch.events) counters.sentBytes += messageBytes(ev.message);
           batches.next(batch);
         },
         error: (err) => {
@@ -93,7 +126,7 @@ export function createApmIntakeSource(own: Readonly<Record<string, unknown>>, ct
   return {
     intake,
     batches$: batches.asObservable(),
-    counters: intake.counters,
+    counters,
     ready: () =>
       (listening ??= (async () => {
         await wire();

@@ -19,7 +19,7 @@ import { createDefaultRegistry } from '../app/builtins.js';
 import type { Component, ComponentContext } from '../lib/component.js';
 import type { Batch, Event } from '../lib/types.js';
 import { createCounters } from '../lib/counters.js';
-import { batchesOf, contractProblems, createEnv, exercise, label, recordingStream, type HarnessEnv } from '../testkit/componentHarness.js';
+import { batchesOf, contractProblems, createEnv, exampleDiagnostics, exercise, label, recordingStream, type HarnessEnv } from '../testkit/componentHarness.js';
 import { loadExamplePlugins } from '../testkit/examplePlugins.js';
 
 const builtins = createDefaultRegistry();
@@ -67,6 +67,10 @@ describe.each(everything.map((c) => [`${label(c)}${fromExamples.has(label(c)) ? 
     expect(c.check?.(c.example ?? {}) ?? []).toEqual([]);
   });
 
+  test('its example loads as a config without errors or warnings (where its options live)', async () => {
+    expect({ component: label(c), diagnostics: await exampleDiagnostics(c, loaded.registry, env.dir) }).toEqual({ component: label(c), diagnostics: [] });
+  });
+
   test('counts what passes and stops twice in bounded time', async () => {
     if (c.options !== undefined && c.example === undefined) throw new Error(`${label(c)}: no \`example\` to build it from; add one to its component value`);
     const run = await exercise(c, { registry: loaded.registry, env, stopDeadlineMs: 300 });
@@ -103,6 +107,18 @@ describe('the check can fail', () => {
     };
     const problems = contractProblems(await exercise(dropper, { registry: builtins.with().add(dropper), env }));
     expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(/^sent \d+ events, \d+ came out$/)]));
+  });
+
+  test('an example of the wrong type, or with a key the component does not declare, does not load cleanly', async () => {
+    const bad: Component = {
+      kind: 'operator',
+      type: 'badExample',
+      options: [{ name: 'count', type: 'int', origin: 'sluice', description: 'A number.' }],
+      example: { count: 'many', cuont: 1 },
+      create: (() => (src: Observable<Batch>) => src) as never,
+    };
+    const diagnostics = await exampleDiagnostics(bad, builtins.with().add(bad), env.dir);
+    expect(diagnostics).toEqual([expect.stringMatching(/^logs\[0\]\.operators\[0\]\.count: /), expect.stringMatching(/^logs\[0\]\.operators\[0\]\.cuont: unknown option/)]);
   });
 
   test('a sink whose stop never resolves breaks it', async () => {

@@ -785,6 +785,40 @@ export function declarationProblems(run: Run, part: PartKeys = { own: new Set() 
   return p;
 }
 
+/**
+ * An agent config that uses `c` configured by its example, placed where its own options live:
+ * a `logs[]` entry (parsers by `parse_format`, the entry's line stages), an item of
+ * `logs[].operators`, a `monitors[]` entry, the `sink` object, a `sources[]` item, or the
+ * top-level section object.
+ */
+export function exampleAgentConfig(c: Component, dir: string): Record<string, unknown> {
+  const ex = structuredClone(c.example ?? {});
+  // An api_key: otherwise the loader warns that events go to the embedded sink.
+  const base = { api_key: 'harness-api-key', agent_data_path: path.join(dir, 'data'), agent_log_path: path.join(dir, 'log') };
+  const logPath = path.join(dir, 'files', '*.log');
+  const home = homeOf(c);
+  if (home.startsWith('section:')) return { ...base, [home.slice('section:'.length)]: ex };
+  switch (c.kind) {
+    case 'parser':
+      return { ...base, logs: [{ path: logPath, ...ex, parse_format: c.type }] };
+    case 'source':
+      return home === 'entry' ? { ...base, logs: [{ ...ex, path: path.join(dir, 'files', String(ex.path ?? '*.log')) }] } : { ...base, sources: [{ ...ex, type: c.type }] };
+    case 'operator':
+      return home === 'entry' ? { ...base, logs: [{ path: logPath, ...ex }] } : { ...base, logs: [{ path: logPath, operators: [{ ...ex, type: c.type }] }] };
+    case 'monitor':
+      return { ...base, monitors: [{ module: c.type, ...ex }] };
+    case 'sink':
+      return { ...base, sink: { ...ex, type: c.type } };
+  }
+}
+
+/** Errors and warnings the config loader gives for `c`'s example (validated with `registry`'s schema). */
+export async function exampleDiagnostics(c: Component, registry: Registry, dir: string): Promise<string[]> {
+  const result = await loadAgentConfig({ config: exampleAgentConfig(c, dir), baseDir: dir, env: {}, hostname: 'harness-host', registry });
+  const all = result.ok ? result.warnings : [...result.errors, ...result.warnings];
+  return all.map((e) => `${e.path}: ${e.message}`);
+}
+
 /** One line per component for reports. */
 export function label(c: Pick<Component, 'kind' | 'type'>): string {
   return `${c.kind}:${c.type}`;

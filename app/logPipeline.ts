@@ -150,7 +150,6 @@ export function entryChain(ctx: EntryChainContext): PerFileChain {
   const stages = chainStages(id, entry, registry);
   const base = { logger: ctx.logger, agent: agent as unknown as Record<string, unknown>, credits: ctx.credits, dataPath: agent.agent_data_path };
   const present = entry.redaction_rules?.length > 0 ? (b: Batch) => redactBatch(registry, entry, b, { ...base, id: `${id}.redact` }) : undefined;
-  const random = ctx.seed !== undefined ? seededRandom(ctx.seed) : undefined;
   // Counters exist from the start, in chain order (so `summarize` finds the last stage before any file).
   const counters = (name: string) => (ctx.stats.stages[name] ??= createCounters());
 
@@ -161,6 +160,8 @@ export function entryChain(ctx: EntryChainContext): PerFileChain {
 
   const build = (): MonoTypeOperatorFunction<Batch>[] => {
     const ops: MonoTypeOperatorFunction<Batch>[] = [taps.point(`${id}:source`, present)];
+    // Each stream draws its own seeded sequence (repeatable per file in `sluice test`).
+    const random = ctx.seed !== undefined ? seededRandom(ctx.seed) : undefined;
     stages.forEach((st, i) => {
       const c = counters(st.name);
       const services = {

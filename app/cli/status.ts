@@ -24,7 +24,8 @@ export async function status(args: CliArgs, out: Output): Promise<number> {
   }
   let s: AgentStatus;
   try {
-    s = await call<AgentStatus>(cfg.agent_data_path, { cmd: 'status' });
+    // agent_status_timeout: how long to wait for the running agent's answer (0: no limit).
+    s = await call<AgentStatus>(cfg.agent_data_path, { cmd: 'status' }, Number(cfg.agent_status_timeout ?? 30) * 1000);
   } catch (err) {
     if (err instanceof AgentNotRunningError) {
       const holder = lockHolder(cfg.agent_data_path);

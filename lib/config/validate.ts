@@ -22,7 +22,7 @@ import { coerceBool, coerceEnv, coerceFloat, coerceInt, coerceString, describeVa
 import { CONTINUATION_KEYS, envNamesFor, unsupportedScalyrMonitor, type OptionSpec } from './schema.js';
 import type { ConfigSchema } from './derive.js';
 import type { Component, ComponentKind } from '../component.js';
-import { optionsOf } from '../component.js';
+import { homeOf, optionsOf } from '../component.js';
 
 /** What {@link buildConfig} needs besides the merged object. */
 export interface BuildContext {
@@ -496,6 +496,13 @@ export function buildConfig(root: Obj, ctx: BuildContext): AgentConfig | undefin
     if (spec.type === 'object' && spec.fields && !isObj(out[spec.name])) out[spec.name] = reader.readFields(spec.fields, {}, spec.name);
   }
   if (isObj(out.apm)) readApm(out.apm as ApmConfig, root, out, baseDir, diag);
+  // Sections several components share (`apm`): each one's cross-field check on the section.
+  for (const c of new Set([...Object.values(schema.components).flatMap((m) => [...m.values()])])) {
+    const home = homeOf(c);
+    if (!home.startsWith('section:')) continue;
+    const section = home.slice('section:'.length);
+    if (isObj(out[section])) reportProblems(diag, c, out[section] as Obj, isObj(root[section]) ? (root[section] as Obj) : {}, section);
+  }
 
   // --- the sink object: its type's declared options
   if (isObj(root.sink) && isObj(out.sink)) {
@@ -743,25 +750,6 @@ export function monitorComponentOf(schema: ConfigSchema, module: unknown): Compo
   return monitors.get(module.split('.').pop()!);
 }
 
-/**
- * TRANSITIONAL cross-field rules of the two built-in monitors, used while their components do
- * not declare a `check` of their own (issue 16: the monitors' declarations move beside their code).
- */
-const PENDING_MONITOR_CHECKS: Record<string, (entry: Obj, m: Obj, p: string, diag: Diagnostics) => void> = {
-  linux_process_metrics(entry, _m, p, diag) {
-    if (!has(entry, 'id')) diag.error(joinPath(p, 'id'), 'missing required option "id" (linux_process_metrics reports it as app)', locationOf(entry), 'missingRequired');
-    if (!has(entry, 'commandline') && !has(entry, 'pid')) {
-      diag.error(joinPath(p, 'commandline'), 'linux_process_metrics needs "commandline" or "pid"', locationOf(entry), 'missingRequired');
-    }
-  },
-  shell_monitor(entry, m, p, diag) {
-    if (!has(entry, 'command')) diag.error(joinPath(p, 'command'), 'missing required option "command"', locationOf(entry), 'missingRequired');
-    if (typeof m.extract === 'string' && !m.extract.includes('(')) {
-      diag.error(joinPath(p, 'extract'), 'must contain a group "(...)" whose text replaces the output', locationOf(entry, 'extract'), 'badValue');
-    }
-  },
-};
-
 function readMonitor(reader: Reader, schema: ConfigSchema, list: unknown[], i: number, entry: unknown, globalInterval: number): MonitorConfig | undefined {
   const diag = reader.diag;
   const p = joinPath('monitors', i);
@@ -786,8 +774,7 @@ function readMonitor(reader: Reader, schema: ConfigSchema, list: unknown[], i: n
   const own = declared ? optionsOf(c).filter((o) => !schema.monitorEntry.some((e) => e.name === o.name)) : [];
   const m = declared ? readOwn(reader, [...schema.monitorEntry, ...own], entry, p) : reader.readFields(schema.monitorEntry, entry, p, { openFields: true });
   if (m.sample_interval === undefined) m.sample_interval = globalInterval;
-  if (c?.check) reportProblems(diag, c, m, entry, p);
-  else if (c) PENDING_MONITOR_CHECKS[c.type]?.(entry, m, p, diag);
+  if (c) reportProblems(diag, c, m, entry, p);
   if (diag.errors.length > before) return undefined;
   return m as MonitorConfig;
 }

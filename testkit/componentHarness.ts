@@ -93,9 +93,9 @@ export interface HarnessEnv {
 }
 
 /**
- * Options the harness points at its own temp world (the data and log dirs, the upload server).
- * They are put in whichever config holds them: `ctx.agent` always, the component's own config
- * when it declares them there (or declares nothing: an old-shape component takes any config).
+ * Options the harness points at its own temp world (the data and log dirs, the upload server,
+ * the APM socket and ingest URL). They are put in whichever config holds them: `ctx.agent`
+ * always, the component's own config when it declares them there.
  */
 function environment(dir: string, receiver: TestServer): Record<string, unknown> {
   return {
@@ -145,11 +145,14 @@ export async function configsFor(c: Component, registry: Registry, env: HarnessE
   const envOpts = environment(runDir, env.receiver);
   const ownNames = new Set(optionsOf(c, 'own').map((o) => o.name));
   const ownEnv: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(envOpts)) if (c.options === undefined || ownNames.has(k)) ownEnv[k] = v;
+  for (const [k, v] of Object.entries(envOpts)) if (ownNames.has(k)) ownEnv[k] = v;
   const example = structuredClone(c.example ?? {});
   if (c.kind === 'source' && typeof example.path === 'string') example.path = path.join(runDir, 'files', example.path);
-  const own = withDefaults(c, { ...example, ...ownEnv }, 'own');
   const agent = withDefaults(c, await validatedAgent(registry, runDir, env.receiver), 'global');
+  // A sink's config is its `sink` object laid over the agent config and `upload`, as the sink
+  // part builds it (app/parts/sinkPart.ts); the others get their own object only.
+  const under = c.kind === 'sink' ? { ...agent, ...((agent.upload as object | undefined) ?? {}) } : {};
+  const own = withDefaults(c, { ...under, ...example, ...ownEnv }, 'own');
   return { own, agent };
 }
 

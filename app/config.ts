@@ -21,7 +21,6 @@ import {
 import type { ConfigError, ConfigResult } from '../lib/config/errors.js';
 import { schemaFrom, type ConfigSchema, type PartDeclarations } from '../lib/config/derive.js';
 import { AGENT_OPTIONS } from '../lib/config/agentOptions.js';
-import { pendingOf, withPending } from '../lib/config/pending.js';
 import { renderConfigDocs } from '../lib/config/docs.js';
 import { locationOf } from '../lib/config/lenientJson.js';
 import { joinPath } from '../lib/config/errors.js';
@@ -44,7 +43,7 @@ export const PART_DECLARATIONS: PartDeclarations = {
 /** The config schema of everything `registry` holds (the agent's options, the parts', the components'). */
 export function configSchemaOf(registry: Registry): ConfigSchema {
   const components = registry.components();
-  return schemaFrom(withPending(PART_DECLARATIONS, components), components);
+  return schemaFrom(PART_DECLARATIONS, components);
 }
 
 /**
@@ -56,7 +55,7 @@ export function configDocsOf(registry: Registry): string {
   const builtins = createDefaultRegistry();
   const isBuiltin = (c: Component) => builtins.component(c.kind, c.type)?.create === c.create;
   const components = registry.components();
-  return renderConfigDocs({ parts: PART_DECLARATIONS, pending: pendingOf(PART_DECLARATIONS, components), components, isBuiltin });
+  return renderConfigDocs({ parts: PART_DECLARATIONS, components, isBuiltin });
 }
 
 export interface LoadAgentConfigOptions {

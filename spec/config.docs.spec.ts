@@ -10,7 +10,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configDocsOf, configSchemaOf, PART_DECLARATIONS } from '../app/config.js';
 import { createDefaultRegistry } from '../app/builtins.js';
-import { pendingOf } from '../lib/config/pending.js';
 import { main } from '../app/cli/main.js';
 import type { OptionSpec } from '../lib/config/schema.js';
 
@@ -37,7 +36,6 @@ describe('docs/configuration.md', () => {
       ['agent', PART_DECLARATIONS.agent],
       ['logEntry', PART_DECLARATIONS.logEntry],
       ['monitorEntry', PART_DECLARATIONS.monitorEntry],
-      ...Object.entries(pendingOf(PART_DECLARATIONS, registry.components())).map(([k, v]) => [`pending ${k}`, v] as [string, OptionSpec[]]),
       ...registry.components().map((c) => [`${c.kind}:${c.type}`, c.options ?? []] as [string, readonly OptionSpec[]]),
     ];
     const walk = (where: string, options: readonly OptionSpec[]) => {

@@ -71,6 +71,7 @@ export const AGENT_OPTIONS: readonly AgentOption[] = [
   s({ name: 'agent_status_timeout', type: 'float', live: true, default: 30, min: 0, description: 'Seconds `sluice status` waits for the running agent\'s answer (0: no limit).' }),
   s({ name: 'log_rotation_max_bytes', type: 'int', default: 20971520, min: 0, description: 'Size in bytes at which the agent\'s own log (`agent.log`) rotates.' }),
   s({ name: 'log_rotation_backup_count', type: 'int', default: 2, min: 0, description: 'Rotated copies of the agent\'s own log kept besides the current one.' }),
+  s({ name: 'enforce_monotonic_timestamps', type: 'bool', default: false, noEffect: true, description: 'Scalyr\'s switch to force strictly increasing event times. sluice sends each event with its own time (the time it was read for plain lines, the parsed time for json/cri lines), as read; nothing changes them.' }),
   s({ name: 'json_library', type: 'string', default: 'auto', noEffect: true, description: 'Scalyr\'s choice of Python JSON library. Ignored.' }),
   s({ name: 'default_sessions_per_worker', type: 'int', default: 1, min: 1, noEffect: true, description: 'Scalyr multi-session uploads. Ignored.' }),
   s({ name: 'use_multiprocess_workers', type: 'bool', default: false, noEffect: true, description: 'Scalyr multi-process uploads. Ignored.' }),

@@ -110,8 +110,6 @@ function componentSection(c: Component, builtin: boolean): string {
 export interface ConfigDocsInput {
   /** What the agent and the log / monitor parts read themselves. */
   parts: PartDeclarations;
-  /** Options no component declares yet (transitional; rendered in their own section). */
-  pending?: PartDeclarations;
   /** Every component, built-ins first (in the order to list them). */
   components: readonly Component[];
   /** Which of `components` are built in (the rest are marked as plugins). */
@@ -210,14 +208,6 @@ entries the agent adds itself with \`implicit: true\`.
   };
   if (logEntry.length) parts.push(entrySection('Log entries (`logs[]`)', 'Keys the log part reads itself; the options of the file source, the parser and the line stages follow under "Components".', logEntry, 'log part'));
   if (monitorEntry.length) parts.push(entrySection('Monitor entries (`monitors[]`)', 'Keys every monitor entry may have; a monitor\'s own options follow under "Components".', monitorEntry, 'monitor part'));
-  const pending = input.pending;
-  if (pending && pending.agent.length + pending.logEntry.length + pending.monitorEntry.length > 0) {
-    const sub: string[] = ['## Options not yet declared by their component\n\nAccepted so existing configs load, but no component declares them yet: until one does, this reference cannot say what reads them.\n'];
-    if (pending.agent.length) sub.push('### Top level\n\n' + table(pending.agent, [NAME, TYPE, DEFAULT, ENV, FROM, DESCRIPTION]), ...fieldTables(pending.agent, '####'));
-    if (pending.logEntry.length) sub.push('### `logs[]` entries\n\n' + table(pending.logEntry, [NAME, TYPE, DEFAULT, FROM, DESCRIPTION]), ...fieldTables(pending.logEntry, '####'));
-    if (pending.monitorEntry.length) sub.push('### `monitors[]` entries\n\nKeys not listed here or under a monitor below are passed to the monitor unchanged.\n\n' + table(pending.monitorEntry, [NAME, TYPE, DEFAULT, FROM, DESCRIPTION]));
-    parts.push(sub.join('\n'));
-  }
   const builtins = input.components.filter((c) => input.isBuiltin(c));
   const plugins = input.components.filter((c) => !input.isBuiltin(c));
   parts.push('## Components\n\nEach component\'s own options (in its `logs[]` entry, `monitors[]` entry, `operators[]` item, `sink` object or section) and the top-level options it reads. Built-ins first' + (plugins.length ? ', then the plugins the config loads.' : '.') + '\n');

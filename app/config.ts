@@ -35,7 +35,8 @@ import { MONITOR_ENTRY_OPTIONS } from '../sources/monitors/monitorSource.js';
 
 /** What the agent and the log / monitor parts read themselves (the components declare the rest). */
 export const PART_DECLARATIONS: PartDeclarations = {
-  agent: [...AGENT_OPTIONS, SOURCES_OPTION],
+  // `sources[]` items are parts of their own: a reload starts, restarts or stops just the ones that changed.
+  agent: [...AGENT_OPTIONS, { ...SOURCES_OPTION, live: true }],
   logEntry: LOG_PART_OPTIONS,
   monitorEntry: MONITOR_ENTRY_OPTIONS,
 };

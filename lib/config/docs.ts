@@ -200,7 +200,7 @@ entries the agent adds itself with \`implicit: true\`.
   const entrySection = (title: string, intro: string, decls: readonly OptionDecl[], who: string) => {
     const own = decls.filter((o) => o.scope !== 'global');
     const global = decls.filter((o) => o.scope === 'global');
-    let text = `## ${title}\n\n${intro}\n\n` + table(own, [NAME, TYPE, DEFAULT, LIVE, FROM, DESCRIPTION]);
+    let text = `## ${title}\n\n${intro} A change to one restarts that entry only ("restart" under **Live**).\n\n` + table(own, [NAME, TYPE, DEFAULT, LIVE, FROM, DESCRIPTION]);
     const subs = fieldTables(own, '###');
     if (subs.length) text += '\n' + subs.join('\n');
     if (global.length) text += `\nTop-level options the ${who} reads:\n\n` + table(global, [NAME, TYPE, DEFAULT, ENV, LIVE, FROM, DESCRIPTION]);
@@ -210,7 +210,11 @@ entries the agent adds itself with \`implicit: true\`.
   if (monitorEntry.length) parts.push(entrySection('Monitor entries (`monitors[]`)', 'Keys every monitor entry may have; a monitor\'s own options follow under "Components".', monitorEntry, 'monitor part'));
   const builtins = input.components.filter((c) => input.isBuiltin(c));
   const plugins = input.components.filter((c) => !input.isBuiltin(c));
-  parts.push('## Components\n\nEach component\'s own options (in its `logs[]` entry, `monitors[]` entry, `operators[]` item, `sink` object or section) and the top-level options it reads. Built-ins first' + (plugins.length ? ', then the plugins the config loads.' : '.') + '\n');
+  parts.push(
+    '## Components\n\nEach component\'s own options (in its `logs[]` entry, `monitors[]` entry, `operators[]` item, `sink` object or section) and the top-level options it reads. **Live** "yes": a reload hands the change to the running component; "restart": the part it belongs to (that log entry, monitor, source or the sink) restarts, and nothing else. Built-ins first' +
+      (plugins.length ? ', then the plugins the config loads.' : '.') +
+      '\n',
+  );
   for (const c of [...builtins, ...plugins]) parts.push(componentSection(c, input.isBuiltin(c)));
   return parts.join('\n');
 }

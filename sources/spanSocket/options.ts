@@ -20,9 +20,9 @@ export const SPAN_INTAKE_OPTIONS: OptionDecl[] = [
   own({ name: 'request_timeout_secs', type: 'float', default: 300, min: 0, description: 'Seconds an unfinished request is kept before it is closed and reported.' }),
   own({ name: 'frame_timeout_secs', type: 'float', default: 30, min: 0.001, description: 'A connection holding part of a frame with no new bytes for this many seconds is closed (counted `frame_timeout`).' }),
   own({ name: 'max_connections', type: 'int', default: 4096, min: 1, description: 'Most client connections at once; more are refused (counted `connection_limit`).' }),
-  own({ name: 'max_live_requests', type: 'int', default: 20000, min: 1, description: 'Most unfinished requests kept at once; commands for more are refused (counted).' }),
-  own({ name: 'max_spans_per_request', type: 'int', default: 1500, min: 1, description: 'Most spans kept for one request; further spans of it are dropped (counted).' }),
-  own({ name: 'max_live_spans', type: 'int', default: 1000000, min: 1, description: 'Most spans of unfinished requests kept at once, over all requests; further spans are dropped (counted).' }),
+  own({ name: 'max_live_requests', type: 'int', default: 20000, min: 1, description: 'Most unfinished requests kept at once; at this many, the oldest unfinished request is evicted (counted), so a client that never finishes its requests cannot starve the others.' }),
+  own({ name: 'max_spans_per_request', type: 'int', default: 1500, min: 1, description: 'Most spans kept for one request; further spans of it are refused (counted) and its trace is tagged `scout.reached_span_cap`.' }),
+  own({ name: 'max_live_spans', type: 'int', default: 1000000, min: 1, description: 'Most spans of unfinished requests kept at once, over all requests; at this many, the oldest unfinished request is evicted (counted).' }),
   own({ name: 'core_agent_version', type: 'string', default: DEFAULT_CORE_AGENT_VERSION, description: 'The version the intake reports to `CoreAgentVersion` (language agents check it).' }),
 ];
 

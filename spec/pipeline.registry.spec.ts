@@ -211,6 +211,22 @@ describe('the log chain is built through the registry', () => {
     expect(withRaw[0].attrs).toEqual({ stream: 'stdout', raw_timestamp: '2024-01-02T03:04:05Z' });
   });
 
+  it('tap points before the redaction stage show the batch redacted; the redact point shows what it sent', () => {
+    const taps = new Taps();
+    const seen: { component: string; message: string }[] = [];
+    taps.watch(undefined, (records) => seen.push(...records.map((r) => ({ component: r.component, message: r.message }))));
+    const e = entry({ sampling_rules: [{ match_expression: 'never', sampling_rate: 0 }], redaction_rules: [{ match_expression: 'password=\\S+', replacement: 'password=XXX', hash_salt: '' }] });
+    const chain = entryChain({ id: 'logs[0]', entry: e, agent, registry: createDefaultRegistry(), taps, stats: createEntryStats(), logger: silentLogger, credits: new Credits(1) });
+    const input = new Subject<Batch>();
+    chain(stream)(input).subscribe();
+    input.next(lines(['login password=hunter2 ok\n']));
+    expect(seen).toEqual([
+      { component: 'logs[0]:source', message: 'login password=XXX ok\n' },
+      { component: 'logs[0]:sample', message: 'login password=XXX ok\n' },
+      { component: 'logs[0]:redact', message: 'login password=XXX ok\n' },
+    ]);
+  });
+
   it('declares the keys the log part reads itself', () => {
     expect(LOG_PART_OPTIONS.map((o) => o.name).sort()).toEqual(['operators', 'parse_format', 'parse_lines_as_json']);
   });

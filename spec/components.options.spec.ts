@@ -17,7 +17,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { createDefaultRegistry } from '../app/builtins.js';
 import { LOG_PART_OPTIONS } from '../app/logPipeline.js';
 import { MONITOR_ENTRY_OPTIONS } from '../sources/monitors/monitorSource.js';
-import { homeOf, optionsOf, type Component, type ComponentContext } from '../lib/component.js';
+import { homeOf, optionsOf, withDefaults, type Component, type ComponentContext } from '../lib/component.js';
 import type { Batch } from '../lib/types.js';
 import { createEnv, declarationProblems, exercise, label, type HarnessEnv, type PartKeys } from '../testkit/componentHarness.js';
 import { createReadLog, record } from '../testkit/recording.js';
@@ -51,6 +51,13 @@ test('there are declaring components of every kind to check', () => {
 test.each(declaring.map((c) => [label(c), c] as const))('%s reads exactly what it declares', async (_name, c: Component) => {
   const run = await exercise(c, { registry: loaded.registry, env, record: true });
   expect({ component: label(c), problems: [...run.problems, ...declarationProblems(run, partKeys(c))] }).toEqual({ component: label(c), problems: [] });
+});
+
+test.each(declaring.filter((c) => c.check).map((c) => [label(c), c] as const))('%s: its check reads only declared options', (_name, c: Component) => {
+  const log = createReadLog();
+  c.check!(record(withDefaults(c, c.example ?? {}), log));
+  const declared = new Set([...optionsOf(c).map((o) => o.name), ...partKeys(c).own]);
+  expect({ component: label(c), undeclared: [...log.keys].filter((k) => !declared.has(k)) }).toEqual({ component: label(c), undeclared: [] });
 });
 
 describe('the check can fail', () => {

@@ -1,12 +1,16 @@
 /**
- * Builds any registered component from its `example` config and exercises it with real input of
- * its kind, for the component contract spec and the declared = read spec:
+ * Builds any registered component from its `example` config the way the assembly builds it, and
+ * exercises it with real input of its kind, for the component contract spec and the declared =
+ * read spec:
  *
- * - operators and parsers: batches of real log lines (examples/logs plus JSON and CRI lines) in,
- *   batches out; the stage's time runs on a virtual scheduler (`services.scheduler`);
- * - sources: real files in a temp dir (the example's `path` re-rooted there);
- * - monitors: a real monitor source sampling every few milliseconds;
- * - sinks: batches written to a real local HTTP receiver (addEvents) and the temp dir (files).
+ * - operators and parsers: the one stage of a `logs[]` entry's chain (`entryChain`: registry
+ *   lookup, declared defaults, boundary counters); batches of real log lines (examples/logs plus
+ *   JSON and CRI lines) in, batches out; time runs on a virtual scheduler;
+ * - sources: the file source reads real files in a temp dir (the example's `path` re-rooted
+ *   there); a `sources[]` source is built by `createSourcePart`; the APM intake gets the Scout
+ *   core-agent protocol over its socket (`SOURCE_INPUTS` says how to feed a source by type);
+ * - monitors: a real monitor source sampling every 50 ms;
+ * - sinks: log and APM batches written, delivered to a local HTTP receiver or the temp dir.
  *
  * Every run reports the component's counters, what went in and out, and how its stop behaved
  * (twice, with a downstream that hangs). With `record`, the component's own config and
@@ -480,14 +484,12 @@ async function buildSource(a: DriveArgs, checkpoints: CheckpointStore): Promise<
 }
 
 async function driveSource(a: DriveArgs): Promise<void> {
-  const { run } = a;
   const checkpoints = await CheckpointStore.open(path.join(a.runDir, 'data', 'checkpoints'), { flushIntervalMs: 50 });
   try {
     await sourceRun(a, await buildSource(a, checkpoints));
   } finally {
     await checkpoints.close();
   }
-  void run;
 }
 
 async function sourceRun(a: DriveArgs, src: RunningSource): Promise<void> {

@@ -122,8 +122,15 @@ export async function loadAgentConfig(opts: LoadAgentConfigOptions): Promise<Con
   else return { ok: false, errors: [{ path: '', message: 'no config given (configPath or config)' }], warnings: [], files: [] };
   const plugins = read.readable ? pluginsOf(read) : undefined;
   const failed = plugins ? await loadConfigPlugins(plugins, read.baseDir, opts.registry) : [];
+  let schema: ConfigSchema;
+  try {
+    schema = configSchemaOf(opts.registry);
+  } catch (err) {
+    // Two declarations of one top-level option that differ (a plugin's and a built-in's, say).
+    return { ok: false, errors: [{ path: 'plugins', message: `the loaded components do not fit together: ${errorMessage(err)}`, code: 'pluginLoadError' }], warnings: read.diag.warnings, files: read.files };
+  }
   // The rest of the config is still validated (with the plugins that did load), so every problem is reported at once.
-  const result = validateRead(read, configSchemaOf(opts.registry));
+  const result = validateRead(read, schema);
   if (failed.length === 0) return result;
   const errors: ConfigError[] = failed.map((f) => {
     const loc = locationOf(read.root.plugins, f.index);

@@ -137,6 +137,15 @@ describe('config validated from the declarations', () => {
     expect(errs(r)[0].message).toMatch(/plugin "\.\/missing\.mjs": module not found/);
   });
 
+  test('a plugin declaring a top-level option differently from a built-in is an error, not a crash', async () => {
+    fs.writeFileSync(
+      path.join(dir, 'clash.mjs'),
+      `export const components = [{ kind: 'operator', type: 'clash', options: [{ name: 'max_line_size', type: 'int', scope: 'global', origin: 'sluice', description: 'My own idea of the line size.' }], create: () => (s) => s }];\n`,
+    );
+    const r = await load({ plugins: ['./clash.mjs'] });
+    expect(errs(r)).toEqual([{ path: 'plugins', code: 'pluginLoadError', message: expect.stringMatching(/"max_line_size" of operator:clash is declared twice, differently/) }]);
+  });
+
   test('plugins are loaded once per registry: a second load and the build check reuse them', async () => {
     const registry = createDefaultRegistry();
     const g = globalThis as { __sluiceDeclaredLoads?: number };

@@ -198,8 +198,8 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
   const counters = createCounters();
   const stopAgentOnFailure = own.stop_agent_on_failure === true || own.stop_agent_on_failure === 'true';
 
-  const defaultInterval = num(global.global_monitor_sample_interval, NaN);
-  const globalInterval = defaultInterval > 0 ? defaultInterval : num(MONITOR_DEFAULTS.global_monitor_sample_interval, NaN);
+  const configured = num(global.global_monitor_sample_interval, NaN);
+  const globalInterval = configured > 0 ? configured : Number(MONITOR_DEFAULTS.global_monitor_sample_interval);
   let intervalSecs = num(own.sample_interval, globalInterval);
   if (!(intervalSecs > 0)) {
     logger.warn(`monitor ${name}: sample_interval ${String(own.sample_interval)} is not positive; using ${globalInterval}`, { monitor: name });
@@ -225,8 +225,8 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
   };
 
   // Rate limit (Scalyr: monitor_log_write_rate / monitor_log_max_write_burst, per entry or global).
-  const rate = num(own.monitor_log_write_rate ?? global.monitor_log_write_rate, num(MONITOR_DEFAULTS.monitor_log_write_rate, 0));
-  const burst = num(own.monitor_log_max_write_burst ?? global.monitor_log_max_write_burst, num(MONITOR_DEFAULTS.monitor_log_max_write_burst, 0));
+  const rate = num(own.monitor_log_write_rate ?? global.monitor_log_write_rate, Number(MONITOR_DEFAULTS.monitor_log_write_rate));
+  const burst = num(own.monitor_log_max_write_burst ?? global.monitor_log_max_write_burst, Number(MONITOR_DEFAULTS.monitor_log_max_write_burst));
   let tokens = burst;
   let tokensAt = scheduler.now();
   let pendingSkipped = 0;

@@ -158,6 +158,16 @@ describe('config validated from the declarations', () => {
     expect(g.__sluiceDeclaredLoads).toBe(loads);
   });
 
+  test('objects with declared fields are always present with their defaults (absent, or given as a declared default)', () => {
+    const r = loadConfig({ path: write({ plugins: [] }), env: {}, hostname: 'h' });
+    if (!r.ok) throw new Error(JSON.stringify(errs(r)));
+    expect(r.config.upload).toMatchObject({ max_in_flight: 1, linger_ms: 500 });
+    expect(r.config.http_endpoint).toEqual({ enabled: false, host: '127.0.0.1', port: 5255 });
+    expect(r.config.apm).toMatchObject({ enabled: false, max_frame_bytes: 64 * 1024 * 1024, socket_path: path.join(dir, 'data', 'core-agent.sock') });
+    const partial = loadConfig({ path: write({ plugins: [], upload: { linger_ms: 20 } }), env: {}, hostname: 'h' });
+    expect(partial.ok && partial.config.upload).toMatchObject({ max_in_flight: 1, linger_ms: 20 });
+  });
+
   test("without its plugin loaded, the built-in schema keeps a plugin monitor's keys unchecked", () => {
     const r = loadConfig({ path: write({ plugins: [], monitors: [{ module: 'queue_depth', max_depth: 0 }] }), env: {}, hostname: 'h' });
     if (!r.ok) throw new Error(JSON.stringify(errs(r)));

@@ -493,7 +493,10 @@ export function buildConfig(root: Obj, ctx: BuildContext): AgentConfig | undefin
   // --- objects with declared fields (apm, http_endpoint, upload…) are always present
   // (present objects were read with their fields by the loop above; absent ones get defaults here)
   for (const spec of schema.global) {
-    if (spec.type === 'object' && spec.fields && !isObj(out[spec.name])) out[spec.name] = reader.readFields(spec.fields, {}, spec.name);
+    // (A declared default object, e.g. `upload: {}`, still gets its fields' defaults.)
+    if (spec.type === 'object' && spec.fields && (!isObj(out[spec.name]) || !userSet.has(spec.name))) {
+      out[spec.name] = reader.readFields(spec.fields, isObj(out[spec.name]) ? (out[spec.name] as Obj) : {}, spec.name);
+    }
   }
   if (isObj(out.apm)) readApm(out.apm as ApmConfig, root, out, baseDir, diag);
   // Sections several components share (`apm`): each one's cross-field check on the section.

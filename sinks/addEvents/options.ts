@@ -40,7 +40,7 @@ export const ADD_EVENTS_OPTIONS: OptionDecl[] = [
   s({ name: 'ca_cert_path', type: 'string', scope: 'global', defaultText: 'the system CA store', description: 'PEM file of CA certificates to trust instead of the system store.' }),
   s({ name: 'request_deadline', type: 'float', default: 60, min: 0, scope: 'global', description: 'Seconds before an upload request times out.' }),
   s({ name: 'max_allowed_request_size', type: 'int', default: 1048576, min: 1024, scope: 'global', defaultText: '5900000 (1048576 with `legacy`)', description: 'Largest upload request body, in bytes.' }),
-  s({ name: 'min_allowed_request_size', type: 'int', default: 102400, min: 0, scope: 'global', description: 'Smallest request size the pacing adjusts down to, in bytes.' }),
+  s({ name: 'min_allowed_request_size', type: 'int', default: 102400, min: 0, scope: 'global', description: 'Smallest size, in bytes, a request is shrunk to after a `requestTooLarge` answer (see `request_too_large_adjustment`).' }),
   s({ name: 'request_too_large_adjustment', type: 'float', default: 0.5, min: 0, scope: 'global', description: 'Request size factor after a `requestTooLarge` answer: the request is rebuilt with at most this fraction of its size (not below `min_allowed_request_size`). A value outside 0–1 (exclusive) uses 0.5.' }),
   own({ name: 'max_no_success_secs', type: 'float', default: 0, min: 0, scope: 'global', description: 'When > 0, pending data is dropped (counted) after this many seconds without a successful upload, as Scalyr does after 15 minutes. Default 0: never drop; back-pressure holds reading instead.' }),
   own({ name: 'upload', type: 'object', default: {}, fields: UPLOAD_FIELDS, scope: 'global', description: 'Tuning of the addEvents upload (see "upload" below).' }),

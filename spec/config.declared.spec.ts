@@ -128,6 +128,13 @@ describe('config validated from the declarations', () => {
     expect(warns(bad)).toEqual(['logs[0].operators[0].vaule']);
   });
 
+  test('a sink object without a type configures the default sink (embedded without an api_key)', async () => {
+    const r = await load({ sink: { dir: './out', dri: 'x' } });
+    if (!r.ok) throw new Error(JSON.stringify(errs(r)));
+    expect(r.config.sink).toMatchObject({ dir: './out' });
+    expect(warns(r)).toEqual(['sink.dri']);
+  });
+
   test('a plugin that fails to load is an error at plugins[i] naming it; the rest is still validated', async () => {
     const r = await load({ plugins: ['./plugin.mjs', './missing.mjs'], debug_level: 9 });
     expect(errs(r).map((e) => [e.path, e.code])).toEqual([

@@ -509,7 +509,7 @@ export function buildConfig(root: Obj, ctx: BuildContext): AgentConfig | undefin
 
   // --- the sink object: its type's declared options
   if (isObj(root.sink) && isObj(out.sink)) {
-    out.sink = readTyped(reader, schema, 'sink', root.sink, 'sink', locationOf(root, 'sink'));
+    out.sink = readTyped(reader, schema, 'sink', root.sink, 'sink', locationOf(root, 'sink'), undefined, out.api_key ? 'addEvents' : 'embedded');
   }
   // --- sources[]: each item's type's declared options
   const sourcesSpec = globalByName.get('sources');
@@ -626,12 +626,24 @@ const TYPE_KEY: OptionSpec = { name: 'type', type: 'string', required: true, ori
  * An object naming its component by `type` (the `sink`, an `operators[]` or `sources[]` item):
  * read with the component's declared options when it declares them, else kept as it is.
  */
-function readTyped(reader: Reader, schema: ConfigSchema, kind: ComponentKind, obj: Obj, p: string, at: SourceLocation | undefined, common: readonly OptionSpec[] = [TYPE_KEY]): Obj {
-  const c = typeof obj.type === 'string' ? schema.components[kind].get(obj.type) : undefined;
+function readTyped(
+  reader: Reader,
+  schema: ConfigSchema,
+  kind: ComponentKind,
+  obj: Obj,
+  p: string,
+  at: SourceLocation | undefined,
+  common: readonly OptionSpec[] = [TYPE_KEY],
+  defaultType?: string,
+): Obj {
+  const type = typeof obj.type === 'string' ? obj.type : obj.type === undefined ? defaultType : undefined;
+  const c = type !== undefined ? schema.components[kind].get(type) : undefined;
   if (!c || c.options === undefined) {
-    if (typeof obj.type !== 'string') reader.diag.error(joinPath(p, 'type'), `missing required option "type" (the ${kind} type)`, at, 'missingRequired');
+    if (type === undefined) reader.diag.error(joinPath(p, 'type'), `missing required option "type" (the ${kind} type)`, at, 'missingRequired');
     return obj;
   }
+  // Without a type, the object configures the default one (the sink: addEvents or embedded).
+  if (obj.type === undefined) common = common.map((k) => (k.name === 'type' ? { ...k, required: false } : k));
   const own = readOwn(reader, [...common, ...optionsOf(c).filter((o) => !common.some((k) => k.name === o.name))], obj, p);
   reportProblems(reader.diag, c, own, obj, p);
   return own;

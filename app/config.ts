@@ -12,6 +12,7 @@ import {
   readConfig,
   readConfigObject,
   validateRead,
+  listKeysOf,
   loadConfig as loadWithSchema,
   parseConfigObject as parseWithSchema,
   type LoadConfigOptions,
@@ -116,9 +117,11 @@ function pluginsOf(read: ReadConfig): string[] | undefined {
  * validates with the schema of the registry, plugins included. Never throws.
  */
 export async function loadAgentConfig(opts: LoadAgentConfigOptions): Promise<ConfigResult> {
+  // The lists fragments append to (the agent's repeatable lists: logs, monitors, sources…).
+  const listKeys = listKeysOf(PART_DECLARATIONS.agent);
   let read: ReadConfig;
-  if (opts.config) read = readConfigObject(opts.config, { baseDir: opts.baseDir ?? process.cwd(), env: opts.env, hostname: opts.hostname });
-  else if (opts.configPath) read = readConfig({ path: opts.configPath, env: opts.env, hostname: opts.hostname });
+  if (opts.config) read = readConfigObject(opts.config, { baseDir: opts.baseDir ?? process.cwd(), env: opts.env, hostname: opts.hostname, listKeys });
+  else if (opts.configPath) read = readConfig({ path: opts.configPath, env: opts.env, hostname: opts.hostname, listKeys });
   else return { ok: false, errors: [{ path: '', message: 'no config given (configPath or config)' }], warnings: [], files: [] };
   const plugins = read.readable ? pluginsOf(read) : undefined;
   const failed = plugins ? await loadConfigPlugins(plugins, read.baseDir, opts.registry) : [];
@@ -146,12 +149,12 @@ export async function loadAgentConfig(opts: LoadAgentConfigOptions): Promise<Con
  * `loadConfig` of lib/config/load.ts with the built-in registry's schema unless one is given (the
  * public API; plugins are not loaded: use {@link loadAgentConfig} for that).
  */
-export function loadConfig(opts: LoadConfigOptions & { schema?: ConfigSchema }): ConfigResult {
+export function loadConfig(opts: Omit<LoadConfigOptions, 'listKeys'> & { schema?: ConfigSchema }): ConfigResult {
   return loadWithSchema({ ...opts, schema: opts.schema ?? configSchemaOf(createDefaultRegistry()) });
 }
 
 /** `parseConfigObject` of lib/config/load.ts with the built-in registry's schema unless one is given. */
-export function parseConfigObject(obj: unknown, opts: ParseConfigObjectOptions & { schema?: ConfigSchema } = {}): ConfigResult {
+export function parseConfigObject(obj: unknown, opts: Omit<ParseConfigObjectOptions, 'listKeys'> & { schema?: ConfigSchema } = {}): ConfigResult {
   return parseWithSchema(obj, { ...opts, schema: opts.schema ?? configSchemaOf(createDefaultRegistry()) });
 }
 

@@ -135,6 +135,18 @@ describe('config validated from the declarations', () => {
     expect(warns(r)).toEqual(['sink.dri']);
   });
 
+  test('fragments append to every repeatable list the agent declares, sources[] included', async () => {
+    const main = write({ sources: [{ type: 'ticker', id: 'a' }] });
+    fs.mkdirSync(path.join(dir, 'agent.d'));
+    fs.writeFileSync(path.join(dir, 'agent.d', 'more.json'), JSON.stringify({ sources: [{ type: 'ticker', id: 'b' }] }));
+    const r = await loadAgentConfig({ configPath: main, env: {}, hostname: 'h', registry: createDefaultRegistry() });
+    if (!r.ok) throw new Error(JSON.stringify(errs(r)));
+    expect(r.config.sources).toEqual([
+      { type: 'ticker', id: 'a', every_ms: 1000 },
+      { type: 'ticker', id: 'b', every_ms: 1000 },
+    ]);
+  });
+
   test('a plugin that fails to load is an error at plugins[i] naming it; the rest is still validated', async () => {
     const r = await load({ plugins: ['./plugin.mjs', './missing.mjs'], debug_level: 9 });
     expect(errs(r).map((e) => [e.path, e.code])).toEqual([

@@ -9,6 +9,7 @@
 import type { Component, OptionDecl } from '../component.js';
 import { homeOf } from '../component.js';
 import type { PartDeclarations } from './derive.js';
+import { listKeysOf } from './load.js';
 import { envNamesFor, type OptionSpec } from './schema.js';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -119,6 +120,9 @@ export interface ConfigDocsInput {
 /** The whole reference as Markdown. Deterministic (no dates, no host names). */
 export function renderConfigDocs(input: ConfigDocsInput): string {
   const parts: string[] = [];
+  const lists = listKeysOf(input.parts.agent)
+    .map((k) => '`' + k + '`')
+    .join(', ');
   parts.push(`# sluice configuration reference
 
 <!-- Generated from the option declarations (lib/config/agentOptions.ts and each component's)
@@ -139,9 +143,9 @@ Backslashes in regular expressions are written twice (\`"\\\\d+"\`).
 
 1. The main file (the one given to the agent, e.g. with \`--config\`).
 2. Fragments: every \`*.json\` file directly in \`config_directory\` (default \`agent.d\` next to the main
-   file), in sorted name order, then those of \`SCALYR_EXTRA_CONFIG_DIR\`. Only \`logs\`, \`monitors\`,
-   \`journald_logs\`, \`k8s_logs\`, \`workers\` (appended), \`server_attributes\` (merged key by key) and
-   \`import_vars\` may appear in several files; any other key set in two files is an error naming both.
+   file), in sorted name order, then those of \`SCALYR_EXTRA_CONFIG_DIR\`. Only ${lists} (appended),
+   \`server_attributes\` (merged key by key) and \`import_vars\` may appear in several files; any other
+   key set in two files is an error naming both.
 3. \`import_vars\`: \`$NAME\` in string values of the same file is replaced by the environment
    variable (when set and not empty) or the entry's \`default\`; longest names first; no escaping.
 4. Environment: an option absent from every file is read from the variable in the "Environment"

@@ -20,7 +20,7 @@ import { Diagnostics, type ConfigResult } from './errors.js';
 import { locationOf, parseLenientJson, setLocation, type SourceLocation } from './lenientJson.js';
 import { applyImportVars } from './importVars.js';
 import { buildConfig, type RawValues } from './validate.js';
-import { RENAMED_KEYS } from './schema.js';
+import { RENAMED_KEYS, type OptionSpec } from './schema.js';
 import type { ConfigSchema } from './derive.js';
 import { describeValue } from './coerce.js';
 
@@ -37,6 +37,8 @@ export interface LoadConfigOptions {
   hostname?: string;
   /** A second fragment directory read after `config_directory` (default env `SCALYR_EXTRA_CONFIG_DIR`). */
   extraConfigDir?: string;
+  /** The top-level lists fragments append to ({@link listKeysOf} of the schema). */
+  listKeys: readonly string[];
 }
 
 /** What the options are checked against. */
@@ -50,20 +52,33 @@ export interface ParseConfigObjectOptions {
   baseDir?: string;
   env?: NodeJS.ProcessEnv;
   hostname?: string;
+  /** The top-level lists fragments append to ({@link listKeysOf} of the schema). */
+  listKeys: readonly string[];
 }
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** Keys that may appear in several files; lists are appended, `server_attributes` merged. */
-const LIST_KEYS = new Set(['logs', 'monitors', 'journald_logs', 'k8s_logs', 'workers']);
+/**
+ * The top-level lists fragments append to: the `repeatable` list options of a schema
+ * (`logs`, `monitors`, `sources`, `journald_logs`…; `import_vars` is applied per file).
+ */
+export function listKeysOf(options: readonly OptionSpec[]): string[] {
+  return options.filter((o) => o.repeatable && o.type === 'array' && o.name !== 'import_vars').map((o) => o.name);
+}
 
 /** Accumulates files into one top-level object, enforcing the fragment rules of Scalyr's agent. */
 class Merger {
   readonly root: Obj = {};
   private readonly origin = new Map<string, SourceLocation | undefined>();
+  private readonly listKeys: ReadonlySet<string>;
 
-  constructor(private readonly diag: Diagnostics) {}
+  constructor(
+    private readonly diag: Diagnostics,
+    listKeys: readonly string[],
+  ) {
+    this.listKeys = new Set(listKeys);
+  }
 
   add(file: Obj, fileName: string | undefined): void {
     for (const rawKey of Object.keys(file)) {
@@ -72,7 +87,7 @@ class Merger {
       const keyLoc = locationOf(file, rawKey, 'key');
       const valueLoc = locationOf(file, rawKey);
       if (key === 'import_vars') continue; // applied per file already
-      if (LIST_KEYS.has(key)) {
+      if (this.listKeys.has(key)) {
         if (!Array.isArray(value)) {
           this.diag.error(key, `expected a list, got ${describeValue(value)}`, valueLoc, 'badType');
           continue;
@@ -111,7 +126,7 @@ class Merger {
         const firstWhere = first?.file ? `${first.file}${first.line ? `:${first.line}:${first.column}` : ''}` : 'another file';
         this.diag.error(
           key,
-          `Configuration fragment file ${fileName ?? '(embedded)'} redefines the config key "${key}", first set in ${firstWhere}; only ${[...LIST_KEYS, 'server_attributes', 'import_vars'].join(', ')} may appear in several files`,
+          `Configuration fragment file ${fileName ?? '(embedded)'} redefines the config key "${key}", first set in ${firstWhere}; only ${[...this.listKeys, 'server_attributes', 'import_vars'].join(', ')} may appear in several files`,
           keyLoc,
           'multipleKeys',
         );
@@ -228,7 +243,7 @@ export function readConfig(opts: LoadConfigOptions): ReadConfig {
   const main = path.resolve(opts.path);
   const baseDir = path.dirname(main);
   const raw: RawValues = {};
-  const merger = new Merger(diag);
+  const merger = new Merger(diag, opts.listKeys);
   const read: ReadConfig = { root: merger.root, files, diag, baseDir, env, hostname, raw, readable: false };
   try {
     files.push(main);
@@ -266,8 +281,8 @@ export function readConfig(opts: LoadConfigOptions): ReadConfig {
  * Loads `opts.path` and its fragments into a validated, fully defaulted config. Never throws.
  * `files` lists every config file read, main file first.
  */
-export function loadConfig(opts: LoadConfigOptions & WithSchema): ConfigResult {
-  return validateRead(readConfig(opts), opts.schema);
+export function loadConfig(opts: Omit<LoadConfigOptions, 'listKeys'> & WithSchema): ConfigResult {
+  return validateRead(readConfig({ ...opts, listKeys: listKeysOf(opts.schema.global) }), opts.schema);
 }
 
 /** Deep copy of plain data (objects, arrays, primitives incl. bigint); anything else is kept as is. */
@@ -287,10 +302,10 @@ function cloneData(v: unknown, seen = new Set<unknown>()): unknown {
 }
 
 /** A config given as a plain object (embedding; no file, no fragments), merged, not yet validated. */
-export function readConfigObject(obj: unknown, opts: ParseConfigObjectOptions = {}): ReadConfig {
+export function readConfigObject(obj: unknown, opts: ParseConfigObjectOptions): ReadConfig {
   const diag = new Diagnostics();
   const env = opts.env ?? process.env;
-  const merger = new Merger(diag);
+  const merger = new Merger(diag, opts.listKeys);
   const read: ReadConfig = {
     root: merger.root,
     files: [],
@@ -321,6 +336,6 @@ export function readConfigObject(obj: unknown, opts: ParseConfigObjectOptions = 
  * Validates a config given as a plain object (embedding; no file, no fragments). The object is
  * not modified. Never throws.
  */
-export function parseConfigObject(obj: unknown, opts: ParseConfigObjectOptions & WithSchema): ConfigResult {
-  return validateRead(readConfigObject(obj, opts), opts.schema);
+export function parseConfigObject(obj: unknown, opts: Omit<ParseConfigObjectOptions, 'listKeys'> & WithSchema): ConfigResult {
+  return validateRead(readConfigObject(obj, { ...opts, listKeys: listKeysOf(opts.schema.global) }), opts.schema);
 }

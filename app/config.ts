@@ -80,11 +80,6 @@ function pluginKey(spec: string, baseDir: string): string {
   return spec.startsWith('./') || spec.startsWith('../') ? path.resolve(baseDir, spec) : spec;
 }
 
-/** True when `spec` was loaded into `registry` by {@link loadConfigPlugins}. */
-export function pluginLoaded(registry: Registry, spec: string, baseDir: string): boolean {
-  return loadedPlugins.get(registry)?.has(pluginKey(spec, baseDir)) ?? false;
-}
-
 /**
  * Loads the plugins `specs` names into `registry` (each once per registry). Returns one message
  * per plugin that failed (`plugin "x": why`), by index in `specs`.

@@ -165,4 +165,28 @@ describe('createAgent (embedded)', () => {
     await agent.stop();
     expect(readNdjson(out).map((r) => r.message)).toEqual(['one\n', 'two\n', 'three\n', 'four\n']);
   });
+
+  it('reports agent options that need a restart, and stop() says what it left undelivered', async () => {
+    const dir = tmpdir();
+    const log = path.join(dir, 'a.log');
+    fs.writeFileSync(log, '');
+    const logger = memoryLogger();
+    const config = baseConfig(dir, { logs: [{ path: log, copy_from_start: true }] });
+    const agent = createAgent({ logger, config });
+    await agent.start();
+    expect(agent.status().config.needsRestart).toEqual([]);
+    const changed = await agent.reload({ ...config, max_pending_bytes: 1 << 20, debug_level: 2 });
+    expect(changed).toMatchObject({ ok: true, needsRestart: ['max_pending_bytes'], restarted: [] });
+    expect(agent.status().config.needsRestart).toEqual(['max_pending_bytes']);
+    // The read budget in force is still the one the agent started with.
+    expect(agent.status().creditsTotal).toBe(6 * 1024 * 1024);
+    expect(logger.records.filter((r) => /max_pending_bytes changed; the new value takes effect only after a restart/.test(r.message))).toHaveLength(1);
+    // Going back to the started value: nothing is pending any more.
+    expect((await agent.reload(config)).needsRestart).toEqual([]);
+    fs.appendFileSync(log, 'one\n');
+    await waitFor('delivered', () => readNdjson(path.join(dir, 'data', 'events')).length >= 1);
+    const left = await agent.stop();
+    expect(left).toEqual({ pendingBytes: 0, sinkPendingBytes: 0 });
+    expect(await agent.stop()).toBe(left);
+  });
 });

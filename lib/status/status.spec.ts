@@ -46,6 +46,12 @@ describe('status text', () => {
     expect(text).toContain('Health check:                              Good\n');
     expect(text).toContain('Path /var/log/a.log: no matching readable file, last checked Fri Sep  5 23:14:13 2014 UTC');
     expect(text).toContain('linux_system_metrics(): 20 lines emitted, 0 errors');
+    expect(text).not.toContain('Needs a restart');
+  });
+
+  it('lists the agent options changed since start that need a restart', () => {
+    const text = renderStatusText(status({ config: { ...status().config, needsRestart: ['agent_data_path', 'max_pending_bytes'] } }), '/var/log/sluice/agent.log');
+    expect(text).toContain('Needs a restart:       agent_data_path, max_pending_bytes (changed since start; the started values stay in force until "sluice restart")\n');
   });
 });
 

@@ -76,6 +76,7 @@ export function renderStatusText(s: AgentStatus, agentLogPath: string): string {
   out.push(row('Last checked:', asctime(s.config.lastChecked), 23));
   out.push(row('Last changed observed:', asctime(s.config.lastChanged), 23));
   if (s.config.warnings.length) for (const w of s.config.warnings) out.push(row('Warning:', w, 23));
+  if (s.config.needsRestart?.length) out.push(row('Needs a restart:', `${s.config.needsRestart.join(', ')} (changed since start; the started values stay in force until "sluice restart")`, 23));
   out.push('', '');
   out.push('Log transmission:', '=================', '');
   out.push(`(these statistics cover the period from ${asctime(s.startedAt)})`, '');

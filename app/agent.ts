@@ -17,39 +17,26 @@
  * rejects with {@link ConfigInvalidError} when the first config is bad; later problems are
  * logged, counted and shown in `status()`.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Subject, concatMap, from } from 'rxjs';
 import type { AgentConfig } from '../lib/config/types.js';
-import { formatConfigError, type ConfigError, type ConfigResult } from '../lib/config/load.js';
+import { formatConfigError, type ConfigError } from '../lib/config/load.js';
 import type { Logger } from '../lib/types.js';
 import { errorMessage } from '../lib/counters.js';
-import { Credits } from '../lib/pipeline/credits.js';
-import { ReadBuffers } from '../lib/pipeline/readBuffers.js';
 import { Taps } from '../lib/pipeline/taps.js';
 import type { Registry } from '../lib/registry.js';
 import { createAgentLog, type AgentLog } from '../lib/agentLog.js';
 import { silentLogger } from '../lib/logger.js';
-import { CheckpointStore } from '../lib/checkpoints/store.js';
 import { watchConfigFiles } from '../lib/configWatcher.js';
 import { VERSION } from '../lib/version.js';
 import type { AgentStatus, ConfigStatus } from '../lib/status/types.js';
-import { Supervisor, type PartSpec } from './supervisor.js';
+import { Supervisor } from './supervisor.js';
 import { createDefaultRegistry } from './builtins.js';
-import { loadAgentConfig } from './config.js';
-import { buildCheck } from './check.js';
-import { createHub } from './parts/hub.js';
-import type { KindSpec, Listed, Part, PartContext } from './parts/types.js';
-import { sinkSpec, sinkStatus, sinkType, type SinkPart } from './parts/sinkPart.js';
-import { logSpecs, logStatus, type LogPart, type LogPartSpec } from './parts/logPart.js';
-import { monitorSpecs, monitorStatus, type MonitorPart, type MonitorPartSpec } from './parts/monitorPart.js';
-import { apmSpecs, apmStatus, type ApmPartRecord } from './parts/apmPart.js';
-import { httpEndpointSpecs } from './parts/httpEndpointPart.js';
-import { sourceSpecs, sourceStatus, type PluginSourcePart, type SourcePartSpec } from './parts/sourcePart.js';
+import { ConfigState } from './parts/configState.js';
+import { openServices, closeServices, leftBehind, type Services, type StopOutcome } from './parts/services.js';
+import { partSpecs, collectStatus } from './parts/index.js';
 import { needsRestart } from './parts/agentOptions.js';
 
-export type { AgentStatus, ConfigStatus };
+export type { AgentStatus, ConfigStatus, StopOutcome };
 
 export interface AgentOptions {
   /** Path of agent.json (watched for changes unless `watchConfig: false`). */
@@ -102,125 +89,63 @@ export interface ReloadOutcome {
   needsRestart?: string[];
 }
 
-/** What `stop()` left behind, once the sink (stopped last) has stopped. */
-export interface StopOutcome {
-  /** Bytes read but not acknowledged by the sink (the read credits still in use). */
-  pendingBytes: number;
-  /** The sink's own figures, when it reports them. */
-  sinkPendingBytes?: number;
-  batchesPending?: number;
-}
-
 const DEFAULT_STOP_MS = 10_000;
-
-/** The running agent's pieces, made once at start. */
-interface Running {
-  ctx: PartContext & { readBuffers: ReadBuffers; initialPositions: Record<string, number> };
-  supervisor: Supervisor;
-  /** The config the agent started with: agent options read only at start keep these values. */
-  startConfig: AgentConfig;
-}
 
 export function createAgent(opts: AgentOptions): Agent {
   const registry = opts.registry ?? createDefaultRegistry();
   const taps = new Taps();
   const startedAt = Date.now();
   const stopDeadline = opts.stopDeadlineMs ?? DEFAULT_STOP_MS;
-  const configStatus: ConfigStatus = { status: 'good', files: [], errors: [], warnings: [], lastChecked: null, lastChanged: null, lastGood: null };
+  const state = new ConfigState(opts, registry);
   const configs$ = new Subject<{ config: AgentConfig; done: (r: ReloadOutcome) => void }>();
-  const configDir = opts.configPath ? path.dirname(path.resolve(opts.configPath)) : (opts.baseDir ?? process.cwd());
   let config: AgentConfig | undefined;
+  /** The config the agent started with: agent options read only at start keep these values. */
+  let startConfig: AgentConfig | undefined;
   let logger: Logger = opts.logger ?? silentLogger;
   let agentLog: AgentLog | undefined;
-  let running: Running | undefined;
+  let services: Services | undefined;
+  let supervisor: Supervisor | undefined;
   let started: Promise<void> | undefined;
   let stopping: Promise<StopOutcome> | undefined;
   let stopWatcher: (() => Promise<void>) | undefined;
 
-  /** Every part the config describes, one builder per kind. */
-  function specsFor(cfg: AgentConfig, r: Running, startup: boolean): PartSpec[] {
-    const { ctx } = r;
-    return [sinkSpec(cfg, ctx), ...logSpecs(cfg, startup, ctx), ...sourceSpecs(cfg, ctx), ...monitorSpecs(cfg, ctx), ...apmSpecs(cfg, ctx), ...httpEndpointSpecs(cfg, ctx)] as PartSpec[];
-  }
-
-  /** Applies a validated and build-checked config (plugins are loaded by the build check). */
-  async function applyConfig(cfg: AgentConfig, r: Running): Promise<ReloadOutcome> {
+  /** Applies a validated and build-checked config: the supervisor restarts what changed. */
+  async function apply(cfg: AgentConfig): Promise<ReloadOutcome> {
     const first = config === undefined;
     config = cfg;
     agentLog?.setDebugLevel(cfg.debug_level);
-    const report = await r.supervisor.apply(specsFor(cfg, r, first));
-    const restartNeeded = needsRestart(r.startConfig, cfg);
-    const newly = restartNeeded.filter((o) => !(configStatus.needsRestart ?? []).includes(o));
-    configStatus.needsRestart = restartNeeded;
+    const report = await supervisor!.apply(partSpecs(cfg, services!, first));
+    const restart = needsRestart(startConfig!, cfg);
+    const newly = state.needsRestart(restart);
     if (newly.length) logger.warn(`Configuration: ${newly.join(', ')} changed; the new value takes effect only after a restart (sluice restart).`);
     if (!first) {
-      configStatus.lastChanged = Date.now();
-      logger.info(
-        `New configuration applied: ${report.started.length} started, ${report.restarted.length} restarted, ${report.reconfigured.length} reconfigured, ${report.stopped.length} stopped, ${report.unchanged.length} unchanged.`,
-      );
+      state.status.lastChanged = Date.now();
+      logger.info(`New configuration applied: ${report.started.length} started, ${report.restarted.length} restarted, ${report.reconfigured.length} reconfigured, ${report.stopped.length} stopped, ${report.unchanged.length} unchanged.`);
     }
-    return { ok: report.failed.length === 0, ...report, needsRestart: restartNeeded, errors: report.failed.map((f) => `${f.key}: ${f.error}`) };
-  }
-
-  /** Loads and build-checks the configuration, recording the outcome in `configStatus`. */
-  async function loadChecked(objectConfig?: Record<string, unknown>): Promise<ConfigResult> {
-    const env = opts.env ?? process.env;
-    const result = await loadAgentConfig({ configPath: opts.configPath, config: objectConfig ?? opts.config, baseDir: opts.baseDir, env, hostname: opts.hostname ?? os.hostname(), registry });
-    configStatus.lastChecked = Date.now();
-    configStatus.files = result.files;
-    configStatus.warnings = result.warnings.map(formatConfigError);
-    // Build what the config describes without starting it (plugins, chains, monitor modules):
-    // start and reload refuse what `sluice validate` refuses.
-    const problems = result.ok ? await buildCheck(result.config, opts.configPath ? path.resolve(opts.configPath) : undefined, registry, configDir) : [];
-    const errors = result.ok ? problems.map((message) => ({ path: '', message })) : result.errors;
-    configStatus.status = errors.length === 0 ? 'good' : 'bad';
-    configStatus.errors = result.ok ? problems : result.errors.map(formatConfigError);
-    if (result.ok) configStatus.lastGood = Date.now();
-    return errors.length === 0 ? result : { ok: false, errors, warnings: result.warnings, files: result.files };
+    return { ok: report.failed.length === 0, ...report, needsRestart: restart, errors: report.failed.map((f) => `${f.key}: ${f.error}`) };
   }
 
   async function reload(objectConfig?: Record<string, unknown>): Promise<ReloadOutcome> {
-    if (!running || stopping) return { ok: false, errors: ['agent is not running'] };
-    const result = await loadChecked(objectConfig);
+    if (!supervisor || stopping) return { ok: false, errors: ['agent is not running'] };
+    const result = await state.load(objectConfig);
     if (!result.ok) {
-      logger.error(`Bad configuration seen; using the last good configuration.\n${configStatus.errors.join('\n')}`);
-      return { ok: false, errors: configStatus.errors };
+      logger.error(`Bad configuration seen; using the last good configuration.\n${state.status.errors.join('\n')}`);
+      return { ok: false, errors: state.status.errors };
     }
     return new Promise<ReloadOutcome>((resolve) => configs$.next({ config: result.config, done: resolve }));
   }
 
   async function doStart(): Promise<void> {
-    const result = await loadChecked();
+    const result = await state.load();
     if (!result.ok) throw new ConfigInvalidError(result.errors);
-    const cfg = result.config;
-    // The agent's own log is collected from the size it had when this process started (Scalyr).
-    const ownLog = path.join(cfg.agent_log_path, 'agent.log');
-    const initialPositions = { [ownLog]: fileSize(ownLog) };
+    const cfg = (startConfig = result.config);
     if (!opts.logger) logger = agentLog = createAgentLog({ dir: cfg.agent_log_path, debugLevel: cfg.debug_level, console: opts.consoleLog });
     logger.info(`sluice ${VERSION} starting (pid ${process.pid}); configuration ${result.files.join(', ') || '(object)'}.`);
-    for (const w of configStatus.warnings) logger.warn(`Configuration: ${w}`);
+    for (const w of state.status.warnings) logger.warn(`Configuration: ${w}`);
     if (!cfg.api_key) logger.info(`No api_key configured: events go to the embedded default sink under ${cfg.embedded_output}.`);
-    const checkpoints = await CheckpointStore.open(cfg.agent_data_path, {
-      logger,
-      maxAgeSecs: cfg.max_allowed_checkpoint_age,
-      ignorePathGlobs: (cfg.ignore_checkpoints_on_startup_path_globs as string[] | undefined) ?? [],
-    });
-    const ctx = {
-      logger,
-      registry,
-      taps,
-      hub: createHub(taps, logger),
-      credits: new Credits(cfg.max_pending_bytes),
-      // Read pages reused across files once acknowledged (at most the read budget's worth kept).
-      readBuffers: new ReadBuffers(cfg.read_page_size, Math.ceil(cfg.max_pending_bytes / cfg.read_page_size)),
-      checkpoints,
-      stopDeadlineMs: stopDeadline,
-      configDir,
-      agentStatus: () => agent.status(),
-      initialPositions,
-    };
-    const r: Running = (running = { ctx, supervisor: new Supervisor(logger, { stopDeadlineMs: stopDeadline }), startConfig: cfg });
-    configs$.pipe(concatMap(({ config: c, done }) => from(applyConfig(c, r).then(done, (err) => done({ ok: false, errors: [errorMessage(err)] }))))).subscribe();
+    services = await openServices(cfg, { logger, registry, taps, stopDeadlineMs: stopDeadline, configDir: state.dir, agentStatus: () => agent.status() });
+    supervisor = new Supervisor(logger, { stopDeadlineMs: stopDeadline });
+    configs$.pipe(concatMap(({ config: c, done }) => from(apply(c).then(done, (err) => done({ ok: false, errors: [errorMessage(err)] }))))).subscribe();
     const first = await new Promise<ReloadOutcome>((resolve) => configs$.next({ config: cfg, done: resolve }));
     if (first.errors?.length) logger.warn(`Some parts did not start: ${first.errors.join('; ')}`);
     if (opts.configPath && opts.watchConfig !== false) stopWatcher = await watchConfigFiles(opts.configPath, cfg.config_directory, () => void reload());
@@ -231,27 +156,11 @@ export function createAgent(opts: AgentOptions): Agent {
     await stopWatcher?.();
     configs$.complete();
     // Sources first (they wait for the sink to flush what they sent), the sink last.
-    await running?.supervisor.stopAll((keys) => [...keys.filter((k) => k !== 'sink'), ...keys.filter((k) => k === 'sink')], deadlineMs);
-    await running?.ctx.checkpoints.close();
-    running?.ctx.readBuffers.clear();
+    await supervisor?.stopAll((keys) => [...keys.filter((k) => k !== 'sink'), ...keys.filter((k) => k === 'sink')], deadlineMs);
+    await closeServices(services);
     logger.info('sluice stopped.');
     await agentLog?.close();
-    return leftBehind();
-  }
-
-  /** What is still read but undelivered: the read credits in use and the last sink's own figures. */
-  function leftBehind(): StopOutcome {
-    const out: StopOutcome = { pendingBytes: running?.ctx.credits.inUse ?? 0 };
-    const sink = running?.ctx.hub.sink?.status() as { bytesPending?: unknown; pendingBytes?: unknown; batchesPending?: unknown } | undefined;
-    const sp = sink?.bytesPending ?? sink?.pendingBytes;
-    if (typeof sp === 'number') out.sinkPendingBytes = sp;
-    if (typeof sink?.batchesPending === 'number') out.batchesPending = sink.batchesPending;
-    return out;
-  }
-
-  /** The supervisor's parts of one kind, typed (those that failed to start included). */
-  function partsOf<P extends Part, S extends KindSpec<P> = KindSpec<P>>(kind: P['kind']): Listed<P, S>[] {
-    return (running?.supervisor.list() ?? []).filter((p) => p.spec.kind === kind) as unknown as Listed<P, S>[];
+    return leftBehind(services);
   }
 
   const agent: Agent = {
@@ -260,60 +169,17 @@ export function createAgent(opts: AgentOptions): Agent {
     get config() {
       return config;
     },
-    start() {
-      started ??= doStart();
-      return started;
-    },
+    start: () => (started ??= doStart()),
     stop(deadlineMs = stopDeadline) {
       // Bounded: stop resolves by the deadline (plus a margin) even if a part hangs.
-      stopping ??= Promise.race([doStop(deadlineMs), new Promise<StopOutcome>((r) => setTimeout(() => r(leftBehind()), deadlineMs + 2000).unref())]).catch((err) => {
+      stopping ??= Promise.race([doStop(deadlineMs), new Promise<StopOutcome>((r) => setTimeout(() => r(leftBehind(services)), deadlineMs + 2000).unref())]).catch((err) => {
         logger.error(`Stop failed: ${errorMessage(err)}`);
-        return leftBehind();
+        return leftBehind(services);
       });
       return stopping;
     },
     reload,
-    status(): AgentStatus {
-      return {
-        version: VERSION,
-        pid: process.pid,
-        startedAt,
-        now: Date.now(),
-        user: safeUser(),
-        serverHost: config?.server_attributes.serverHost ?? os.hostname(),
-        mode: config ? sinkType(config) : 'embedded',
-        config: configStatus,
-        sink: sinkStatus(partsOf<SinkPart>('sink')[0]),
-        logs: partsOf<LogPart, LogPartSpec>('log').map(logStatus),
-        monitors: partsOf<MonitorPart, MonitorPartSpec>('monitor').map(monitorStatus),
-        ...optional('sources', partsOf<PluginSourcePart, SourcePartSpec>('source').map(sourceStatus)),
-        apm: apmStatus(partsOf<ApmPartRecord>('apm')[0]),
-        pendingBytes: running?.ctx.credits.inUse ?? 0,
-        creditsTotal: running?.ctx.credits.total ?? 0,
-        healthMaxSecs: Number(config?.healthy_max_time_since_last_copy_attempt ?? 60),
-      };
-    },
+    status: () => collectStatus({ startedAt, config, configStatus: state.status, services, supervisor }),
   };
   return agent;
-}
-
-/** `{[name]: list}` when the list is not empty (status keeps its shape for configs without that part kind). */
-function optional<K extends string, T>(name: K, list: T[]): { [k in K]?: T[] } {
-  return (list.length > 0 ? { [name]: list } : {}) as { [k in K]?: T[] };
-}
-
-function fileSize(p: string): number {
-  try {
-    return fs.statSync(p).size;
-  } catch {
-    return 0;
-  }
-}
-
-function safeUser(): string {
-  try {
-    return os.userInfo().username;
-  } catch {
-    return String(process.getuid?.() ?? 'unknown');
-  }
 }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { loadAgentConfig, configSchemaOf, loadConfig } from '../app/config.js';
 import { createDefaultRegistry } from '../app/builtins.js';
 import { buildCheck } from '../app/check.js';
+import { configFor } from '../app/cli/args.js';
 import type { ConfigResult } from '../lib/config/errors.js';
 
 let dir: string;
@@ -185,6 +186,17 @@ describe('config validated from the declarations', () => {
     expect(r.config.apm).toMatchObject({ enabled: false, max_frame_bytes: 64 * 1024 * 1024, socket_path: path.join(dir, 'data', 'core-agent.sock') });
     const partial = loadConfig({ path: write({ plugins: [], upload: { linger_ms: 20 } }), env: {}, hostname: 'h' });
     expect(partial.ok && partial.config.upload).toMatchObject({ max_in_flight: 1, linger_ms: 20 });
+  });
+
+  test("the commands that only find the agent (status, stop, tap…) check the agent's own options, not every component's", () => {
+    const io = { out: () => {}, err: (t: string) => errors.push(t) };
+    const errors: string[] = [];
+    const args = (p: string) => ({ command: 'status', rest: [], flags: new Map<string, string | true>([['config', p]]) });
+    const found = configFor(args(write({ plugins: [], max_line_size: 'long' })), io);
+    expect(found?.agent_data_path).toBe(path.join(dir, 'data'));
+    expect(errors).toEqual([]);
+    expect(configFor(args(write({ plugins: [], agent_status_timeout: 'soon' })), io)).toBeUndefined();
+    expect(errors.join('\n')).toMatch(/agent_status_timeout/);
   });
 
   test("without its plugin loaded, the built-in schema keeps a plugin monitor's keys unchecked", () => {

@@ -4,7 +4,8 @@
  * each other.
  */
 import path from 'node:path';
-import { loadConfig, formatConfigError } from '../config.js';
+import { loadConfig, formatConfigError } from '../../lib/config/load.js';
+import { agentOnlySchema } from '../../lib/config/agentOptions.js';
 import type { AgentConfig } from '../../lib/config/types.js';
 
 export interface CliArgs {
@@ -38,9 +39,13 @@ export function configPathOf(args: CliArgs, env = process.env): string {
   return path.resolve(typeof p === 'string' ? p : (env.SLUICE_CONFIG ?? '/etc/sluice/agent.json'));
 }
 
-/** Loads the config for commands that only need to find the agent; prints errors. */
+/**
+ * Loads the config for commands that only need to find the agent; prints errors. Only the
+ * agent's own options are checked (the components' are the agent's and `sluice validate`'s to
+ * check), so these commands start without loading every component.
+ */
 export function configFor(args: CliArgs, out: Output): AgentConfig | undefined {
-  const result = loadConfig({ path: configPathOf(args) });
+  const result = loadConfig({ path: configPathOf(args), schema: agentOnlySchema() });
   if (!result.ok) {
     out.err(`Configuration is not valid:\n${result.errors.map(formatConfigError).join('\n')}`);
     return undefined;

@@ -6,6 +6,7 @@
  */
 import { scalyrOption as s, sluiceOption as own, type OptionSpec } from './schema.js';
 import { MAX_PENDING_BYTES, SERVER_ATTRIBUTES } from './sharedOptions.js';
+import { schemaFrom, type ConfigSchema } from './derive.js';
 
 /** An agent option: a top-level option of agent.json, and whether a reload applies it. */
 export type AgentOption = OptionSpec & { live?: boolean };
@@ -76,3 +77,12 @@ export const AGENT_OPTIONS: readonly AgentOption[] = [
   s({ name: 'default_sessions_per_worker', type: 'int', default: 1, min: 1, noEffect: true, description: 'Scalyr multi-session uploads. Ignored.' }),
   s({ name: 'use_multiprocess_workers', type: 'bool', default: false, noEffect: true, description: 'Scalyr multi-process uploads. Ignored.' }),
 ];
+
+/**
+ * A schema of the agent's own options only: enough for what must merely find the agent (its
+ * data and log directories: `sluice status`, `stop`, `tap`…) without loading every component.
+ * The components' options are left to the agent itself (start, reload) and `sluice validate`.
+ */
+export function agentOnlySchema(): ConfigSchema {
+  return schemaFrom({ agent: AGENT_OPTIONS, logEntry: [], monitorEntry: [] }, []);
+}

@@ -160,7 +160,7 @@ const SPECIAL: Record<string, Special> = {
   'agent.http_endpoint': { why: '`enabled: false` removes the part', value: (c) => ({ ...(c as Obj), enabled: false }), touched: () => ['http_endpoint'], started: 0 },
   'agent.sink': { why: 'selects another sink type: the sink part is rebuilt with it', value: () => ({ type: 'embedded' }), touched: () => ['sink'], alsoBuilt: ['sink:embedded'] },
   'agent.sources': { why: '', skip: 'no built-in component can be a sources[] item (plugin sources: spec/plugins.sources.spec.ts)' },
-  'agent.plugins': { why: 'a real plugin module (it adds a parser; nothing restarts)', value: () => [path.join(ROOT, 'examples/parsers/keyvalue.mjs')] },
+  'agent.plugins': { why: 'one more real plugin module (it adds a parser; nothing restarts)', value: (c) => [...(c as string[]), path.join(ROOT, 'examples/parsers/keyvalue.mjs')] },
   'agent.implicit_agent_log_collection': { why: 'adds the agent log entry', touched: () => [], started: 1 },
   'agent.implicit_metric_monitor': { why: 'adds the system metrics monitor', touched: () => [], started: 1 },
   'agent.implicit_agent_process_metrics_monitor': { why: 'adds the agent process monitor', touched: () => [], started: 1 },
@@ -171,7 +171,7 @@ const SPECIAL: Record<string, Special> = {
   },
   'log entry.parse_format': { why: 'names a registered parser; the entry is rebuilt with it', value: () => 'json', alsoBuilt: ['parser:json'] },
   'log entry.parse_lines_as_json': { why: 'true makes the entry json: it is rebuilt with the json parser', alsoBuilt: ['parser:json'] },
-  'log entry.operators': { why: '', skip: 'its items are plugin operators (no built-in one); spec/plugins.spec.ts reloads them' },
+  'log entry.operators': { why: 'its items are plugin operators: the example plugin the base loads (it declares nothing)', value: () => [{ type: 'uppercase' }] },
 };
 
 async function freePort(): Promise<number> {
@@ -210,6 +210,8 @@ describe('reload matrix: every declared option, one at a time, in one running ag
       scalyr_server: addEvents.url,
       ca_cert_path: ca.caPath,
       server_attributes: { serverHost: 'matrix' },
+      // An old-shape plugin operator (declares nothing) for `operators[]`.
+      plugins: [path.join(ROOT, 'examples/operators/uppercase.mjs')],
       upload: { retry_base_ms: 50, retry_max_ms: 100, linger_ms: 20 },
       global_monitor_sample_interval: 3600,
       global_monitor_sample_interval_enable_jitter: false,
@@ -364,6 +366,15 @@ describe('reload matrix: every declared option, one at a time, in one running ag
       if (seen.has(`global.${o.name}`)) continue;
       await change(`agent.${o.name}`, base, phase1, o, agentUnit, undefined);
     }
+
+    // A plugin operator that declares nothing: any change to its item restarts its entry (and only that).
+    const withOp = structuredClone(base);
+    withOp.logs[1].operators = [{ type: 'uppercase' }];
+    expect((await a.reload(withOp)).restarted).toEqual([env.logKeys[1]]);
+    const opChanged = structuredClone(withOp);
+    (opChanged.logs[1].operators as Obj[])[0].field = 'x';
+    expect(await a.reload(opChanged)).toMatchObject({ restarted: [env.logKeys[1]], reconfigured: [] });
+    expect((await a.reload(base)).restarted).toEqual([env.logKeys[1]]);
 
     // Phase 2: the embedded sink (no api_key), in the same agent.
     const embeddedBase: Cfg = structuredClone(base);

@@ -26,20 +26,20 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAgent, type Agent, type ReloadOutcome } from '../app/index.js';
 import { createDefaultRegistry } from '../app/builtins.js';
-import { LOG_PART_OPTIONS } from '../app/logPipeline.js';
 import { canonical } from '../app/supervisor.js';
 import { Registry } from '../lib/registry.js';
+import { loadPlugin } from '../lib/plugins.js';
 import type { Component, ComponentContext, OptionDecl } from '../lib/component.js';
 import type { OptionSpec } from '../lib/config/schema.js';
-import { AGENT_OPTIONS, HTTP_ENDPOINT_OPTIONS } from '../lib/config/agentOptions.js';
-import { MONITOR_ENTRY_OPTIONS } from '../sources/monitors/monitorSource.js';
+import { HTTP_ENDPOINT_OPTIONS } from '../lib/config/agentOptions.js';
+import { PART_DECLARATIONS } from '../app/config.js';
 import { memoryLogger } from '../lib/logger.js';
 import { makeTestCa, startTestServer, type TestServer } from '../testkit/tlsServer.js';
 import { isolatedAgent } from './helpers/isolated.js';
 import { waitFor } from './helpers/wait.js';
 
 type Obj = Record<string, unknown>;
-type Cfg = Obj & { logs: Obj[]; monitors: Obj[]; apm: Obj; http_endpoint: Obj; sink?: Obj };
+type Cfg = Obj & { logs: Obj[]; monitors: Obj[]; apm: Obj; http_endpoint: Obj; sink?: Obj; sources?: Obj[] };
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -66,10 +66,10 @@ interface Created {
   agent: Readonly<Obj>;
 }
 
-function recordingRegistry(): { registry: Registry; created: Created[] } {
+function recordingRegistry(from: Registry): { registry: Registry; created: Created[] } {
   const created: Created[] = [];
   const registry = new Registry();
-  for (const c of createDefaultRegistry().components()) {
+  for (const c of from.components()) {
     const create = ((config: Obj, ctx: ComponentContext) => {
       created.push({ name: `${c.kind}:${c.type}`, logger: ctx.logger, config, agent: ctx.agent });
       return (c.create as (a: Obj, b: ComponentContext) => unknown)(config, ctx);
@@ -159,7 +159,7 @@ const SPECIAL: Record<string, Special> = {
   'agent.apm': { why: '`enabled: false` removes the part', value: (c) => ({ ...(c as Obj), enabled: false }), touched: () => ['apm'], started: 0 },
   'agent.http_endpoint': { why: '`enabled: false` removes the part', value: (c) => ({ ...(c as Obj), enabled: false }), touched: () => ['http_endpoint'], started: 0 },
   'agent.sink': { why: 'selects another sink type: the sink part is rebuilt with it', value: () => ({ type: 'embedded' }), touched: () => ['sink'], alsoBuilt: ['sink:embedded'] },
-  'agent.sources': { why: '', skip: 'no built-in component can be a sources[] item (plugin sources: spec/plugins.sources.spec.ts)' },
+  'agent.sources': { why: 'a list of parts: one more item starts one part', value: (c) => [...(c as Obj[]), { type: 'beacon', id: 'more' }], touched: () => [], started: 1 },
   'agent.plugins': { why: 'one more real plugin module (it adds a parser; nothing restarts)', value: (c) => [...(c as string[]), path.join(ROOT, 'examples/parsers/keyvalue.mjs')] },
   'agent.implicit_agent_log_collection': { why: 'adds the agent log entry', touched: () => [], started: 1 },
   'agent.implicit_metric_monitor': { why: 'adds the system metrics monitor', touched: () => [], started: 1 },
@@ -181,6 +181,23 @@ async function freePort(): Promise<number> {
   await new Promise((r) => s.close(r));
   return port;
 }
+
+/** A plugin source that declares its options, added to the registry by the embedding app (this spec). */
+const BEACON = `
+import { Observable } from 'rxjs';
+export const components = [
+  {
+    kind: 'source',
+    type: 'beacon',
+    countsItself: true,
+    options: [
+      { name: 'text', type: 'string', default: 'b', origin: 'sluice', description: 'What it would send.' },
+      { name: 'every_ms', type: 'int', default: 60000, min: 1, origin: 'sluice', description: 'How often.' },
+    ],
+    create: (config, ctx) => ({ batches$: new Observable(() => {}), counters: ctx.counters, stop: async () => {} }),
+  },
+];
+`;
 
 const sorted = (xs: readonly string[] | undefined) => [...(xs ?? [])].sort();
 
@@ -234,16 +251,21 @@ describe('reload matrix: every declared option, one at a time, in one running ag
       ],
       apm: { enabled: true, socket_path: path.join(dir, 'apm.sock'), ingest_url: checkin.url, key: 'scout-key' },
       http_endpoint: { enabled: true, port: 0 },
+      sources: [{ type: 'beacon', id: 'b' }],
     };
 
-    const { registry, created } = recordingRegistry();
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+    fs.writeFileSync(path.join(dir, 'beacon.mjs'), BEACON);
+    const withPlugin = createDefaultRegistry();
+    await loadPlugin('./beacon.mjs', dir, withPlugin);
+    const { registry, created } = recordingRegistry(withPlugin);
     const unit = (kind: Component['kind'], type: string): Unit => {
       const c = registry.component(kind, type);
       if (!c) throw new Error(`${kind} ${type} is not registered`);
       return { name: `${kind}:${type}`, options: c.options ?? [], component: c };
     };
-    const logPart: Unit = { name: 'log entry', options: LOG_PART_OPTIONS };
-    const monitorEntry: Unit = { name: 'monitor entry', options: MONITOR_ENTRY_OPTIONS };
+    const logPart: Unit = { name: 'log entry', options: PART_DECLARATIONS.logEntry };
+    const monitorEntry: Unit = { name: 'monitor entry', options: PART_DECLARATIONS.monitorEntry };
     const file = unit('source', 'file');
     const apmUnits = registry.components().filter((c) => c.home === 'section:apm').map((c) => unit(c.kind, c.type));
     const slots = (sink: Unit): Slot[] => [
@@ -256,8 +278,9 @@ describe('reload matrix: every declared option, one at a time, in one running ag
       { key: 'monitor:linux_system_metrics(m)', units: [monitorEntry, unit('monitor', 'linux_system_metrics')], own: (c) => c.monitors[2] },
       { key: 'apm', units: apmUnits, own: (c) => c.apm },
       { key: 'http_endpoint', units: [{ name: 'http_endpoint', options: HTTP_ENDPOINT_OPTIONS }], own: (c) => c.http_endpoint },
+      { key: 'source:beacon(b)', units: [unit('source', 'beacon')], own: (c) => (c.sources as Obj[])[0] },
     ];
-    const agentUnit: Unit = { name: 'agent', options: AGENT_OPTIONS.map((o) => ({ ...o, scope: 'global' as const })) };
+    const agentUnit: Unit = { name: 'agent', options: PART_DECLARATIONS.agent.map((o) => ({ ...o, scope: 'global' as const })) };
 
     const logger = memoryLogger();
     const mine = () => created.filter((c) => c.logger === logger);
@@ -290,7 +313,7 @@ describe('reload matrix: every declared option, one at a time, in one running ag
       const decls = declarers.flatMap((p) => p.units.flatMap((x) => x.options.filter((d) => d.name === o.name && (d.scope ?? 'own') === (o.scope ?? 'own'))));
       const noEffect = o.noEffect || (decls.length > 0 && decls.every((d) => d.noEffect));
       const live = decls.length > 0 ? decls.every((d) => d.live) : !!o.live;
-      const agentOpt = AGENT_OPTIONS.find((x) => x.name === o.name);
+      const agentOpt = PART_DECLARATIONS.agent.find((x) => x.name === o.name);
       const expectTouched = special.touched ? special.touched(env) : noEffect || live ? [] : declarers.map((p) => p.key);
       const expectReconfigured = !special.touched && live && !noEffect ? declarers.map((p) => p.key) : [];
       const valueIn = (c: unknown) => (global ? (c as Cfg)[o.name] : slot ? slot.own(structuredClone(c) as Cfg)?.[o.name] : undefined);
@@ -387,6 +410,7 @@ describe('reload matrix: every declared option, one at a time, in one running ag
     const inMatrix = new Set([...phase1, ...slots(embedded)].flatMap((p) => p.units.map((x) => x.name)));
     for (const c of createDefaultRegistry().components()) if (!inMatrix.has(`${c.kind}:${c.type}`)) fail(`${c.kind}:${c.type}`, 'is not part of the running agent in this spec');
     expect(covered.length).toBeGreaterThan(50);
+    expect(covered).toEqual(expect.arrayContaining(['source:beacon.text', 'source:beacon.every_ms', 'agent.sources', 'log entry.operators', 'sink:embedded.dir']));
     expect(failures).toEqual([]);
   }, 300_000);
 });

@@ -1,9 +1,9 @@
 /**
- * The agent's own options on reload (`AGENT_OPTIONS`): live ones are applied (the agent log's
+ * The agent's own options on reload (`PART_DECLARATIONS.agent`: `AGENT_OPTIONS` and `sources`): live ones are applied (the agent log's
  * level, or they reach the parts through the config), the others take effect at the next start.
  * Those that differ from the values the agent started with are reported as needing a restart.
  */
-import { AGENT_OPTIONS } from '../../lib/config/agentOptions.js';
+import { PART_DECLARATIONS } from '../config.js';
 import type { AgentConfig } from '../../lib/config/types.js';
 import { canonical } from '../supervisor.js';
 
@@ -11,5 +11,5 @@ import { canonical } from '../supervisor.js';
 export function needsRestart(running: AgentConfig, next: AgentConfig): string[] {
   const a = running as unknown as Record<string, unknown>;
   const b = next as unknown as Record<string, unknown>;
-  return AGENT_OPTIONS.filter((o) => !o.live && !o.noEffect && canonical(a[o.name]) !== canonical(b[o.name])).map((o) => o.name);
+  return PART_DECLARATIONS.agent.filter((o) => !o.live && !o.noEffect && canonical(a[o.name]) !== canonical(b[o.name])).map((o) => o.name);
 }

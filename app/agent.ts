@@ -139,7 +139,11 @@ export function createAgent(opts: AgentOptions): Agent {
     const result = await state.load();
     if (!result.ok) throw new ConfigInvalidError(result.errors);
     const cfg = (startConfig = result.config);
-    if (!opts.logger) logger = agentLog = createAgentLog({ dir: cfg.agent_log_path, debugLevel: cfg.debug_level, console: opts.consoleLog });
+    if (!opts.logger) {
+      // Scalyr's rotation: at log_rotation_max_bytes, keeping log_rotation_backup_count copies (either 0: never rotate).
+      const rotate = cfg.log_rotation_backup_count > 0 ? cfg.log_rotation_max_bytes : 0;
+      logger = agentLog = createAgentLog({ dir: cfg.agent_log_path, debugLevel: cfg.debug_level, console: opts.consoleLog, maxBytes: rotate, maxFiles: cfg.log_rotation_backup_count + 1 });
+    }
     logger.info(`sluice ${VERSION} starting (pid ${process.pid}); configuration ${result.files.join(', ') || '(object)'}.`);
     for (const w of state.status.warnings) logger.warn(`Configuration: ${w}`);
     if (!cfg.api_key) logger.info(`No api_key configured: events go to the embedded default sink under ${cfg.embedded_output}.`);

@@ -31,7 +31,7 @@ import type { Registry } from '../lib/registry.js';
 import type { Component } from '../lib/component.js';
 import { createDefaultRegistry } from './builtins.js';
 import { LOG_PART_OPTIONS } from './logPipeline.js';
-import { SOURCES_OPTION } from './sourcePart.js';
+import { SOURCES_OPTION } from './parts/pluginSource.js';
 import { MONITOR_ENTRY_OPTIONS } from '../sources/monitors/monitorSource.js';
 
 /** What the agent and the log / monitor parts read themselves (the components declare the rest). */

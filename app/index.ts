@@ -9,7 +9,8 @@
  *
  * Nothing here calls process.exit or throws into the host's event loop.
  */
-export { createAgent, ConfigInvalidError, type Agent, type AgentOptions, type AgentStatus, type ReloadOutcome } from './agent.js';
+export { createAgent, ConfigInvalidError, type Agent, type AgentOptions, type AgentStatus, type ReloadOutcome, type StopOutcome } from './agent.js';
+export { defineComponent, withDefaults, type Component, type OptionDecl, type OptionScope, type ConfigHome, type SourceInstance } from '../lib/component.js';
 export { createRegistry, Registry, type ComponentKind, type ComponentContext, type MonitorFactory, type MonitorSample, type OperatorFactory, type ParserFactory, type SinkFactory, type SourceFactory } from '../lib/registry.js';
 export { createDefaultRegistry } from './builtins.js';
 export { loadConfig, parseConfigObject, loadAgentConfig, configSchemaOf, formatConfigError, type ConfigError, type ConfigResult } from './config.js';

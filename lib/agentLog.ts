@@ -51,6 +51,9 @@ export function createAgentLog(opts: AgentLogOptions): AgentLog {
     return `${String(timestamp)} ${String(level).toUpperCase()} [sluice] ${String(message)}${extra}`;
   });
   const timestamp = winston.format.timestamp({ format: () => new Date().toISOString().replace('T', ' ') });
+  // Rotation (log_rotation_max_bytes / _backup_count): agent.log → agent1.log → …, newest first.
+  // Known limit: winston's file transport loses lines written in the few milliseconds it spends
+  // renaming; a burst of hundreds of lines right at the rotation point can lose some of them.
   const transports: winston.transport[] = [
     new winston.transports.File({
       filename: file,

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createApmPart } from '../app/apmPart.js';
+import { createApmPart } from '../app/parts/apmPipeline.js';
 import { createDefaultRegistry } from '../app/builtins.js';
 import { homeOf, optionsOf } from '../lib/component.js';
 import { silentLogger } from '../lib/logger.js';

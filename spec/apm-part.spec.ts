@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createApmPart } from '../app/apmPart.js';
+import { createApmPart } from '../app/parts/apmPipeline.js';
 import { silentLogger } from '../lib/logger.js';
 import type { AgentConfig } from '../lib/config/types.js';
 import type { Batch } from '../lib/types.js';
@@ -39,7 +39,7 @@ test('delivers one apm batch per minute and flushes the open minute on stop', as
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('runCoreAgent with deliver: batches go to the caller (the shape lib/pipeline/apmPart.ts uses)', async () => {
+test('runCoreAgent with deliver: batches go to the caller (the shape app/parts/apmPipeline.ts uses)', async () => {
   const { runCoreAgent } = await import('../app/cli/runCoreAgent.js');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-part2-'));
   const sock = path.join(dir, 'q.sock');

@@ -1,5 +1,5 @@
 /**
- * Plugin sources (`sources: [{type, id?, ...options}]`, app/sourcePart.ts): a real plugin module
+ * Plugin sources (`sources: [{type, id?, ...options}]`, app/parts/pluginSource.ts): a real plugin module
  * written to a temp dir and loaded like any plugin; its source is built through the registry,
  * counted at its boundary and stopped within a deadline.
  */
@@ -10,7 +10,7 @@ import { loadPlugin } from '../lib/plugins.js';
 import { Credits } from '../lib/pipeline/credits.js';
 import { silentLogger } from '../lib/logger.js';
 import type { Batch } from '../lib/types.js';
-import { createSourcePart, SOURCES_OPTION, sourceId } from '../app/sourcePart.js';
+import { createSourcePart, SOURCES_OPTION, sourceId } from '../app/parts/pluginSource.js';
 import { tmpDir, waitFor } from './file.harness.js';
 
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');

@@ -28,7 +28,7 @@ import { homeOf, optionsOf, withDefaults } from '../lib/component.js';
 import type { AgentConfig, LogEntryConfig } from '../lib/config/types.js';
 import { Taps } from '../lib/pipeline/taps.js';
 import { chainStages, createEntryStats, entryChain, type EntryStats } from '../app/logPipeline.js';
-import { createSourcePart } from '../app/sourcePart.js';
+import { createSourcePart } from '../app/parts/pluginSource.js';
 import type { PerFileChain } from '../sources/file/logSource.js';
 import { encodeFrame } from '../sources/spanSocket/framing.js';
 import { ScoutKeyring } from '../sinks/checkin/keyring.js';

@@ -77,12 +77,13 @@ export async function reload(args: CliArgs, out: Output): Promise<number> {
   const cfg = configFor(args, out);
   if (!cfg) return 1;
   try {
-    const r = await call<{ ok: boolean; errors?: string[]; started?: string[]; restarted?: string[]; stopped?: string[] }>(cfg.agent_data_path, { cmd: 'reload' });
+    const r = await call<{ ok: boolean; errors?: string[]; started?: string[]; restarted?: string[]; stopped?: string[]; reconfigured?: string[]; needsRestart?: string[] }>(cfg.agent_data_path, { cmd: 'reload' });
     if (!r.ok) {
       out.err(`Reload rejected; the agent keeps its last good configuration:\n${(r.errors ?? []).join('\n')}`);
       return 1;
     }
-    out.out(`Reloaded: ${r.started?.length ?? 0} started, ${r.restarted?.length ?? 0} restarted, ${r.stopped?.length ?? 0} stopped.`);
+    out.out(`Reloaded: ${r.started?.length ?? 0} started, ${r.restarted?.length ?? 0} restarted, ${r.reconfigured?.length ?? 0} reconfigured, ${r.stopped?.length ?? 0} stopped.`);
+    if (r.needsRestart?.length) out.out(`Changed options that take effect only after a restart (sluice restart): ${r.needsRestart.join(', ')}.`);
     return 0;
   } catch (err) {
     if (err instanceof AgentNotRunningError) {

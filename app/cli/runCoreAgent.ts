@@ -1,6 +1,6 @@
 /**
  * runCoreAgent: the stand-alone APM pipeline the `core-agent` command runs: the same APM part the
- * full agent runs (`apmPart.ts`: span intake → aggregateSpans → minute batches, plus the Scout
+ * full agent runs (`app/parts/apmPipeline.ts`: span intake → aggregateSpans → minute batches, plus the Scout
  * check-in sink when `apm.ingest_url` is set), delivering to the command's own sinks (the
  * embedded NDJSON sink under `dataDir` unless `deliver` is given, plus `extraSinks`).
  *
@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { ApmConfig } from '../../lib/config/types.js';
 import type { Batch, Logger, Sink } from '../../lib/types.js';
 import type { SpanIntake } from '../../sources/spanSocket/index.js';
-import { createApmPart, type ApmPart } from '../apmPart.js';
+import { createApmPart, type ApmPart } from '../parts/apmPipeline.js';
 import { createNdjsonSink } from '../../sinks/ndjson/sink.js';
 import { errorMessage } from '../../lib/counters.js';
 import type { ApmMinute } from '../../lib/apm/types.js';

@@ -1,5 +1,5 @@
 /**
- * The APM part's wiring (`app/apmPart.ts` builds it): present when `apm.enabled`; its restart key
+ * The APM part's wiring (`app/parts/apmPipeline.ts` builds it): present when `apm.enabled`; its restart key
  * is the values of what the components living in the `apm` section (`home: 'section:apm'`)
  * declare. With none registered, the whole section is the key.
  */
@@ -25,7 +25,7 @@ export function apmSpecs(cfg: AgentConfig, ctx: PartContext): KindSpec<ApmPartRe
       live,
       // Loaded on demand: the APM code (with its SQL parser) costs memory only when used.
       create: async () => {
-        const part = await (await import('../apmPart.js')).createApmPart(cfg, { logger: ctx.logger, deliver: ctx.hub.deliver, registry: ctx.registry });
+        const part = await (await import('./apmPipeline.js')).createApmPart(cfg, { logger: ctx.logger, deliver: ctx.hub.deliver, registry: ctx.registry });
         return { kind: 'apm', stop: (deadline) => part.stop(deadline), status: () => part.status() };
       },
     },

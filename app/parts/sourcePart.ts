@@ -1,12 +1,12 @@
 /**
  * The plugin source parts: one per top-level `sources[]` item, built by `createSourcePart`
- * (`app/sourcePart.ts`) through the registry. Its restart key is the values of what the item's
+ * (`app/parts/pluginSource.ts`) through the registry. Its restart key is the values of what the item's
  * source component declares (the whole item when it declares nothing).
  */
 import type { AgentConfig } from '../../lib/config/types.js';
 import type { ComponentCounters } from '../../lib/types.js';
 import { errorMessage } from '../../lib/counters.js';
-import { createSourcePart, sourceId, type SourceItem, type SourcePart } from '../sourcePart.js';
+import { createSourcePart, sourceId, type SourceItem, type SourcePart } from './pluginSource.js';
 import { derive, undeclared, type Built, type KindSpec, type Listed, type Part, type PartContext } from './types.js';
 
 export interface SourceStatus {

@@ -91,6 +91,8 @@ export interface AgentConfig {
   max_allowed_request_size: number;
   request_deadline: number;
   debug_level: number;
+  log_rotation_max_bytes: number;
+  log_rotation_backup_count: number;
   config_directory: string;
   global_monitor_sample_interval: number;
   global_monitor_sample_interval_enable_jitter: boolean;

@@ -16,13 +16,13 @@
  *   the plugin's own `stop` hangs; an error from it is counted and logged, never thrown.
  */
 import { Observable, Subject, isObservable, takeUntil } from 'rxjs';
-import type { Batch, ComponentCounters, Logger } from '../lib/types.js';
-import type { Registry } from '../lib/registry.js';
-import type { Component, OptionDecl, SourceInstance } from '../lib/component.js';
-import { withDefaults } from '../lib/component.js';
-import { sluiceOption as own } from '../lib/config/schema.js';
-import type { Credits } from '../lib/pipeline/credits.js';
-import { countError, createCounters, errorMessage, messageBytes } from '../lib/counters.js';
+import type { Batch, ComponentCounters, Logger } from '../../lib/types.js';
+import type { Registry } from '../../lib/registry.js';
+import type { Component, OptionDecl, SourceInstance } from '../../lib/component.js';
+import { withDefaults } from '../../lib/component.js';
+import { sluiceOption as own } from '../../lib/config/schema.js';
+import type { Credits } from '../../lib/pipeline/credits.js';
+import { countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
 
 /** The top-level `sources` option (sluice's own; the items' other keys are their component's options). */
 export const SOURCES_OPTION: OptionDecl = own({

@@ -10,19 +10,19 @@
  * A live agent already on the socket makes creation reject with code `EADDRINUSE_LIVE`.
  */
 import type { Subscription } from 'rxjs';
-import type { AgentConfig } from '../lib/config/types.js';
-import type { Batch, ComponentCounters, Logger } from '../lib/types.js';
-import type { Registry } from '../lib/registry.js';
-import type { ComponentContext } from '../lib/component.js';
-import { Credits } from '../lib/pipeline/credits.js';
-import type { SpanIntake } from '../sources/spanSocket/index.js';
-import type { ApmIntakeServices, ApmIntakeSource } from '../sources/spanSocket/component.js';
-import type { CheckinSink } from '../sinks/checkin/index.js';
-import type { CheckinServices } from '../sinks/checkin/component.js';
-import { ScoutKeyring } from '../sinks/checkin/keyring.js';
-import { countError, errorMessage } from '../lib/counters.js';
-import type { ApmMinute } from '../lib/apm/types.js';
-import { createDefaultRegistry } from './builtins.js';
+import type { AgentConfig } from '../../lib/config/types.js';
+import type { Batch, ComponentCounters, Logger } from '../../lib/types.js';
+import type { Registry } from '../../lib/registry.js';
+import type { ComponentContext } from '../../lib/component.js';
+import { Credits } from '../../lib/pipeline/credits.js';
+import type { SpanIntake } from '../../sources/spanSocket/index.js';
+import type { ApmIntakeServices, ApmIntakeSource } from '../../sources/spanSocket/component.js';
+import type { CheckinSink } from '../../sinks/checkin/index.js';
+import type { CheckinServices } from '../../sinks/checkin/component.js';
+import { ScoutKeyring } from '../../sinks/checkin/keyring.js';
+import { countError, errorMessage } from '../../lib/counters.js';
+import type { ApmMinute } from '../../lib/apm/types.js';
+import { createDefaultRegistry } from '../builtins.js';
 
 /** The registry names of the APM components. */
 export const APM_INTAKE_TYPE = 'apm_intake';

@@ -219,17 +219,22 @@ export function withDefaults(c: Pick<Component, 'options'>, config: Readonly<Rec
 }
 
 /**
- * The options of `scope` a component declares, read from `config` one by one (absent ones take
- * the declared default): the object holds exactly those names, and `config` is read for those
- * names only, so a test watching what a component reads sees the truth. `noEffect` options are
- * not read (nothing acts on them).
+ * The values of a component's options of `scope` read from `from`: each declared name read once
+ * (so a component reads exactly what it declares), absent (undefined or null) ones given their
+ * declared default (defaults live in the declaration only, never again in the code). `noEffect`
+ * options are not read. Nothing else of `from` is touched.
  */
-export function readDeclared(c: Pick<Component, 'options'>, config: Readonly<Record<string, unknown>>, scope: OptionScope = 'own'): Record<string, unknown> {
+export function readDeclared(
+  declared: readonly OptionDecl[] | Pick<Component, 'options'>,
+  from: Readonly<Record<string, unknown>> | undefined,
+  scope: OptionScope = 'own',
+): Record<string, unknown> {
+  const options = Array.isArray(declared) ? (declared as readonly OptionDecl[]) : ((declared as Pick<Component, 'options'>).options ?? []);
   const out: Record<string, unknown> = {};
-  for (const o of c.options ?? []) {
-    if ((o.scope ?? 'own') !== scope || o.noEffect) continue;
-    const v = config[o.name];
-    out[o.name] = v !== undefined ? v : o.default === undefined ? undefined : structuredClone(o.default);
+  for (const o of options) {
+    if ((o.scope ?? 'own') !== scope || o.noEffect || Object.prototype.hasOwnProperty.call(out, o.name)) continue;
+    const v = from?.[o.name];
+    out[o.name] = v === undefined || v === null ? (o.default === undefined ? undefined : structuredClone(o.default)) : v;
   }
   return out;
 }

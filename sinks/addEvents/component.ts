@@ -6,19 +6,19 @@
 import { defineComponent } from '../../lib/component.js';
 import { createAddEventsSink, type AddEventsSinkConfig } from './sink.js';
 import { ADD_EVENTS_OPTIONS, UPLOAD_FIELDS } from './options.js';
-import { declaredValues } from '../../sources/monitors/options.js';
+import { readDeclared } from '../../lib/component.js';
 import { VERSION } from '../../lib/version.js';
 
 export { ADD_EVENTS_OPTIONS, UPLOAD_FIELDS } from './options.js';
 
 /** The sink's flat config from the agent config: the declared top-level options, `upload`'s fields beside them. */
 export function addEventsConfig(agent: Readonly<Record<string, unknown>>): AddEventsSinkConfig {
-  const { upload, ...global } = declaredValues(
+  const { upload, ...global } = readDeclared(
     ADD_EVENTS_OPTIONS.filter((o) => !o.noEffect),
     agent,
     'global',
   );
-  const tuning = declaredValues(UPLOAD_FIELDS, (upload ?? {}) as Record<string, unknown>);
+  const tuning = readDeclared(UPLOAD_FIELDS, (upload ?? {}) as Record<string, unknown>);
   return { ...global, ...tuning, api_key: String(global.api_key ?? ''), version: VERSION };
 }
 

@@ -10,7 +10,7 @@
  */
 import { defineComponent, type ComponentContext, type OptionDecl } from '../../lib/component.js';
 import { sluiceOption as own } from '../../lib/config/schema.js';
-import { declaredValues } from '../../sources/monitors/options.js';
+import { readDeclared } from '../../lib/component.js';
 import { HTTP_PROXY, HTTPS_PROXY } from '../addEvents/options.js';
 import { createCheckinSink, type CheckinSink } from './index.js';
 import type { ScoutKeyring } from './keyring.js';
@@ -29,8 +29,8 @@ export interface CheckinServices {
 
 /** Builds the check-in sink from the `apm` section (`own`) and the agent's proxies. */
 export function createCheckinComponentSink(own: Readonly<Record<string, unknown>>, ctx: Pick<ComponentContext, 'logger' | 'agent' | 'id' | 'services'>): CheckinSink {
-  const o = declaredValues(CHECKIN_OPTIONS, own);
-  const g = declaredValues(CHECKIN_OPTIONS, ctx.agent, 'global');
+  const o = readDeclared(CHECKIN_OPTIONS, own);
+  const g = readDeclared(CHECKIN_OPTIONS, ctx.agent, 'global');
   const services = (ctx.services ?? {}) as CheckinServices;
   if (typeof o.ingest_url !== 'string' || o.ingest_url === '') throw new Error('apm.ingest_url: the Scout check-in sink needs the ingest URL');
   const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { defineComponent, type OptionDecl } from '../../lib/component.js';
 import { sluiceOption as own } from '../../lib/config/schema.js';
 import { SERVER_ATTRIBUTES } from '../../lib/config/sharedOptions.js';
-import { declaredValues } from '../../sources/monitors/options.js';
+import { readDeclared } from '../../lib/component.js';
 import { createNdjsonSink } from './sink.js';
 
 export const EMBEDDED_SINK_OPTIONS: OptionDecl[] = [
@@ -24,8 +24,8 @@ export const embeddedSink = defineComponent({
   options: EMBEDDED_SINK_OPTIONS,
   example: {},
   create: (config, ctx) => {
-    const o = declaredValues(EMBEDDED_SINK_OPTIONS, config);
-    const g = declaredValues(EMBEDDED_SINK_OPTIONS, ctx.agent, 'global');
+    const o = readDeclared(EMBEDDED_SINK_OPTIONS, config);
+    const g = readDeclared(EMBEDDED_SINK_OPTIONS, ctx.agent, 'global');
     const dir = typeof o.dir === 'string' && o.dir ? o.dir : typeof g.embedded_output === 'string' && g.embedded_output ? g.embedded_output : path.join(ctx.dataPath, 'events');
     return createNdjsonSink({ dir, serverAttributes: g.server_attributes as Record<string, string> }, { logger: ctx.logger, id: ctx.id });
   },

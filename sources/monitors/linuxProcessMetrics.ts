@@ -23,7 +23,7 @@ import { defineComponent, type OptionDecl, type OptionProblem } from '../../lib/
 import { scalyrOption as s, sluiceOption as own } from '../../lib/config/schema.js';
 import { compilePythonRegex } from '../../lib/regex.js';
 import type { ScalyrMonitorSample } from './metricLine.js';
-import { declaredValues } from './options.js';
+import { readDeclared } from '../../lib/component.js';
 import { CLOCK_TICKS, PROC, listPids, parseKeyValueNumbers, parseProcIo, parseProcStat, readCmdline, readText, readUptimeSecs, type ProcStat } from './procfs.js';
 
 const PAGE_SIZE = 4096;
@@ -147,7 +147,7 @@ async function readProcess(pid: number, procRoot: string, sysUptime: number): Pr
 
 /** The monitor factory. Throws (a load failure, retried with backoff) on a bad configuration. */
 export function linuxProcessMetrics(config: Readonly<Record<string, unknown>>, ctx: MonitorContext): Observable<ScalyrMonitorSample[]> {
-  const c = declaredValues(LINUX_PROCESS_METRICS_OPTIONS, config);
+  const c = readDeclared(LINUX_PROCESS_METRICS_OPTIONS, config);
   const [problem] = checkLinuxProcessMetrics(c);
   if (problem) throw new Error(`linux_process_metrics: "${problem.key}": ${problem.message}`);
   const app = String(c.id);

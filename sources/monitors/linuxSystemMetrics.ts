@@ -18,7 +18,7 @@ import { defineComponent, type OptionDecl } from '../../lib/component.js';
 import { scalyrOption as s, sluiceOption as own } from '../../lib/config/schema.js';
 import type { ScalyrMonitorSample } from './metricLine.js';
 import { PROC, readText } from './procfs.js';
-import { declaredValues } from './options.js';
+import { readDeclared } from '../../lib/component.js';
 import { fnmatchRegExp } from '../../lib/fnmatch.js';
 
 export const DEFAULT_IGNORE_MOUNTS = ['/sys/*', '/dev*', '/run*', '/var/lib/docker/*', '/snap/*'];
@@ -62,7 +62,7 @@ export interface SystemMetricsOptions {
 }
 
 export function systemMetricsOptions(config: Readonly<Record<string, unknown>>): SystemMetricsOptions {
-  const c = declaredValues(LINUX_SYSTEM_METRICS_OPTIONS, config);
+  const c = readDeclared(LINUX_SYSTEM_METRICS_OPTIONS, config);
   const prefixes = toList(c.network_interface_prefixes);
   const suffix = String(c.network_interface_suffix);
   return {

@@ -37,7 +37,7 @@ import { Credits } from '../../lib/pipeline/credits.js';
 import { countDrop, countError, createCounters, errorMessage } from '../../lib/counters.js';
 import { formatMetricLine, formatMetricTime, monitorName, shortModuleName, type ScalyrMonitorSample } from './metricLine.js';
 import { lookupMonitorComponent, resolveMonitorComponent, resolveMonitorModule, type MonitorComponent } from './resolveMonitor.js';
-import { declaredValues } from './options.js';
+import { readDeclared } from '../../lib/component.js';
 
 /**
  * What the monitor source itself reads: the keys every `monitors[]` entry may have (`own`; a
@@ -120,7 +120,7 @@ export interface SluiceMonitorContext extends MonitorContext {
 const MAX_BACKOFF_MS = 5 * 60_000;
 
 /** The declared defaults of the top-level options (used when a value is unusable). */
-const MONITOR_DEFAULTS = declaredValues(MONITOR_ENTRY_OPTIONS, {}, 'global');
+const MONITOR_DEFAULTS = readDeclared(MONITOR_ENTRY_OPTIONS, {}, 'global');
 
 /**
  * The initial delay before the first sample (§6.2): a random whole number of seconds between
@@ -189,8 +189,8 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
   const logger = ctx.logger;
   const baseDir = ctx.baseDir ?? process.cwd();
   // Every option this source reads, read once here (only the declared ones; defaults from the declarations).
-  const own = declaredValues(MONITOR_ENTRY_OPTIONS, cfg);
-  const global = declaredValues(MONITOR_ENTRY_OPTIONS, agent as unknown as Record<string, unknown>, 'global');
+  const own = readDeclared(MONITOR_ENTRY_OPTIONS, cfg);
+  const global = readDeclared(MONITOR_ENTRY_OPTIONS, agent as unknown as Record<string, unknown>, 'global');
   const module = String(own.module ?? '');
   const short = shortModuleName(module);
   const id = ctx.id ?? (own.id === undefined ? '' : String(own.id));

@@ -22,7 +22,7 @@ import { defineComponent, type OptionDecl, type OptionProblem } from '../../lib/
 import { scalyrOption as s, sluiceOption as own } from '../../lib/config/schema.js';
 import { compilePythonRegex } from '../../lib/regex.js';
 import type { ScalyrMonitorSample } from './metricLine.js';
-import { declaredValues } from './options.js';
+import { readDeclared } from '../../lib/component.js';
 
 /** The keys of a `shell_monitor` entry the monitor reads (besides the entry's own, `MONITOR_ENTRY_OPTIONS`). */
 export const SHELL_MONITOR_OPTIONS: OptionDecl[] = [
@@ -60,7 +60,7 @@ export interface ShellOptions {
 
 /** Validates the options (throws with the option's name). */
 export function shellOptions(config: Readonly<Record<string, unknown>>): ShellOptions {
-  const c = declaredValues(SHELL_MONITOR_OPTIONS, config);
+  const c = readDeclared(SHELL_MONITOR_OPTIONS, config);
   const [problem] = checkShellMonitor(c);
   if (problem) throw new Error(`shell_monitor: "${problem.key}" ${problem.message}`);
   const command = String(c.command);

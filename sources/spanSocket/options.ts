@@ -5,7 +5,7 @@
 import type { ApmConfig } from '../../lib/config/types.js';
 import type { OptionDecl } from '../../lib/component.js';
 import { sluiceOption as own } from '../../lib/config/schema.js';
-import { declaredValues } from '../monitors/options.js';
+import { readDeclared } from '../../lib/component.js';
 import { DEFAULT_CORE_AGENT_VERSION } from './replies.js';
 
 const MiB = 1024 * 1024;
@@ -66,7 +66,7 @@ export function parseMode(v: unknown): number {
 }
 
 export function intakeOptions(cfg: Readonly<Partial<ApmConfig>>): IntakeOptions {
-  const c = declaredValues(SPAN_INTAKE_OPTIONS, cfg);
+  const c = readDeclared(SPAN_INTAKE_OPTIONS, cfg);
   const o: IntakeOptions = {
     socketMode: parseMode(c.socket_mode),
     maxFrameBytes: num(c.max_frame_bytes, 'max_frame_bytes', 1),

@@ -21,6 +21,12 @@ const opts = { maxLineSize: 1000, completionWaitMs: 5000 };
 const simple = (b: Batch) => ({ m: b.events.map((e) => String(e.message)), end: b.end });
 
 describe('parseCri', () => {
+  test('a batch marked more (the rest is in the file) goes on marked more', async () => {
+    const ev = lines([`${T} stdout F one\n`, `${T} stdout F two\n`]);
+    const out = await lastValueFrom(from([{ ...batch(ev.slice(0, 1)), more: true }, batch(ev.slice(1))]).pipe(parseCri(opts), toArray()));
+    expect(out.map((b) => b.more)).toEqual([true, undefined]);
+  });
+
   test('F line: content with newline, ts, stream and raw_timestamp attrs', async () => {
     const ev = lines([`${T} stdout F hello world\n`]);
     const [out] = await lastValueFrom(from([batch(ev)]).pipe(parseCri(opts), toArray()));

@@ -84,7 +84,7 @@ export function parseCri(opts: ParseCriOptions): MonoTypeOperatorFunction<Batch>
        * held (open joins, and completed events waiting behind them); the batch `end` stops at
        * the first byte still held.
        */
-      const release = (end: number): void => {
+      const release = (end: number, more?: boolean): void => {
         if (!stream) return;
         const floor = heldFloor();
         if (ready.length > 1) ready.sort((a, b) => a.ev.end - b.ev.end);
@@ -103,7 +103,8 @@ export function parseCri(opts: ParseCriOptions): MonoTypeOperatorFunction<Batch>
           for (const ev of events) counters.sentBytes += typeof ev.message === 'string' ? Buffer.byteLength(ev.message) : ev.message.length;
         }
         emittedEnd = e;
-        subscriber.next({ stream, events, end: e });
+        // `more` passes on: a later stage waiting for a continuation must not time out while the rest is in the file.
+        subscriber.next(more ? { stream, events, end: e, more: true } : { stream, events, end: e });
       };
 
       const makeEvent = (message: string, end: number, streamName: string, ts: bigint | undefined, rawTs: string): Event => {
@@ -194,7 +195,7 @@ export function parseCri(opts: ParseCriOptions): MonoTypeOperatorFunction<Batch>
             }
             if (cursor === undefined || batch.end > cursor) cursor = batch.end;
             lastEnd = Math.max(lastEnd, batch.end);
-            release(batch.end);
+            release(batch.end, batch.more);
           } catch (err) {
             for (const j of joins.values()) j.timer?.unsubscribe();
             joins.clear();

@@ -29,6 +29,11 @@ describe('parseRfc3339Nanos', () => {
 });
 
 describe('parseJson', () => {
+  test('a batch marked more (the rest is in the file) goes on marked more', async () => {
+    const out = await lastValueFrom(from([{ ...batch(['{"log":"a"}\n']), more: true }, batch(['{"log":"b"}\n'])]).pipe(parseJson(opts), toArray()));
+    expect(out.map((b) => b.more)).toEqual([true, undefined]);
+  });
+
   test('message, timestamp, raw_timestamp and other fields', async () => {
     const counters = createCounters();
     const out = await run({ ...opts, counters }, ['{"log":"hello\\n","stream":"stdout","time":"2016-10-06T00:17:09.669794202Z","n":3,"o":{"a":1}}\n']);

@@ -191,7 +191,8 @@ export function parseJson(opts: ParseJsonOptions): MonoTypeOperatorFunction<Batc
             return;
           }
           countOut(out);
-          subscriber.next({ stream: batch.stream, events: out, end: batch.end });
+          // `more` passes on: a later stage waiting for a continuation must not time out while the rest is in the file.
+          subscriber.next(batch.more ? { stream: batch.stream, events: out, end: batch.end, more: true } : { stream: batch.stream, events: out, end: batch.end });
         },
         error: (err) => subscriber.error(err),
         complete: () => subscriber.complete(),

@@ -7,12 +7,17 @@
  *
  * `ctx.services.keyring`: the keyring the APM batches' `scout_key_id` refer to (shared with the
  * intake's batcher).
+ *
+ * The implementation (`./index.ts`: post, the check-in payload, the batch decoding) is imported
+ * when the sink is created, so registering the component costs nothing until APM is enabled:
+ * calls made before it loaded wait for it (in order); `counters` is the sink's from the start.
  */
 import { defineComponent, type ComponentContext, type OptionDecl } from '../../lib/component.js';
 import { sluiceOption as own } from '../../lib/config/schema.js';
 import { readDeclared } from '../../lib/component.js';
+import { createCounters, errorMessage } from '../../lib/counters.js';
 import { HTTP_PROXY, HTTPS_PROXY } from '../addEvents/options.js';
-import { createCheckinSink, type CheckinSink } from './index.js';
+import type { CheckinSink } from './index.js';
 import type { ScoutKeyring } from './keyring.js';
 
 export const CHECKIN_OPTIONS: OptionDecl[] = [
@@ -34,10 +39,42 @@ export function createCheckinComponentSink(own: Readonly<Record<string, unknown>
   const services = (ctx.services ?? {}) as CheckinServices;
   if (typeof o.ingest_url !== 'string' || o.ingest_url === '') throw new Error('apm.ingest_url: the Scout check-in sink needs the ingest URL');
   const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
-  return createCheckinSink(
-    { ingest_url: o.ingest_url, key: str(o.key), proxy: services.proxy ?? str(g.https_proxy) ?? str(g.http_proxy) },
-    { logger: ctx.logger, keyring: services.keyring, id: ctx.id },
+  const cfg = { ingest_url: o.ingest_url, key: str(o.key), proxy: services.proxy ?? str(g.https_proxy) ?? str(g.http_proxy) };
+  const counters = createCounters();
+  const id = ctx.id ?? 'scout_checkin';
+  let impl: CheckinSink | undefined;
+  const pending: ((s: CheckinSink) => void)[] = [];
+  const loaded: Promise<CheckinSink | undefined> = import('./index.js').then(
+    (m) => {
+      impl = m.createCheckinSink(cfg, { logger: ctx.logger, keyring: services.keyring, id, counters });
+      for (const call of pending.splice(0)) call(impl);
+      return impl;
+    },
+    (err) => {
+      ctx.logger.error('Scout check-in sink failed to load', { error: errorMessage(err) });
+      return undefined;
+    },
   );
+  /** Runs `call` on the implementation now, or once it loaded. */
+  const onImpl = (call: (s: CheckinSink) => void) => (impl ? call(impl) : pending.push(call));
+  /** The implementation, waiting at most `deadlineMs` for it to load. */
+  const within = (deadlineMs: number) =>
+    impl ? Promise.resolve(impl) : Promise.race([loaded, new Promise<undefined>((r) => setTimeout(() => r(undefined), deadlineMs).unref())]);
+  return {
+    id,
+    counters,
+    write: (batch) => onImpl((s) => s.write(batch)),
+    writeMinute: (m) => onImpl((s) => s.writeMinute(m)),
+    async flush(deadlineMs = 10_000) {
+      const until = Date.now() + deadlineMs;
+      await (await within(deadlineMs))?.flush(Math.max(0, until - Date.now()));
+    },
+    async stop(deadlineMs = 5000) {
+      const until = Date.now() + deadlineMs;
+      await (await within(deadlineMs))?.stop(Math.max(0, until - Date.now()));
+    },
+    status: () => impl?.status() ?? { queued: pending.length, lastResponse: undefined, ingest: cfg.ingest_url.replace(/\/+$/, '') },
+  };
 }
 
 export const checkinSink = defineComponent({

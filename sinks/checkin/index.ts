@@ -49,8 +49,8 @@ interface Job {
   batch?: Batch;
 }
 
-export function createCheckinSink(cfg: CheckinSinkConfig, ctx: { logger: Logger; keyring?: ScoutKeyring; id?: string }): CheckinSink {
-  const counters: ComponentCounters = createCounters();
+export function createCheckinSink(cfg: CheckinSinkConfig, ctx: { logger: Logger; keyring?: ScoutKeyring; id?: string; counters?: ComponentCounters }): CheckinSink {
+  const counters: ComponentCounters = ctx.counters ?? createCounters();
   const log = ctx.logger;
   const base = cfg.ingest_url.replace(/\/+$/, '');
   const maxAttempts = cfg.maxAttempts ?? 5;

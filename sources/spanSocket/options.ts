@@ -6,7 +6,9 @@ import type { ApmConfig } from '../../lib/config/types.js';
 import type { OptionDecl } from '../../lib/component.js';
 import { sluiceOption as own } from '../../lib/config/schema.js';
 import { readDeclared } from '../../lib/component.js';
-import { DEFAULT_CORE_AGENT_VERSION } from './replies.js';
+
+/** Version reported to `CoreAgentVersion` (strict semver: Node's client parses it). */
+export const DEFAULT_CORE_AGENT_VERSION = '1.5.1';
 
 const MiB = 1024 * 1024;
 

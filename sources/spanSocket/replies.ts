@@ -6,8 +6,7 @@
  */
 import { encodeFrame } from './framing.js';
 
-/** Version reported to `CoreAgentVersion` (strict semver: Node's client parses it). */
-export const DEFAULT_CORE_AGENT_VERSION = '1.5.1';
+export { DEFAULT_CORE_AGENT_VERSION } from './options.js';
 
 const cache = new Map<string, Buffer>();
 

@@ -146,6 +146,14 @@ const SPECIAL: Record<string, Special> = {
   'monitor entry.module': { why: 'names the component: the Scalyr alias is the same monitor', value: (c) => `scalyr_agent.builtin_monitors.${String(c)}` },
   'monitor:linux_process_metrics.pid': { why: 'a process id', value: () => String(process.pid) },
   'monitor:linux_system_metrics.network_interface_prefixes': { why: 'a string or a list of prefixes', value: () => ['lo'] },
+  'monitor:openmetrics_monitor.metric_component_value_include_list': { why: 'metric → label → value globs', value: () => ({ up: { job: ['node*'] } }) },
+  'monitor:openmetrics_monitor.ca_file': { why: 'must name a readable CA file', value: (_c, e) => e.caCopy },
+  'monitor:url_monitor.ca_cert_path': { why: 'must name a readable CA file', value: (_c, e) => e.caCopy },
+  'monitor:url_monitor.request_headers': { why: 'items need both header and value', value: () => [{ header: 'X-Matrix', value: '1' }] },
+  'monitor:url_monitor.request_method': { why: 'an HTTP method', value: () => 'POST' },
+  'monitor:url_monitor.extract': { why: 'needs a group', value: () => '(ok)' },
+  'monitor:nginx_monitor.source_address': { why: 'a local IP address', value: () => '127.0.0.2' },
+  'monitor:apache_monitor.source_address': { why: 'a local IP address', value: () => '127.0.0.2' },
   'operator:groupLines.lineGroupers': { why: 'a grouper needs exactly one continuation key', value: () => [{ start: '^\\S', continueThrough: '^\\s' }] },
   'source:apm_intake.tcp': { why: 'host:port', value: () => '127.0.0.1:0' },
   'source:apm_intake.socket_mode': { why: 'an octal mode', value: () => '660' },
@@ -257,6 +265,9 @@ describe('reload matrix: every declared option, one at a time, in one running ag
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
     fs.writeFileSync(path.join(dir, 'beacon.mjs'), BEACON);
     const withPlugin = createDefaultRegistry();
+    const explicit = new Set(['shell_monitor', 'linux_process_metrics', 'linux_system_metrics']);
+    const otherMonitors = withPlugin.components('monitor').filter((m) => !explicit.has(m.type));
+    for (const m of otherMonitors) base.monitors.push({ ...(m.example ?? {}), module: m.type, id: 'matrix' });
     await loadPlugin('./beacon.mjs', dir, withPlugin);
     const { registry, created } = recordingRegistry(withPlugin);
     const unit = (kind: Component['kind'], type: string): Unit => {
@@ -276,6 +287,8 @@ describe('reload matrix: every declared option, one at a time, in one running ag
       { key: 'monitor:shell_monitor(s)', units: [monitorEntry, unit('monitor', 'shell_monitor')], own: (c) => c.monitors[0] },
       { key: 'monitor:linux_process_metrics(p)', units: [monitorEntry, unit('monitor', 'linux_process_metrics')], own: (c) => c.monitors[1] },
       { key: 'monitor:linux_system_metrics(m)', units: [monitorEntry, unit('monitor', 'linux_system_metrics')], own: (c) => c.monitors[2] },
+      // Every other registered monitor runs from its example (entries appended to base.monitors below).
+      ...otherMonitors.map((m, i) => ({ key: `monitor:${m.type}(matrix)`, units: [monitorEntry, unit('monitor', m.type)], own: (c: Cfg) => c.monitors[3 + i] })),
       { key: 'apm', units: apmUnits, own: (c) => c.apm },
       { key: 'http_endpoint', units: [{ name: 'http_endpoint', options: HTTP_ENDPOINT_OPTIONS }], own: (c) => c.http_endpoint },
       { key: 'source:beacon(b)', units: [unit('source', 'beacon')], own: (c) => (c.sources as Obj[])[0] },

@@ -140,12 +140,14 @@ describe('real Scalyr configs', () => {
 
     const mixed = load('windows-and-services.json');
     expect(mixed.ok && mixed.config.logs[0].copy_from_start).toBe(false);
-    expect(mixed.warnings.filter((w) => w.code === 'unsupportedMonitor').map((w) => w.path)).toEqual([0, 1, 2, 3, 4].map((i) => `monitors[${i}].module`));
+    // monitors[3] is nginx_monitor, which sluice runs.
+    expect(mixed.warnings.filter((w) => w.code === 'unsupportedMonitor').map((w) => w.path)).toEqual([0, 1, 2, 4].map((i) => `monitors[${i}].module`));
+    expect(mixed.ok && mixed.config.monitors.map((m) => m.module)).toContain('scalyr_agent.builtin_monitors.nginx_monitor');
     expect(mixed.warnings.find((w) => w.path === 'monitors[0].module')?.message).toMatch(/Windows/);
 
     const url = load('url-monitor.json');
     expect(url.ok && url.config.monitors.map((m) => m.module)).toContain('scalyr_agent.builtin_monitors.shell_monitor');
-    expect(url.ok && url.config.monitors.map((m) => m.module)).not.toContain('scalyr_agent.builtin_monitors.url_monitor');
+    expect(url.ok && url.config.monitors.map((m) => m.module)).toContain('scalyr_agent.builtin_monitors.url_monitor');
 
     const modular = load('modular/agent.json');
     expect(modular.ok && modular.config.server_attributes).toEqual({ tier: 'frontend', serverHost: 'web-3' });

@@ -42,6 +42,7 @@ import { loadAgentConfig } from '../app/config.js';
 import { createMonitorSource } from '../sources/monitors/monitorSource.js';
 import { createReadLog, record, type ReadLog } from './recording.js';
 import { startTestServer, parseAddEventsBody, type TestServer } from './tlsServer.js';
+import { startStatusPeer, toPeer, type StatusPeer } from './statusPeer.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -89,6 +90,8 @@ export interface Run {
 export interface HarnessEnv {
   dir: string;
   receiver: TestServer;
+  /** Answers the loopback URLs of scraping monitors' examples (testkit/statusPeer.ts). */
+  peer: StatusPeer;
   /** Services the assembly shares between the parts it builds (the APM parts' key ring). */
   shared: { keyring: ScoutKeyring };
   /** The whole validated agent config (defaults), pointed at the temp dir and the receiver. */
@@ -128,13 +131,16 @@ async function validatedAgent(registry: Registry, dir: string, receiver: TestSer
 export async function createEnv(registry: Registry): Promise<HarnessEnv> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-component-'));
   const receiver = await startTestServer();
+  const peer = await startStatusPeer();
   return {
     dir,
     receiver,
+    peer,
     shared: { keyring: new ScoutKeyring() },
     agent: await validatedAgent(registry, dir, receiver),
     async close() {
       await receiver.close();
+      await peer.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -553,7 +559,8 @@ async function sourceRun(a: DriveArgs, src: RunningSource): Promise<void> {
 
 async function driveMonitor(a: DriveArgs): Promise<void> {
   const { run } = a;
-  const entry = { ...a.own, module: a.own.module ?? a.c.type, id: a.own.id ?? 'harness', sample_interval: 0.05 };
+  // A scraping monitor's example names a loopback server: the harness's status peer answers it.
+  const entry = { ...toPeer(a.own, a.env.peer.origin), module: a.own.module ?? a.c.type, id: a.own.id ?? 'harness', sample_interval: 0.05 };
   const agent = { ...a.agent, global_monitor_sample_interval_enable_jitter: false };
   const logger = memoryLogger();
   const src = createMonitorSource(entry as never, { logger, agent: agent as never, registry: a.registry, baseDir: a.runDir });

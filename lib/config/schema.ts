@@ -83,17 +83,13 @@ export const UNSUPPORTED_SCALYR_MONITORS: Readonly<Record<string, string>> = {
   windows_system_metrics: `${WINDOWS}; on Linux use linux_system_metrics`,
   tomcat_monitor: `${NOT_YET}; linux_process_metrics with commandline "tomcat" gives its process metrics`,
   jmx_monitor: `${NOT_YET}; linux_process_metrics gives the JVM's process metrics`,
-  apache_monitor: `${NOT_YET}; a shell_monitor running curl on mod_status, or a plugin, can stand in`,
-  nginx_monitor: `${NOT_YET}; a shell_monitor running curl on stub_status, or a plugin, can stand in`,
   mysql_monitor: `${NOT_YET}; a shell_monitor or a plugin can stand in`,
   postgres_monitor: `${NOT_YET}; a shell_monitor or a plugin can stand in`,
   redis_monitor: `${NOT_YET}; a shell_monitor or a plugin can stand in`,
-  url_monitor: `${NOT_YET}; a shell_monitor running curl can stand in`,
   syslog_monitor: `${NOT_YET}; have syslog write to a file and add that file to logs`,
   graphite_monitor: `${NOT_YET}; a plugin can stand in`,
   journald_monitor: `${NOT_YET}; have journald forward to a file (e.g. rsyslog) and add that file to logs`,
   snmp_monitor: `${NOT_YET}; a shell_monitor running snmpget can stand in`,
-  openmetrics_monitor: `${NOT_YET}; a plugin can stand in`,
   garbage_monitor: `${NOT_YET} (it reports Python garbage-collector data of Scalyr's own agent, which has no equivalent here)`,
 };
 

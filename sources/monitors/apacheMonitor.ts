@@ -64,14 +64,13 @@ export function apacheMonitor(config: Readonly<Record<string, unknown>>, ctx: Mo
   return statusPageSamples(String(c.status_url), { monitor: 'apache_monitor', sourceAddress: String(c.source_address ?? ''), timeoutMs: timeoutSecs * 1000 }, ctx, parseModStatus);
 }
 
-const EXAMPLE_PAGE = 'localhost\nServerVersion: Apache/2.4.57 (Debian)\nServerMPM: event\nTotal Accesses: 12\nBusyWorkers: 1\nIdleWorkers: 49\nConnsTotal: 1\nConnsAsyncWriting: 0\nConnsAsyncKeepAlive: 0\nConnsAsyncClosing: 0\nScoreboard: W_____\n';
 
 export const apacheMonitorComponent = defineComponent({
   kind: 'monitor',
   type: 'apache_monitor',
   aliases: ['scalyr_agent.builtin_monitors.apache_monitor'],
-  doc: 'Fetches Apache\'s `mod_status` page (`status_url`, ending in `?auto`) at each sample and records `apache.workers.active`, `apache.workers.idle`, `apache.connections.active`, `apache.connections.writing`, `apache.connections.idle` and `apache.connections.closing`. Usually `status_url: "http://localhost:80/server-status/?auto"`; the example gives the page inline as a `data:` URL.',
+  doc: 'Fetches Apache\'s `mod_status` page (`status_url`, ending in `?auto`) at each sample and records `apache.workers.active`, `apache.workers.idle`, `apache.connections.active`, `apache.connections.writing`, `apache.connections.idle` and `apache.connections.closing`. Usually `status_url: "http://localhost:80/server-status/?auto"`.',
   options: APACHE_MONITOR_OPTIONS,
-  example: { module: 'apache_monitor', status_url: `data:text/plain,${encodeURIComponent(EXAMPLE_PAGE)}` },
+  example: { module: 'apache_monitor', status_url: 'http://localhost/server-status/?auto' },
   create: apacheMonitor,
 });

@@ -1,6 +1,7 @@
 /**
  * sluice's built-in monitors as component values, under Scalyr's short module names
- * (`linux_system_metrics`, `linux_process_metrics`, `shell_monitor`) with Scalyr's full names
+ * (`linux_system_metrics`, `linux_process_metrics`, `shell_monitor`, `url_monitor`,
+ * `nginx_monitor`, `apache_monitor`, `openmetrics_monitor`) with Scalyr's full names
  * (`scalyr_agent.builtin_monitors.<name>`) as aliases.
  */
 import type { Registry } from '../../lib/registry.js';
@@ -8,8 +9,20 @@ import type { Component } from '../../lib/component.js';
 import { linuxSystemMetricsComponent } from './linuxSystemMetrics.js';
 import { linuxProcessMetricsComponent } from './linuxProcessMetrics.js';
 import { shellMonitorComponent } from './shellMonitor.js';
+import { urlMonitorComponent } from './urlMonitor.js';
+import { nginxMonitorComponent } from './nginxMonitor.js';
+import { apacheMonitorComponent } from './apacheMonitor.js';
+import { openmetricsMonitorComponent } from './openmetricsMonitor.js';
 
-export const BUILTIN_MONITOR_COMPONENTS: readonly Component<'monitor'>[] = [linuxSystemMetricsComponent, linuxProcessMetricsComponent, shellMonitorComponent];
+export const BUILTIN_MONITOR_COMPONENTS: readonly Component<'monitor'>[] = [
+  linuxSystemMetricsComponent,
+  linuxProcessMetricsComponent,
+  shellMonitorComponent,
+  urlMonitorComponent,
+  nginxMonitorComponent,
+  apacheMonitorComponent,
+  openmetricsMonitorComponent,
+];
 
 export const BUILTIN_MONITORS: readonly string[] = BUILTIN_MONITOR_COMPONENTS.map((c) => c.type);
 

@@ -66,14 +66,12 @@ export function nginxMonitor(config: Readonly<Record<string, unknown>>, ctx: Mon
   return statusPageSamples(String(c.status_url), { monitor: 'nginx_monitor', sourceAddress: String(c.source_address ?? ''), timeoutMs: timeoutSecs * 1000 }, ctx, parseStubStatus);
 }
 
-const EXAMPLE_PAGE = 'Active connections: 2 \nserver accepts handled requests\n 10 10 31 \nReading: 0 Writing: 1 Waiting: 1 \n';
-
 export const nginxMonitorComponent = defineComponent({
   kind: 'monitor',
   type: 'nginx_monitor',
   aliases: ['scalyr_agent.builtin_monitors.nginx_monitor'],
-  doc: 'Fetches nginx\'s `stub_status` page (`status_url`) at each sample and records `nginx.connections.active`, `nginx.connections.reading`, `nginx.connections.writing` and `nginx.connections.waiting`. Usually `status_url: "http://localhost:8080/nginx_status"`; the example gives the page inline as a `data:` URL.',
+  doc: 'Fetches nginx\'s `stub_status` page (`status_url`) at each sample and records `nginx.connections.active`, `nginx.connections.reading`, `nginx.connections.writing` and `nginx.connections.waiting`. Usually `status_url: "http://localhost:8080/nginx_status"`.',
   options: NGINX_MONITOR_OPTIONS,
-  example: { module: 'nginx_monitor', id: 'customers', status_url: `data:text/plain,${encodeURIComponent(EXAMPLE_PAGE)}` },
+  example: { module: 'nginx_monitor', id: 'customers', status_url: 'http://localhost:8080/nginx_status' },
   create: nginxMonitor,
 });

@@ -51,7 +51,7 @@ export const URL_MONITOR_OPTIONS: OptionDecl[] = [
     default: [],
     fields: [
       s({ name: 'header', type: 'string', description: 'The header name.' }),
-      s({ name: 'value', type: 'string', description: 'Its value.' }),
+      s({ name: 'value', type: 'string', description: 'The value sent for that header.' }),
     ],
     description: 'HTTP headers for the request: a list of `{"header": "...", "value": "..."}` objects, e.g. `[{"header": "Accept-Encoding", "value": "gzip"}]`.',
   }),
@@ -90,7 +90,7 @@ export function checkUrlMonitor(entry: Readonly<Record<string, unknown>>): Optio
     else
       headers.forEach((h, i) => {
         if (!h || typeof h !== 'object' || Array.isArray(h) || typeof (h as Record<string, unknown>).header !== 'string' || (h as Record<string, unknown>).header === '') {
-          problems.push({ key: `request_headers[${i}]`, message: 'must be an object with a "header" name and a "value"' });
+          problems.push({ key: 'request_headers', message: `item ${i} must be an object with a "header" name and a "value"` });
         }
       });
   }

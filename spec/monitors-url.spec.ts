@@ -117,8 +117,9 @@ describe('url_monitor', () => {
     expect(m.lines().find((l) => l.includes('status=200'))).toBe(`[url_monitor(flap)] response "up\\nand running" length=14 request_method="GET" status=200 url="${url}"`);
     expect(errors()).toHaveLength(1);
     expect(m.logger.records.filter((x) => x.level === 'info' && /answers again \(status 200\)/.test(x.message))).toHaveLength(1);
-    // the runner never saw a failure: samples went on at the interval
-    expect(m.src.status()).toMatchObject({ errors: 0, alive: true, skippedTicks: 0 });
+    // Samples went on at the interval; every failed request is counted as an error in status.
+    const failed = m.lines().filter((l) => l.includes('response "failed"')).length;
+    expect(m.src.status()).toMatchObject({ errors: failed, alive: true, skippedTicks: 0 });
   });
 
   test('slow peer: timeout gives unknown_error "timed out", sampling goes on', async () => {

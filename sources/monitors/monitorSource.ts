@@ -257,6 +257,8 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
     credits: ctx.credits ?? new Credits(1 << 20),
     dataPath: String(global.agent_data_path),
     sampleInterval: intervalSecs,
+    // The runner's counters: a monitor adds the drops (by reason) and errors it sees inside a sample.
+    counters,
     scheduler,
     baseDir,
     module: short,

@@ -39,6 +39,22 @@ export interface ComponentContext {
   services?: Readonly<Record<string, unknown>>;
 }
 
+/** A log file a monitor writes and the agent ships (see `Component.logs`). */
+export interface MonitorLog {
+  /** Absolute path. */
+  path: string;
+  /** Attributes of its events (`parser`…). */
+  attributes?: Record<string, string>;
+}
+
+/**
+ * `ctx.services.logBacklog(path)` for monitors: the bytes written to the file at `path` (and
+ * to its rotated copies still being read) that no sink has acknowledged yet. A listener that
+ * writes a message log pauses its TCP connections while this is over its budget, so the
+ * sender waits instead of the agent dropping or buffering without bound.
+ */
+export type LogBacklog = (path: string) => number;
+
 /** A monitor: returns an Observable of samples (see `sources/monitors/`). */
 export interface MonitorFactory {
   (config: Record<string, unknown>, ctx: MonitorContext): Observable<MonitorSample | MonitorSample[]>;
@@ -152,6 +168,14 @@ export interface Component<K extends ComponentKind = ComponentKind> {
    * entry's chain is built.
    */
   readLineLimit?(own: Readonly<Record<string, unknown>>, agent: Readonly<Record<string, unknown>>): number | undefined;
+  /**
+   * A monitor that writes log files (Scalyr's syslog and journald monitors write what they
+   * receive to a message log): the files, from its validated entry, as `logs[]` entries the
+   * agent adds, as Scalyr adds a monitor's log config. Each is read, sampled, redacted,
+   * uploaded and checkpointed like any log file; the file is the buffer. A `logs[]` entry the
+   * user wrote for the same path wins (it holds their rules), with these attributes as defaults.
+   */
+  logs?(own: Readonly<Record<string, unknown>>, agent: Readonly<Record<string, unknown>>): MonitorLog[];
   create: FactoryOf<K>;
 }
 

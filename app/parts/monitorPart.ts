@@ -7,6 +7,8 @@
 import type { AgentConfig, MonitorConfig } from '../../lib/config/types.js';
 import type { ComponentCounters } from '../../lib/types.js';
 import { errorMessage } from '../../lib/counters.js';
+import { logBacklog } from '../../lib/checkpoints/backlog.js';
+import type { LogBacklog } from '../../lib/component.js';
 import type { AgentStatus } from '../../lib/status/types.js';
 import { createMonitorSource, MONITOR_ENTRY_OPTIONS, type MonitorSource, type MonitorStatus } from '../../sources/monitors/monitorSource.js';
 import { assignMonitorIds, monitorName } from '../../sources/monitors/metricLine.js';
@@ -39,7 +41,14 @@ export function monitorSpec(cfg: AgentConfig, m: MonitorConfig, id: string, ctx:
     slice,
     live,
     create: () => {
-      const source = createMonitorSource(m, { logger: ctx.logger, agent: cfg, registry: ctx.registry, id, baseDir: ctx.configDir });
+      const source = createMonitorSource(m, {
+        logger: ctx.logger,
+        agent: cfg,
+        registry: ctx.registry,
+        id,
+        baseDir: ctx.configDir,
+        services: { logBacklog: ((p: string) => logBacklog(ctx.checkpoints, p)) satisfies LogBacklog },
+      });
       const sub = source.batches$.subscribe({ next: ctx.hub.deliver, error: (err) => ctx.logger.error(`Monitor ${name} stopped: ${errorMessage(err)}`) });
       return {
         kind: 'monitor',

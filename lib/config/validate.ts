@@ -529,7 +529,6 @@ export function buildConfig(root: Obj, ctx: BuildContext): AgentConfig | undefin
       defaultLogEntry(schema, { path: path.join(out.agent_log_path as string, 'agent.log'), attributes: { parser: 'scalyrAgentLog' }, implicit: true }),
     );
   }
-  out.logs = logs;
 
   // --- monitors
   const monitors: MonitorConfig[] = [];
@@ -551,6 +550,24 @@ export function buildConfig(root: Obj, ctx: BuildContext): AgentConfig | undefin
     });
   }
   out.monitors = monitors;
+
+  // --- the log files monitors write (syslog's message_log…): logs entries, unless one exists
+  for (const m of monitors) {
+    const c = monitorComponentOf(schema, m.module);
+    if (!c?.logs) continue;
+    let wanted: ReturnType<NonNullable<Component['logs']>>;
+    try {
+      wanted = c.logs(m as unknown as Obj, out);
+    } catch {
+      continue; // its check already said what is wrong
+    }
+    for (const w of wanted) {
+      const user = logs.find((e) => e.path === w.path);
+      if (user) user.attributes = { ...(w.attributes ?? {}), ...(user.attributes ?? {}) };
+      else logs.push(defaultLogEntry(schema, { path: w.path, attributes: { ...(w.attributes ?? {}) } }));
+    }
+  }
+  out.logs = logs;
 
   if (diag.errors.length > errorsBefore) return undefined;
   return numbersForBigints(out) as AgentConfig;
@@ -772,7 +789,8 @@ function readMonitor(reader: Reader, schema: ConfigSchema, list: unknown[], i: n
     diag.error(p, `expected an object like { module: "shell_monitor", ... }, got ${describeValue(entry)}`, locationOf(list, i), 'badType');
     return undefined;
   }
-  const unsupported = unsupportedScalyrMonitor(entry.module);
+  // A registered monitor (a built-in or a plugin's) wins over the list of Scalyr modules sluice does not run.
+  const unsupported = monitorComponentOf(schema, entry.module) === undefined ? unsupportedScalyrMonitor(entry.module) : undefined;
   if (unsupported) {
     diag.warn(
       joinPath(p, 'module'),

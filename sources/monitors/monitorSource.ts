@@ -75,6 +75,8 @@ export interface MonitorSourceContext {
   id?: string;
   /** Shared read budget handed to factories (monitors do not use it); a private one by default. */
   credits?: Credits;
+  /** Services handed to the monitor (`ctx.services`): `logBacklog` (see `LogBacklog`). */
+  services?: Readonly<Record<string, unknown>>;
 }
 
 export interface MonitorStatus {
@@ -259,6 +261,7 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
     sampleInterval: intervalSecs,
     // The runner's counters: a monitor adds the drops (by reason) and errors it sees inside a sample.
     counters,
+    services: ctx.services,
     scheduler,
     baseDir,
     module: short,

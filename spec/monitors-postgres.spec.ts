@@ -7,7 +7,6 @@
  * failed sample counted, sampling goes on, the monitor recovers. Skips (with a printed reason)
  * when PostgreSQL is not installed.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,18 +21,10 @@ import { isolatedAgent } from './helpers/isolated.js';
 import { readNdjson } from './helpers/ndjson.js';
 import { unsupportedScalyrMonitor } from '../lib/config/schema.js';
 import { freePort, lastValues, runMonitor, startTcpPeer, waitFor } from '../testkit/statusPeers.js';
+import { postgresMissing, startPostgres as startRealPostgres, type RealServer } from '../testkit/realServers.js';
 
-const BIN = ['/usr/lib/postgresql/17/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/15/bin'].find((d) => fs.existsSync(path.join(d, 'postgres')) && fs.existsSync(path.join(d, 'initdb')));
-const isRoot = process.getuid?.() === 0;
-function pgUser(): { uid: number; gid: number } | undefined {
-  const u = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
-  const g = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
-  if (u.status !== 0 || g.status !== 0) return undefined;
-  return { uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) };
-}
-const runAs = isRoot ? pgUser() : undefined;
-const skipReason = !BIN ? 'no PostgreSQL server binaries (initdb, postgres) under /usr/lib/postgresql/*/bin' : isRoot && !runAs ? 'running as root and there is no "postgres" user to run the server as' : undefined;
-if (skipReason) console.warn(`skipping the real-PostgreSQL tests of postgres_monitor: ${skipReason} (apt-get install -y postgresql)`);
+const skipReason = postgresMissing();
+if (skipReason) console.warn(`skipping the real-PostgreSQL tests of postgres_monitor: ${skipReason}`);
 const withPg = skipReason ? it.skip : it;
 
 const NAME = 'postgres_monitor(db)';
@@ -46,74 +37,15 @@ let dir: string;
 const cleanup: Array<() => Promise<void>> = [];
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-postgres-'));
-  if (runAs) fs.chownSync(dir, runAs.uid, runAs.gid);
 });
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-interface PgServer {
-  port: number;
-  stop(): Promise<void>;
-  start(): Promise<void>;
-}
-
-function spawnAsPostgres(bin: string, args: string[]): ChildProcess {
-  return spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir, ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}) });
-}
-
-async function canQuery(port: number): Promise<boolean> {
-  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 1000 });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-    await c.query('select 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
-/** initdb in `dir`/data (trust for `postgres`, scram-sha-256 for every other user on 127.0.0.1), then a server on `port`. */
-async function startPostgres(port: number): Promise<PgServer> {
-  const data = path.join(dir, 'data');
-  const init = spawnSync(path.join(BIN!, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8'], { encoding: 'utf8', cwd: dir, ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}) });
-  if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
-  fs.writeFileSync(
-    path.join(data, 'pg_hba.conf'),
-    'local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n',
-  );
-  let child: ChildProcess | undefined;
-  let stderr = '';
-  const server: PgServer = {
-    port,
-    async start() {
-      stderr = '';
-      const ch = spawnAsPostgres(path.join(BIN!, 'postgres'), ['-D', data, '-k', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'password_encryption=scram-sha-256']);
-      child = ch;
-      ch.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
-      let exited = false;
-      ch.once('exit', () => (exited = true));
-      if (!(await waitFor(async () => exited || (await canQuery(port)), 20_000, 100)) || exited) {
-        ch.kill('SIGKILL');
-        throw new Error(`postgres did not start on 127.0.0.1:${port}: ${stderr}`);
-      }
-    },
-    async stop() {
-      const ch = child;
-      child = undefined;
-      if (!ch || ch.exitCode !== null) return;
-      const exited = new Promise<void>((r) => ch.once('exit', () => r()));
-      ch.kill('SIGINT'); // fast shutdown
-      const t = setTimeout(() => ch.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
-  await server.start();
+/** A real PostgreSQL in `dir` on `port` (testkit/realServers.ts), stopped after the test. */
+async function startPostgres(port: number): Promise<RealServer> {
+  const server = await startRealPostgres(dir, port);
   cleanup.push(() => server.stop());
   return server;
 }

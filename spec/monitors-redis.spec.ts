@@ -10,18 +10,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { createClient } from 'redis';
 import { redisMonitorComponent, parseSlowlog, slowlogTs } from '../sources/monitors/redisMonitor.js';
 import { createDefaultRegistry } from '../app/builtins.js';
 import { contractProblems, createEnv, declarationProblems, exercise } from '../testkit/componentHarness.js';
 import { MONITOR_ENTRY_OPTIONS } from '../sources/monitors/monitorSource.js';
-import { findBinary, freePort, runMonitor, startTcpPeer, waitFor } from '../testkit/statusPeers.js';
+import { freePort, runMonitor, startTcpPeer, waitFor } from '../testkit/statusPeers.js';
+import { canConnect, redisMissing, startRedis, type RealServer } from '../testkit/realServers.js';
 
-const redis = findBinary(['/usr/bin/redis-server', '/usr/local/bin/redis-server'], ['--version']);
-if (redis.reason) console.warn(`skipping the real-redis tests of redis_monitor: ${redis.reason} (apt-get install -y redis-server)`);
-const withRedis = redis.path ? it : it.skip;
+const redisMissingReason = redisMissing();
+if (redisMissingReason) console.warn(`skipping the real-redis tests of redis_monitor: ${redisMissingReason}`);
+const withRedis = redisMissingReason ? it.skip : it;
 
 let dir: string;
 const cleanup: Array<() => Promise<void>> = [];
@@ -33,38 +33,10 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
-}
-
-async function redisOn(port: number, extra: string[] = []): Promise<{ stop(): Promise<void> }> {
-  const d = path.join(dir, `redis-${port}-${Date.now()}`);
-  fs.mkdirSync(d, { recursive: true });
-  let stderr = '';
-  const child: ChildProcess = spawn(redis.path!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', d, '--slowlog-log-slower-than', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.on('data', (b: Buffer) => (stderr += b.toString()));
-  child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
-  let exited = false;
-  const exitedP = new Promise<void>((r) => child.once('exit', () => ((exited = true), r())));
-  if (!(await waitFor(async () => exited || (await canConnect(port)), 10_000)) || exited) {
-    child.kill('SIGKILL');
-    throw new Error(`redis-server did not start on 127.0.0.1:${port}: ${stderr}`);
-  }
-  const peer = {
-    async stop() {
-      if (exited) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exitedP;
-      clearTimeout(t);
-    },
-  };
-  cleanup.push(() => peer.stop());
-  return peer;
+async function redisOn(port: number, extra: string[] = []): Promise<RealServer> {
+  const server = await startRedis(dir, port, extra);
+  cleanup.push(() => server.stop());
+  return server;
 }
 
 async function commands(port: number, run: (c: ReturnType<typeof createClient>) => Promise<unknown>, password?: string): Promise<void> {
@@ -97,7 +69,7 @@ test('the component: declared options with Scalyr\'s defaults; example passes th
   const byName = Object.fromEntries(redisMonitorComponent.options!.map((o) => [o.name, o.default]));
   expect(byName).toMatchObject({ hosts: [{ host: 'localhost', port: 6379 }], lines_to_fetch: 500, connection_timeout: 5, connection_error_repeat_interval: 300 });
   // The example names localhost:6379: answer it with a real redis when that port is free, else check only what the monitor reads.
-  const reachable = (await canConnect(6379)) || (redis.path !== undefined && (await redisOn(6379).then(() => true, () => false)));
+  const reachable = (await canConnect(6379)) || (redisMissingReason === undefined && (await redisOn(6379).then(() => true, () => false)));
   const registry = createDefaultRegistry().add(redisMonitorComponent);
   const env = await createEnv(registry);
   try {

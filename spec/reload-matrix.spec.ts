@@ -154,6 +154,7 @@ const SPECIAL: Record<string, Special> = {
   'monitor:url_monitor.extract': { why: 'needs a group', value: () => '(ok)' },
   'monitor:nginx_monitor.source_address': { why: 'a local IP address', value: () => '127.0.0.2' },
   'monitor:apache_monitor.source_address': { why: 'a local IP address', value: () => '127.0.0.2' },
+  'monitor:redis_monitor.hosts': { why: 'a list of {host, port}', value: () => [{ host: '127.0.0.1', port: 6380 }] },
   'operator:groupLines.lineGroupers': { why: 'a grouper needs exactly one continuation key', value: () => [{ start: '^\\S', continueThrough: '^\\s' }] },
   'source:apm_intake.tcp': { why: 'host:port', value: () => '127.0.0.1:0' },
   'source:apm_intake.socket_mode': { why: 'an octal mode', value: () => '660' },

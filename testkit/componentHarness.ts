@@ -43,6 +43,7 @@ import { createMonitorSource } from '../sources/monitors/monitorSource.js';
 import { createReadLog, record, type ReadLog } from './recording.js';
 import { startTestServer, parseAddEventsBody, type TestServer } from './tlsServer.js';
 import { startStatusPeer, toPeer, type StatusPeer } from './statusPeer.js';
+import { examplePeers, type ExamplePeers } from './examplePeers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -92,6 +93,8 @@ export interface HarnessEnv {
   receiver: TestServer;
   /** Answers the loopback URLs of scraping monitors' examples (testkit/statusPeer.ts). */
   peer: StatusPeer;
+  /** Real servers the examples of database monitors need (testkit/examplePeers.ts). */
+  examplePeers: ExamplePeers;
   /** Services the assembly shares between the parts it builds (the APM parts' key ring). */
   shared: { keyring: ScoutKeyring };
   /** The whole validated agent config (defaults), pointed at the temp dir and the receiver. */
@@ -132,15 +135,18 @@ export async function createEnv(registry: Registry): Promise<HarnessEnv> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-component-'));
   const receiver = await startTestServer();
   const peer = await startStatusPeer();
+  const peers = examplePeers(dir);
   return {
     dir,
     receiver,
     peer,
+    examplePeers: peers,
     shared: { keyring: new ScoutKeyring() },
     agent: await validatedAgent(registry, dir, receiver),
     async close() {
       await receiver.close();
       await peer.close();
+      await peers.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -560,7 +566,15 @@ async function sourceRun(a: DriveArgs, src: RunningSource): Promise<void> {
 async function driveMonitor(a: DriveArgs): Promise<void> {
   const { run } = a;
   // A scraping monitor's example names a loopback server: the harness's status peer answers it.
-  const entry = { ...toPeer(a.own, a.env.peer.origin), module: a.own.module ?? a.c.type, id: a.own.id ?? 'harness', sample_interval: 0.05 };
+  // A database monitor's example gets a real server (or, where it is not installed, runs without one).
+  const real = await a.env.examplePeers.get(a.c.type);
+  const skip = real && 'skip' in real ? real.skip : undefined;
+  if (skip) {
+    console.warn(`${a.c.type}: the harness checks it without samples: ${skip}`);
+    run.notes.push(`no real server: ${skip}`);
+  }
+  const own = real && 'own' in real ? real.own(a.own) : a.own;
+  const entry = { ...toPeer(own, a.env.peer.origin), module: own.module ?? a.c.type, id: own.id ?? 'harness', sample_interval: 0.05 };
   const agent = { ...a.agent, global_monitor_sample_interval_enable_jitter: false };
   const logger = memoryLogger();
   const src = createMonitorSource(entry as never, { logger, agent: agent as never, registry: a.registry, baseDir: a.runDir });
@@ -573,11 +587,11 @@ async function driveMonitor(a: DriveArgs): Promise<void> {
       out.push(b);
     },
   });
-  if (!(await waitUntil(() => out.length >= 2, 5000))) {
+  if (!(await waitUntil(() => out.length >= 2, skip ? 300 : 8000)) && !skip) {
     run.problems.push(`${out.length} samples in 5 s at a 50 ms interval (status: ${JSON.stringify(src.status())}; log: ${logger.records.map((r) => r.message).join(' | ')})`);
   }
   const st = src.status();
-  if (st.errors > 0) run.problems.push(`the monitor reported errors: ${st.lastError}`);
+  if (st.errors > 0 && !skip) run.problems.push(`the monitor reported errors: ${st.lastError}`);
   run.outEvents = sumEvents(out);
   run.outBytes = sumBytes(out);
   run.counters = structuredClone(src.counters);
@@ -748,6 +762,9 @@ export function contractProblems(run: Run): string[] {
     if (c.sentEvents === 0) p.push('sent nothing: the sent counters did not move');
     if (run.acked && run.acked.got < run.acked.expected) p.push(`acked up to ${run.acked.got} of ${run.acked.expected} (sum over streams) after flush`);
   }
+  // A monitor whose real server is not installed here produced no sample: only the rest is checked.
+  const noServer = kind === 'monitor' && run.notes.some((n) => n.startsWith('no real server'));
+  if (noServer) return [...p.filter((x) => !x.startsWith('received nothing')), ...stopProblems(run)];
   if (c.sentEvents === 0 && kind !== 'sink') p.push('sent nothing: the sent counters did not move');
   if (c.receivedEvents === 0) p.push('received nothing: the received counters did not move');
   return [...p, ...stopProblems(run)];

@@ -84,8 +84,6 @@ export const UNSUPPORTED_SCALYR_MONITORS: Readonly<Record<string, string>> = {
   tomcat_monitor: `${NOT_YET}; linux_process_metrics with commandline "tomcat" gives its process metrics`,
   jmx_monitor: `${NOT_YET}; linux_process_metrics gives the JVM's process metrics`,
   mysql_monitor: `${NOT_YET}; a shell_monitor or a plugin can stand in`,
-  postgres_monitor: `${NOT_YET}; a shell_monitor or a plugin can stand in`,
-  redis_monitor: `${NOT_YET}; a shell_monitor or a plugin can stand in`,
   syslog_monitor: `${NOT_YET}; have syslog write to a file and add that file to logs`,
   graphite_monitor: `${NOT_YET}; a plugin can stand in`,
   journald_monitor: `${NOT_YET}; have journald forward to a file (e.g. rsyslog) and add that file to logs`,

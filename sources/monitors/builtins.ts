@@ -1,7 +1,7 @@
 /**
  * sluice's built-in monitors as component values, under Scalyr's short module names
  * (`linux_system_metrics`, `linux_process_metrics`, `shell_monitor`, `url_monitor`,
- * `nginx_monitor`, `apache_monitor`, `openmetrics_monitor`) with Scalyr's full names
+ * `nginx_monitor`, `apache_monitor`, `openmetrics_monitor`, `redis_monitor`, `postgres_monitor`) with Scalyr's full names
  * (`scalyr_agent.builtin_monitors.<name>`) as aliases.
  */
 import type { Registry } from '../../lib/registry.js';
@@ -13,6 +13,8 @@ import { urlMonitorComponent } from './urlMonitor.js';
 import { nginxMonitorComponent } from './nginxMonitor.js';
 import { apacheMonitorComponent } from './apacheMonitor.js';
 import { openmetricsMonitorComponent } from './openmetricsMonitor.js';
+import { redisMonitorComponent } from './redisMonitor.js';
+import { postgresMonitorComponent } from './postgresMonitor.js';
 
 export const BUILTIN_MONITOR_COMPONENTS: readonly Component<'monitor'>[] = [
   linuxSystemMetricsComponent,
@@ -22,6 +24,8 @@ export const BUILTIN_MONITOR_COMPONENTS: readonly Component<'monitor'>[] = [
   nginxMonitorComponent,
   apacheMonitorComponent,
   openmetricsMonitorComponent,
+  redisMonitorComponent,
+  postgresMonitorComponent,
 ];
 
 export const BUILTIN_MONITORS: readonly string[] = BUILTIN_MONITOR_COMPONENTS.map((c) => c.type);

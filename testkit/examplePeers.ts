@@ -1,0 +1,89 @@
+/**
+ * The real servers a monitor's `example` needs to produce samples in the component harness
+ * (the contract, options and reload specs run every registered component from its example).
+ * HTTP-scraping monitors are answered by the status peer (testkit/statusPeer.ts); the monitors
+ * of database servers get a real one here, started once per harness env and stopped with it.
+ *
+ * A monitor type listed here whose server is not installed runs without it: the harness then
+ * checks only what does not need a sample, and prints why.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from './statusPeers.js';
+import { postgresMissing, redisMissing, startPostgres, startRedis, type RealServer } from './realServers.js';
+
+type Own = Record<string, unknown>;
+
+export interface ExamplePeer {
+  /** The example pointed at the running server. */
+  own(example: Own): Own;
+  stop(): Promise<void>;
+}
+
+interface PeerKind {
+  /** Why the server cannot run here (undefined: it can). */
+  missing(): string | undefined;
+  start(dir: string): Promise<ExamplePeer>;
+}
+
+const stopping = (s: RealServer, own: (e: Own) => Own): ExamplePeer => ({ own, stop: () => s.stop() });
+
+const PEERS: Record<string, PeerKind> = {
+  redis_monitor: {
+    missing: redisMissing,
+    async start(dir) {
+      const s = await startRedis(dir, await freePort());
+      return stopping(s, (e) => ({ ...e, hosts: [{ host: '127.0.0.1', port: s.port }] }));
+    },
+  },
+  postgres_monitor: {
+    missing: postgresMissing,
+    async start() {
+      // Its own temp dir straight under the system one: the server runs as "postgres", which cannot enter the harness's.
+      const own = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-peer-postgres-'));
+      const s = await startPostgres(own, await freePort()).catch((err) => {
+        fs.rmSync(own, { recursive: true, force: true });
+        throw err;
+      });
+      const stop = s.stop.bind(s);
+      s.stop = async () => {
+        await stop();
+        fs.rmSync(own, { recursive: true, force: true });
+      };
+      return stopping(s, (e) => ({ ...e, database_host: '127.0.0.1', database_port: s.port, database_name: 'postgres', database_username: 'postgres', database_password: '' }));
+    },
+  },
+};
+
+/** The example peers of one harness env: each started on first use, all stopped by `close`. */
+export function examplePeers(dir: string) {
+  const started = new Map<string, Promise<ExamplePeer | { skip: string }>>();
+  return {
+    /** The peer for a monitor type: undefined when it needs none, `{skip}` when its server is missing. */
+    get(type: string): Promise<ExamplePeer | { skip: string }> | undefined {
+      const kind = PEERS[type];
+      if (!kind) return undefined;
+      let p = started.get(type);
+      if (!p) {
+        const missing = kind.missing();
+        if (missing) p = Promise.resolve({ skip: missing });
+        else {
+          const d = path.join(dir, `peer-${type}`);
+          fs.mkdirSync(d, { recursive: true });
+          p = kind.start(d);
+        }
+        started.set(type, p);
+      }
+      return p;
+    },
+    async close(): Promise<void> {
+      for (const p of started.values()) {
+        const peer = await p.catch(() => undefined);
+        if (peer && 'stop' in peer) await peer.stop().catch(() => undefined);
+      }
+      started.clear();
+    },
+  };
+}
+export type ExamplePeers = ReturnType<typeof examplePeers>;

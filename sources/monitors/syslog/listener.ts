@@ -1,0 +1,357 @@
+/**
+ * The network side of `syslog_monitor`: TCP and UDP listeners that hand each received message
+ * to the message log (messageLog.ts), with every bound of issue 17:
+ *
+ * - flow control: while the bytes no sink has acknowledged yet (the message log's backlog, from
+ *   `ctx.services.logBacklog`, plus what is still queued for writing) are over the budget, or
+ *   the write queue is over its limit, every TCP connection is paused (`socket.pause()`: the
+ *   kernel's buffers fill and the sender waits) and UDP datagrams are dropped and counted
+ *   (`backlog_full`, `queue_full`); reading resumes when the sink has caught up;
+ * - per connection: one framer (framing.ts) holding at most one message; a connection that
+ *   sends nothing for `idleMs` is closed (`idle_timeout`); one that leaves a message unfinished
+ *   for `incompleteMs` (a slow-loris client, or a sender that died mid-message) has what it sent
+ *   written and is closed (`incomplete_timeout`); more than `maxConnections` at once are refused
+ *   (`too_many_connections`);
+ * - a port that cannot be bound (in use, permission denied) is an error naming the protocol and
+ *   the port, counted and logged once per state change, retried with backoff (1 s doubling to
+ *   60 s) while the other listeners run.
+ *
+ * Every drop is counted by reason in the monitor's counters and warned about once per state
+ * change; received and written messages are counted as received and sent events.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { isUtf8 } from 'node:buffer';
+import type { ComponentCounters, Logger } from '../../../lib/types.js';
+import { countDrop, countError, errorMessage } from '../../../lib/counters.js';
+import type { MessageLog } from './messageLog.js';
+import { SyslogFramer, trimMessage, type FramerOutput } from './framing.js';
+
+export interface Endpoint {
+  protocol: 'tcp' | 'udp';
+  port: number;
+}
+
+export type SyslogDropReason =
+  | 'backlog_full'
+  | 'queue_full'
+  | 'oversized_split'
+  | 'bad_octet_count'
+  | 'idle_timeout'
+  | 'incomplete_timeout'
+  | 'too_many_connections'
+  | 'connection_error'
+  | 'write_failed';
+
+export interface ListenerOptions {
+  name: string;
+  logger: Logger;
+  counters: ComponentCounters;
+  host: string;
+  endpoints: Endpoint[];
+  newFramer(): SyslogFramer;
+  log: MessageLog;
+  /** Bytes of the message log not acknowledged by the sink (undefined: no such service). */
+  backlog?: () => number;
+  /** Budget for `backlog() + log.queued` (0: no budget). */
+  budget: number;
+  /** Pause TCP when this many bytes wait to be written. */
+  queueLimit: number;
+  maxConnections: number;
+  /** 0: none. */
+  idleMs: number;
+  /** 0: none. */
+  incompleteMs: number;
+}
+
+/** Scalyr decodes with `errors="ignore"`: invalid UTF-8 sequences are left out. */
+function cleanUtf8(b: Buffer): Buffer {
+  if (isUtf8(b)) return b;
+  return Buffer.from(new TextDecoder('utf-8', { fatal: false }).decode(b).replace(/\uFFFD/g, ''), 'utf8');
+}
+
+const BACKLOG_POLL_MS = 50;
+
+export class SyslogListener {
+  private readonly tcpServers = new Map<number, net.Server>();
+  private readonly udpSockets = new Map<number, dgram.Socket>();
+  private readonly sockets = new Set<net.Socket>();
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private readonly bindFailures = new Map<string, { failures: number; code?: string }>();
+  private readonly warned = new Set<string>();
+  private paused = false;
+  private stopped = false;
+  private poll: NodeJS.Timeout | undefined;
+  private lastCheck = 0;
+  private lastOver = false;
+  private lastBacklog = 0;
+
+  constructor(private readonly o: ListenerOptions) {}
+
+  start(): void {
+    for (const e of this.o.endpoints) this.bind(e);
+    this.poll = setInterval(() => this.checkFlow(true), BACKLOG_POLL_MS);
+    this.poll.unref?.();
+  }
+
+  /** Whether the listener is pausing TCP / dropping UDP (for specs and status). */
+  get overBudget(): boolean {
+    return this.paused;
+  }
+
+  /** The ports actually listening, by protocol (for specs). */
+  listening(): Endpoint[] {
+    const out: Endpoint[] = [];
+    for (const [port, s] of this.tcpServers) if (s.listening) out.push({ protocol: 'tcp', port });
+    for (const [port] of this.udpSockets) out.push({ protocol: 'udp', port });
+    return out;
+  }
+
+  private warnOnce(reason: string, message: string): void {
+    if (this.warned.has(reason)) return;
+    this.warned.add(reason);
+    this.o.logger.warn(`monitor ${this.o.name}: ${message} (further ones are counted as dropped.${reason}, not logged, until it recovers)`, { monitor: this.o.name });
+  }
+
+  private drop(reason: SyslogDropReason, message: string, n = 1): void {
+    countDrop(this.o.counters, reason, n);
+    this.warnOnce(reason, message);
+  }
+
+  /** Whether the unacknowledged bytes are over the budget or the write queue over its limit. */
+  private checkFlow(fromTimer = false): boolean {
+    const now = Date.now();
+    if (!fromTimer && now - this.lastCheck < BACKLOG_POLL_MS) return this.lastOver;
+    this.lastCheck = now;
+    let backlog = 0;
+    if (this.o.backlog && this.o.budget > 0) {
+      try {
+        backlog = this.o.backlog();
+      } catch {
+        backlog = 0;
+      }
+    }
+    this.lastBacklog = backlog;
+    const queued = this.o.log.queued;
+    const overBudget = this.o.budget > 0 && this.o.backlog !== undefined && backlog + queued > this.o.budget;
+    const overQueue = queued > this.o.queueLimit;
+    const over = overBudget || overQueue;
+    if (over && !this.paused) {
+      this.paused = true;
+      for (const s of this.sockets) s.pause();
+      this.o.logger.warn(
+        `monitor ${this.o.name}: ${overBudget ? `${backlog + queued} bytes of ${this.o.log.path} are not acknowledged by the sink yet (max_unacknowledged_bytes ${this.o.budget})` : `${queued} bytes wait to be written to ${this.o.log.path}`}: pausing TCP connections and dropping UDP datagrams until it catches up`,
+        { monitor: this.o.name },
+      );
+    } else if (!over && this.paused) {
+      this.paused = false;
+      this.warned.delete('backlog_full');
+      this.warned.delete('queue_full');
+      this.o.logger.info(`monitor ${this.o.name}: the sink caught up (${backlog + queued} bytes unacknowledged): resuming TCP connections and UDP`, { monitor: this.o.name });
+      for (const s of this.sockets) s.resume();
+    }
+    this.lastOver = over;
+    return over;
+  }
+
+  private accept(messages: Buffer[]): void {
+    if (messages.length === 0) return;
+    const clean = messages.map(cleanUtf8);
+    this.o.log.append(clean);
+  }
+
+  private framed(out: FramerOutput): void {
+    for (const [k, n] of Object.entries(out.events)) {
+      if (!n) continue;
+      if (k === 'oversized_split') this.drop('oversized_split', `a syslog message longer than the limit (tcp_buffer_size, or max_message_size with message_size_can_exceed_tcp_buffer) was written in pieces`, n);
+      else this.drop('bad_octet_count', 'a TCP syslog message starts with digits that are not an octet count ("<length> "): read it as a delimited message', n);
+    }
+    for (const m of out.messages) {
+      this.o.counters.receivedEvents++;
+      this.o.counters.receivedBytes += m.length;
+    }
+    this.accept(out.messages);
+  }
+
+  private bindFailed(e: Endpoint, err: NodeJS.ErrnoException, retry: () => void): void {
+    const key = `${e.protocol}:${e.port}`;
+    const st = this.bindFailures.get(key) ?? { failures: 0 };
+    st.failures++;
+    const delay = Math.min(60_000, 1000 * 2 ** Math.min(st.failures - 1, 6));
+    const why =
+      err.code === 'EACCES' && e.port < 1024
+        ? `access denied when trying to create a ${e.protocol} server on a low port (${e.port}); try again on a higher port, or as root`
+        : `cannot listen for syslog over ${e.protocol} on ${this.o.host}:${e.port}: ${err.code ?? ''}${err.code ? ' ' : ''}${errorMessage(err)}`;
+    countError(this.o.counters, why);
+    if (st.code !== err.code) {
+      this.o.logger.error(`monitor ${this.o.name}: ${why} (retrying with backoff; the other listeners and the agent go on)`, { monitor: this.o.name });
+    }
+    st.code = err.code;
+    this.bindFailures.set(key, st);
+    const t = setTimeout(() => {
+      this.retryTimers.delete(t);
+      if (!this.stopped) retry();
+    }, delay);
+    t.unref?.();
+    this.retryTimers.add(t);
+  }
+
+  private bound(e: Endpoint): void {
+    const key = `${e.protocol}:${e.port}`;
+    const st = this.bindFailures.get(key);
+    this.bindFailures.delete(key);
+    this.o.logger.info(`monitor ${this.o.name}: listening for syslog over ${e.protocol} on ${this.o.host}:${e.port}${st ? ` (after ${st.failures} failed attempt${st.failures === 1 ? '' : 's'})` : ''}`, { monitor: this.o.name });
+  }
+
+  private bind(e: Endpoint): void {
+    if (this.stopped) return;
+    if (e.protocol === 'tcp') this.bindTcp(e);
+    else this.bindUdp(e);
+  }
+
+  private bindTcp(e: Endpoint): void {
+    const server = net.createServer({ pauseOnConnect: false }, (sock) => this.connection(sock));
+    let up = false;
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (up) return;
+      server.close();
+      this.tcpServers.delete(e.port);
+      this.bindFailed(e, err, () => this.bind(e));
+    });
+    server.on('error', () => undefined);
+    server.listen({ port: e.port, host: this.o.host }, () => {
+      up = true;
+      if (this.stopped) {
+        server.close();
+        return;
+      }
+      this.bound(e);
+    });
+    this.tcpServers.set(e.port, server);
+  }
+
+  private bindUdp(e: Endpoint): void {
+    const sock = dgram.createSocket({ type: this.o.host.includes(':') ? 'udp6' : 'udp4' });
+    let up = false;
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      if (up) {
+        this.drop('connection_error', `UDP socket error on port ${e.port}: ${errorMessage(err)}`);
+        return;
+      }
+      sock.close();
+      this.udpSockets.delete(e.port);
+      this.bindFailed(e, err, () => this.bind(e));
+    });
+    sock.on('message', (msg) => this.datagram(msg));
+    sock.bind({ port: e.port, address: this.o.host }, () => {
+      up = true;
+      if (this.stopped) {
+        sock.close();
+        return;
+      }
+      this.udpSockets.set(e.port, sock);
+      this.bound(e);
+    });
+  }
+
+  private datagram(msg: Buffer): void {
+    if (this.stopped) return;
+    const m = trimMessage(msg);
+    if (m.length === 0) return;
+    this.o.counters.receivedEvents++;
+    this.o.counters.receivedBytes += m.length;
+    if (this.checkFlow()) {
+      const overQueue = this.o.log.queued > this.o.queueLimit;
+      if (overQueue) this.drop('queue_full', `dropped a UDP syslog message: ${this.o.log.queued} bytes wait to be written to ${this.o.log.path}`);
+      else this.drop('backlog_full', `dropped a UDP syslog message: the sink is ${this.lastBacklog} bytes behind on ${this.o.log.path} (max_unacknowledged_bytes ${this.o.budget}); UDP senders cannot be paused`);
+      return;
+    }
+    this.accept([Buffer.from(m)]);
+  }
+
+  private connection(sock: net.Socket): void {
+    if (this.stopped) {
+      sock.destroy();
+      return;
+    }
+    if (this.sockets.size >= this.o.maxConnections) {
+      this.drop('too_many_connections', `refused a TCP connection from ${sock.remoteAddress}:${sock.remotePort}: ${this.sockets.size} are open (tcp_max_connections ${this.o.maxConnections})`);
+      sock.destroy();
+      return;
+    }
+    this.sockets.add(sock);
+    if (this.paused || this.checkFlow()) sock.pause();
+    const framer = this.o.newFramer();
+    const peer = `${sock.remoteAddress}:${sock.remotePort}`;
+    let idle: NodeJS.Timeout | undefined;
+    let incomplete: NodeJS.Timeout | undefined;
+    const armIdle = () => {
+      if (!this.o.idleMs) return;
+      if (idle) clearTimeout(idle);
+      idle = setTimeout(() => {
+        // A paused connection is not idle: it is waiting for us.
+        if (this.paused) return armIdle();
+        this.drop('idle_timeout', `closed the TCP connection from ${peer}: nothing received for ${this.o.idleMs / 1000}s (tcp_idle_timeout)`);
+        this.framed(framer.flush());
+        sock.destroy();
+      }, this.o.idleMs);
+      idle.unref?.();
+    };
+    const armIncomplete = (progress: boolean) => {
+      if (!this.o.incompleteMs) return;
+      if (framer.pending === 0 || progress) {
+        if (incomplete) clearTimeout(incomplete);
+        incomplete = undefined;
+      }
+      if (framer.pending > 0 && !incomplete) {
+        incomplete = setTimeout(() => {
+          incomplete = undefined;
+          if (this.paused) return armIncomplete(true);
+          this.drop('incomplete_timeout', `closed the TCP connection from ${peer}: a message stayed unfinished for ${this.o.incompleteMs / 1000}s (tcp_incomplete_frame_timeout); what it sent was written`);
+          this.framed(framer.flush());
+          sock.destroy();
+        }, this.o.incompleteMs);
+        incomplete.unref?.();
+      }
+    };
+    armIdle();
+    sock.on('data', (chunk: Buffer) => {
+      armIdle();
+      const out = framer.push(chunk);
+      this.framed(out);
+      armIncomplete(out.messages.length > 0);
+      if (!this.paused && this.checkFlow()) sock.pause();
+    });
+    sock.on('end', () => {
+      this.framed(framer.flush());
+      sock.end();
+    });
+    sock.on('error', (err) => this.drop('connection_error', `TCP connection from ${peer}: ${errorMessage(err)}`, 0));
+    sock.on('close', () => {
+      if (idle) clearTimeout(idle);
+      if (incomplete) clearTimeout(incomplete);
+      this.sockets.delete(sock);
+    });
+  }
+
+  /** Closes the listeners and connections (what was received is still written, see MessageLog.close). */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.poll) clearInterval(this.poll);
+    for (const t of this.retryTimers) clearTimeout(t);
+    this.retryTimers.clear();
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    for (const s of this.tcpServers.values()) s.close();
+    this.tcpServers.clear();
+    for (const s of this.udpSockets.values()) {
+      try {
+        s.close();
+      } catch {
+        /* already closed */
+      }
+    }
+    this.udpSockets.clear();
+  }
+}

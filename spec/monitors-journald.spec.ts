@@ -121,3 +121,93 @@ withJournal('starts at the end, writes Scalyr\'s line for new entries that match
   expect(await waitFor(cursorOk, 3000)).toBe(true);
   expect(stats).toMatchObject({ state: 'reading', runs: 1, entriesWritten: readLines(logPath).length, paused: false });
 }, 30_000);
+
+withJournal('a missing journal dir is one error, counted on every retry, and reading starts when it appears', async () => {
+  const jdir = path.join(dir, 'later');
+  const m = runMonitor(journaldMonitorComponent, { module: 'journald_monitor', id: 'later', journal_path: jdir, journal_poll_interval: 0.05, sample_interval: 0.05 }, dir);
+  cleanup.push(() => m.stop());
+  expect(await waitFor(() => m.src.counters.errors >= 3, 5000)).toBe(true);
+  expect(m.errors()).toEqual([expect.stringContaining(`journal_path '${jdir}' does not exist or is not a directory (retrying with backoff`)]);
+  expect(m.src.status().alive).toBe(true); // the runner's sample is running: the monitor retries by itself
+  appendJournal(jdir, [{ _SYSTEMD_UNIT: 'a.service', MESSAGE: 'first' }]);
+  const logPath = path.join(dir, 'log', 'journald_monitor_later.log');
+  await untilFollowing(jdir, logPath);
+  expect(m.logger.records.some((r) => r.level === 'info' && /reading the journal again/.test(r.message))).toBe(true);
+  expect(readLines(logPath).every((l) => l.endsWith('monitor_id="later" unit="a.service"'))).toBe(true);
+  expect(m.errors()).toHaveLength(1);
+}, 30_000);
+
+withJournal('journalctl missing: one error, counted, retried with backoff; the runner never fails', async () => {
+  const m = runMonitor(journaldMonitorComponent, { module: 'journald_monitor', journal_path: dir, journalctl_path: path.join(dir, 'no-such-journalctl'), journal_poll_interval: 0.02, sample_interval: 0.05 }, dir);
+  cleanup.push(() => m.stop());
+  expect(await waitFor(() => m.src.counters.errors >= 4, 5000)).toBe(true);
+  expect(m.errors()).toEqual([expect.stringMatching(/cannot run journalctl ".*no-such-journalctl": not found/)]);
+  const runs = journaldMonitorStats(m.src.id)!.runs;
+  await new Promise((r) => setTimeout(r, 300));
+  // Backoff: the delays double (20, 40, 80, 160… ms), so a few more runs, not one per 20 ms.
+  const more = journaldMonitorStats(m.src.id)!.runs - runs;
+  expect(more).toBeGreaterThanOrEqual(1);
+  expect(more).toBeLessThan(8);
+}, 15_000);
+
+withJournal('a journalctl that prints garbage and dies: lines dropped as invalid_entry, one warning and one error for the whole burst', async () => {
+  const fake = path.join(dir, 'fake-journalctl');
+  fs.writeFileSync(fake, '#!/bin/sh\necho "this is not json"\necho \'{"MESSAGE":"no cursor"}\'\necho \'[1,2,3]\'\necho "Failed: broken" >&2\nexit 3\n', { mode: 0o755 });
+  const m = runMonitor(journaldMonitorComponent, { module: 'journald_monitor', journal_path: dir, journalctl_path: fake, journal_poll_interval: 0.02, sample_interval: 0.05 }, dir);
+  cleanup.push(() => m.stop());
+  expect(await waitFor(() => (m.src.counters.dropped.invalid_entry ?? 0) >= 9, 5000)).toBe(true);
+  expect(m.errors()).toEqual([expect.stringContaining('journalctl exited (code 3): Failed: broken')]);
+  expect(m.logger.records.filter((r) => r.level === 'warn' && /not a JSON journal entry/.test(r.message))).toHaveLength(1);
+  expect(readLines(path.join(dir, 'log', 'journald_monitor.log'))).toEqual([]);
+}, 15_000);
+
+withJournal('journalctl killed: restarted after the last entry written, nothing lost and nothing twice', async () => {
+  const jdir = path.join(dir, 'journal');
+  appendJournal(jdir, [{ _SYSTEMD_UNIT: 'a.service', MESSAGE: 'before' }]);
+  const m = runMonitor(journaldMonitorComponent, { module: 'journald_monitor', journal_path: jdir, journal_poll_interval: 0.05, sample_interval: 0.05 }, dir);
+  cleanup.push(() => m.stop());
+  const logPath = path.join(dir, 'log', 'journald_monitor.log');
+  await untilFollowing(jdir, logPath);
+  appendJournal(jdir, [1, 2, 3].map((i) => ({ _SYSTEMD_UNIT: 'a.service', MESSAGE: `entry ${i}` })));
+  expect(await waitFor(() => readLines(logPath).some((l) => l.includes('"entry 3"')), 5000)).toBe(true);
+  const stats = journaldMonitorStats(m.src.id)!;
+  process.kill(stats.pid!, 'SIGKILL');
+  // Written while journalctl is down: read by the next one, after the cursor of "entry 3".
+  appendJournal(jdir, [4, 5].map((i) => ({ _SYSTEMD_UNIT: 'a.service', MESSAGE: `entry ${i}` })));
+  expect(await waitFor(() => stats.runs >= 2 && readLines(logPath).some((l) => l.includes('"entry 5"')), 8000)).toBe(true);
+  appendJournal(jdir, [{ _SYSTEMD_UNIT: 'a.service', MESSAGE: 'entry 6' }]);
+  expect(await waitFor(() => readLines(logPath).some((l) => l.includes('"entry 6"')), 5000)).toBe(true);
+  const entries = readLines(logPath).map((l) => /details "(entry \d)"/.exec(l)?.[1]).filter(Boolean);
+  expect(entries).toEqual(['entry 1', 'entry 2', 'entry 3', 'entry 4', 'entry 5', 'entry 6']);
+  expect(m.errors()).toEqual([expect.stringContaining('journalctl exited (signal SIGKILL)')]);
+  expect(await waitFor(() => stats.state === 'reading', 3000)).toBe(true);
+}, 30_000);
+
+withJournal('resuming from a stored cursor: a stale one skips to the end (Scalyr\'s staleness_threshold_secs), a bad one is warned and skipped', async () => {
+  const jdir = path.join(dir, 'journal');
+  const old = String(BigInt(Date.now() - 3600_000) * 1000n);
+  appendJournal(jdir, [
+    { _SYSTEMD_UNIT: 'a.service', MESSAGE: 'old 1', __REALTIME_TIMESTAMP: old },
+    { _SYSTEMD_UNIT: 'a.service', MESSAGE: 'old 2', __REALTIME_TIMESTAMP: String(BigInt(old) + 1000n) },
+  ]);
+  const { execFileSync } = await import('node:child_process');
+  const first = JSON.parse(execFileSync('journalctl', ['-D', jdir, '-o', 'json', '--no-pager', '-n', 'all'], { encoding: 'utf8' }).split('\n')[0]) as { __CURSOR: string };
+  fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'data', 'journald-stale.cursor'), JSON.stringify({ cursor: first.__CURSOR }));
+  fs.writeFileSync(path.join(dir, 'data', 'journald-bad.cursor'), JSON.stringify({ cursor: 's=nonsense;i=1' }));
+  const stale = runMonitor(journaldMonitorComponent, { module: 'journald_monitor', id: 'stale', journal_path: jdir, journal_poll_interval: 0.05, sample_interval: 0.05 }, dir);
+  cleanup.push(() => stale.stop());
+  const bad = runMonitor(journaldMonitorComponent, { module: 'journald_monitor', id: 'bad', journal_path: jdir, journal_poll_interval: 0.05, sample_interval: 0.05 }, dir);
+  cleanup.push(() => bad.stop());
+  fs.writeFileSync(path.join(dir, 'data', 'journald-fresh.cursor'), JSON.stringify({ cursor: first.__CURSOR }));
+  const fresh = runMonitor(journaldMonitorComponent, { module: 'journald_monitor', id: 'fresh', journal_path: jdir, journal_poll_interval: 0.05, sample_interval: 0.05, staleness_threshold_secs: 7200 }, dir);
+  cleanup.push(() => fresh.stop());
+  await untilFollowing(jdir, path.join(dir, 'log', 'journald_monitor_stale.log'));
+  await untilFollowing(jdir, path.join(dir, 'log', 'journald_monitor_bad.log'));
+  expect(stale.logger.records.some((r) => r.level === 'warn' && r.message.includes('Checkpoint is older than 600 seconds, skipping to end'))).toBe(true);
+  expect(bad.logger.records.some((r) => r.level === 'warn' && /Error loading checkpoint: .*cursor.*Skipping to end\./.test(r.message))).toBe(true);
+  for (const id of ['stale', 'bad']) expect(readLines(path.join(dir, 'log', `journald_monitor_${id}.log`)).join('\n')).not.toContain('"old ');
+  // Within the threshold: read from after the cursor ("old 1" was the checkpointed one).
+  expect(await waitFor(() => readLines(path.join(dir, 'log', 'journald_monitor_fresh.log')).some((l) => l.includes('"old 2"')), 5000)).toBe(true);
+  expect(readLines(path.join(dir, 'log', 'journald_monitor_fresh.log')).join('\n')).not.toContain('"old 1"');
+}, 30_000);

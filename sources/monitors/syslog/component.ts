@@ -22,6 +22,7 @@ import type { MonitorContext } from '../../../lib/registry.js';
 import type { LogBacklog, MonitorLog, OptionProblem } from '../../../lib/component.js';
 import { defineComponent, readDeclared, type OptionDecl } from '../../../lib/component.js';
 import { scalyrOption as s, sluiceOption as sl } from '../../../lib/config/schema.js';
+import { AGENT_OPTIONS } from '../../../lib/config/agentOptions.js';
 import { countDrop, countError, createCounters } from '../../../lib/counters.js';
 import type { ScalyrMonitorSample } from '../metricLine.js';
 import { parseDelimiter, SyslogFramer } from './framing.js';
@@ -79,10 +80,17 @@ export const SYSLOG_MONITOR_OPTIONS: OptionDecl[] = [
   s({ name: 'docker_delete_unused_logs_hours', type: 'int', default: 24, noEffect: true, description: `Scalyr (docker mode): hours before unused container logs are deleted. ${DOCKER}` }),
   s({ name: 'docker_check_rotated_timestamps', type: 'bool', default: true, noEffect: true, description: `Scalyr (docker mode): check rotated container logs one by one for deletion. ${DOCKER}` }),
   // --- top-level options it reads
-  s({ name: 'agent_log_path', type: 'string', default: '/var/log/sluice', scope: 'global', description: 'Directory a relative `message_log` is under.' }),
-  s({ name: 'log_rotation_max_bytes', type: 'int', default: 20971520, min: 0, scope: 'global', description: 'The default of `max_log_size`.' }),
-  s({ name: 'log_rotation_backup_count', type: 'int', default: 2, min: 0, scope: 'global', description: 'The default of `max_log_rotations`.' }),
+  // The agent's own declarations (one declaration per option), read as top-level options here.
+  ...(['agent_log_path', 'log_rotation_max_bytes', 'log_rotation_backup_count'] as const).map((n) => globalOption(n)),
 ];
+
+/** An agent option (lib/config/agentOptions.ts) as one this component reads. */
+function globalOption(name: string): OptionDecl {
+  const o = AGENT_OPTIONS.find((x) => x.name === name);
+  if (!o) throw new Error(`syslog_monitor: no agent option ${name}`);
+  const { live: _live, ...spec } = o;
+  return { ...spec, scope: 'global' };
+}
 
 const DEFAULT_PORTS = { tcp: 601, udp: 514 } as const;
 
@@ -200,6 +208,7 @@ export function syslogMonitor(config: Readonly<Record<string, unknown>>, ctx: Mo
       idleMs,
       incompleteMs,
     });
+    log.create();
     listener.start();
     return () => {
       listener.stop();

@@ -58,6 +58,19 @@ export class MessageLog {
     this.path = o.path;
   }
 
+  /**
+   * Creates the file (and its directory) now, so the agent's tailer finds it before the first
+   * message; a failure is reported like a write failure and retried with the first write.
+   */
+  create(): void {
+    try {
+      this.open();
+    } catch (err) {
+      this.failures++;
+      this.o.onFault?.(new Error(`cannot create the syslog message log ${this.path}: ${errorMessage(err)}`), this.failures);
+    }
+  }
+
   /** Bytes queued and not yet written. */
   get queued(): number {
     return this.queuedBytes;

@@ -1,7 +1,10 @@
 /**
  * A safe decoder for the subset of Python's pickle format that Graphite senders use for the
- * pickle protocol: a list of `(path, (timestamp, value))` tuples, pickled with protocol 0–4
- * opcodes for lists, tuples, strings, ints, floats, None/bools and the memo.
+ * pickle protocol: a list of `(path, (timestamp, value))` tuples, pickled with protocol 0–5
+ * opcodes for lists, tuples, strings (Python 2 `str`, Python 3 `str` and `bytes` opcodes),
+ * ints, longs, floats, None/bools and the memo. Protocol 0 is the text form (`V`/`S` strings,
+ * `I`/`L`/`F` numbers, `p`/`g` memo), which Python 2 senders and `pickle.dumps(x, 0)` write;
+ * carbon's own relays write protocol 2.
  *
  * It builds plain JS values only (arrays for lists and tuples, strings, numbers, bigints for
  * big longs, null, booleans). Any other opcode (GLOBAL, REDUCE, BUILD, INST, OBJ, NEWOBJ,
@@ -91,6 +94,56 @@ export function decodePickle(buf: Buffer): PickleValue {
     const s = buf.toString('latin1', pos, end);
     pos = end + 1;
     return s;
+  };
+
+  // Protocol 0 strings: `S'…'` (Python 2 repr, quoted, backslash escapes) and `V…` (raw-unicode-escape).
+  const reprString = (line: string): string => {
+    const q = line[0];
+    if ((q !== "'" && q !== '"') || line.length < 2 || line[line.length - 1] !== q) throw new PickleError(`bad STRING ${JSON.stringify(line.slice(0, 40))}`);
+    const body = line.slice(1, -1);
+    let out = '';
+    for (let i = 0; i < body.length; i++) {
+      const ch = body[i];
+      if (ch !== '\\') {
+        out += ch;
+        continue;
+      }
+      const e = body[++i];
+      if (e === undefined) throw new PickleError('bad STRING escape at its end');
+      const simple: Record<string, string> = { '\\': '\\', "'": "'", '"': '"', n: '\n', r: '\r', t: '\t', a: '\x07', b: '\b', f: '\f', v: '\v', '\n': '' };
+      if (e in simple) out += simple[e];
+      else if (e === 'x' && /^[0-9a-fA-F]{2}$/.test(body.slice(i + 1, i + 3))) {
+        out += String.fromCharCode(parseInt(body.slice(i + 1, i + 3), 16));
+        i += 2;
+      } else if (/[0-7]/.test(e)) {
+        const m = /^[0-7]{1,3}/.exec(body.slice(i))![0];
+        out += String.fromCharCode(parseInt(m, 8) & 0xff);
+        i += m.length - 1;
+      } else out += '\\' + e;
+    }
+    return out;
+  };
+  const rawUnicodeEscape = (line: string): string =>
+    line.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, u4: string | undefined, u8: string | undefined) => {
+      const cp = parseInt(u4 ?? u8!, 16);
+      if (cp > 0x10ffff) throw new PickleError(`bad code point \\U${u8}`);
+      return String.fromCodePoint(cp);
+    });
+  const decimal = (s: string, what: string): number | bigint => {
+    if (!/^[+-]?\d+$/.test(s)) throw new PickleError(`bad ${what} ${JSON.stringify(s.slice(0, 40))}`);
+    const v = BigInt(s);
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  };
+  const memoIndex = (s: string): number => {
+    if (!/^\d{1,9}$/.test(s)) throw new PickleError(`bad memo index ${JSON.stringify(s.slice(0, 40))}`);
+    return Number(s);
+  };
+  const u64 = (): number => {
+    need(8);
+    const v = buf.readBigUInt64LE(pos);
+    pos += 8;
+    if (v > BigInt(buf.length)) throw new PickleError(`truncated pickle (a length of ${v} at offset ${pos - 8})`);
+    return Number(v);
   };
 
   for (;;) {
@@ -186,8 +239,49 @@ export function decodePickle(buf: Buffer): PickleValue {
         // INT (protocol 0): a decimal line, "01"/"00" for True/False
         const s = textLine().trim();
         if (s === '01' || s === '00') stack.push(s === '01');
-        else if (/^[+-]?\d+$/.test(s)) stack.push(Number(s));
-        else throw new PickleError(`bad INT ${JSON.stringify(s)}`);
+        else stack.push(decimal(s, 'INT'));
+        break;
+      }
+      case 0x4c: {
+        // LONG (protocol 0): a decimal line with a trailing L (Python 2), e.g. "12345678901234567890L"
+        const s = textLine().trim();
+        stack.push(decimal(s.endsWith('L') ? s.slice(0, -1) : s, 'LONG'));
+        break;
+      }
+      case 0x53: // STRING (protocol 0): a quoted Python 2 repr
+        stack.push(reprString(textLine().trim()));
+        break;
+      case 0x56: // UNICODE (protocol 0): raw-unicode-escape text
+        stack.push(rawUnicodeEscape(textLine()));
+        break;
+      case 0x70: // PUT (protocol 0): a decimal memo index
+        memo.set(memoIndex(textLine().trim()), top());
+        break;
+      case 0x67: // GET (protocol 0)
+        stack.push(get(memoIndex(textLine().trim())));
+        break;
+      case 0x32: // DUP
+        stack.push(top());
+        break;
+      case 0x8d: // BINUNICODE8
+        stack.push(bytes(u64()).toString('utf8'));
+        break;
+      case 0x42: // BINBYTES (Python 3 bytes: a metric name sent as bytes, decoded as Scalyr's six.ensure_text does)
+        stack.push(bytes(u32()).toString('utf8'));
+        break;
+      case 0x43: // SHORT_BINBYTES
+        stack.push(bytes(u8()).toString('utf8'));
+        break;
+      case 0x8e: // BINBYTES8
+        stack.push(bytes(u64()).toString('utf8'));
+        break;
+      case 0x8b: {
+        // LONG4
+        need(4);
+        const n = buf.readInt32LE(pos);
+        pos += 4;
+        if (n < 0) throw new PickleError(`negative LONG4 length at offset ${at}`);
+        stack.push(longLE(bytes(n)));
         break;
       }
       case 0x46: {

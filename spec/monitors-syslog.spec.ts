@@ -200,3 +200,79 @@ withLogger('a user logs entry on the message log path wins: its redaction rules 
   expect(fs.readFileSync(messageLog, 'utf8')).toContain('password=hunter2');
   expect(r.events().filter((x) => x.message.includes('login user=bob'))).toHaveLength(1);
 }, 30_000);
+
+// --- rsyslog forwarding (omfwd) -------------------------------------------------------------
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** A real rsyslogd (foreground, its own config, work dir and pid file in the temp dir) with one imtcp input per forwarding action. */
+async function startRsyslog(inputs: { port: number; action: string }[]): Promise<{ log(): string }> {
+  const rs = path.join(dir, 'rsyslog');
+  fs.mkdirSync(rs, { recursive: true });
+  const conf = path.join(rs, 'rsyslog.conf');
+  const rulesets = inputs
+    .map(
+      (inp, i) => `ruleset(name="fwd${i}") {
+  ${inp.action}
+}
+input(type="imtcp" port="${inp.port}" address="127.0.0.1" ruleset="fwd${i}")`,
+    )
+    .join('\n');
+  fs.writeFileSync(
+    conf,
+    `global(workDirectory="${rs}")
+module(load="imtcp")
+${rulesets}
+`,
+  );
+  let out = '';
+  const child: ChildProcess = spawn(RSYSLOGD!, ['-n', '-f', conf, '-i', path.join(rs, 'rsyslogd.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
+  let exited = false;
+  const exitedP = new Promise<void>((r) => child.once('exit', () => ((exited = true), r())));
+  cleanup.push(async () => {
+    if (exited) return;
+    child.kill('SIGKILL');
+    await exitedP;
+  });
+  const up = await waitFor(async () => exited || (await Promise.all(inputs.map((i) => canConnect(i.port)))).every(Boolean), 10_000, 50);
+  if (!up || exited) throw new Error(`rsyslogd did not start: ${out}`);
+  return { log: () => out };
+}
+
+withRsyslog('rsyslog forwarding with omfwd: TCP octet-counted (RFC 5424 template), TCP traditional framing and UDP all arrive, one event per message', async () => {
+  const tcp = await freePort();
+  const udp = await freeUdpPort();
+  const r = await startAgent({ protocols: `tcp:${tcp}, udp:${udp}` });
+  expect(await listening(r, tcp)).toBe(true);
+  expect(await listening(r, udp)).toBe(true);
+  const ins = [await freePort(), await freePort(), await freePort()];
+  const rs = await startRsyslog([
+    { port: ins[0], action: `action(type="omfwd" target="127.0.0.1" port="${tcp}" protocol="tcp" TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format")` },
+    { port: ins[1], action: `action(type="omfwd" target="127.0.0.1" port="${tcp}" protocol="tcp" TCP_Framing="traditional")` },
+    { port: ins[2], action: `action(type="omfwd" target="127.0.0.1" port="${udp}" protocol="udp")` },
+  ]);
+  const kinds = ['octet', 'traditional', 'udp'];
+  const N = 20;
+  for (let k = 0; k < kinds.length; k++) {
+    for (let i = 0; i < N; i++) sendLogger(['--server', '127.0.0.1', '--port', String(ins[k]), '--tcp', '-t', 'rsfwd', '-p', 'local3.warning'], `via-${kinds[k]} n=${i}`);
+  }
+  const got = (kind: string) => new Set(r.events().filter((e) => e.message.includes(`via-${kind} `)).map((e) => e.message));
+  const arrived = await waitFor(() => kinds.every((k) => got(k).size === N), 20_000, 100);
+  if (!arrived) throw new Error(`arrived ${kinds.map((k) => `${k}: ${got(k).size}`).join(', ')} of ${N} each; rsyslog: ${rs.log()}; ${explain(r)}`);
+  // local3.warning = 19*8+4 = <156>; the RFC 5424 template starts "<156>1 ".
+  for (const m of got('octet')) expect(m).toMatch(/^<156>1 \d{4}-\d\d-\d\dT\S+ \S+ rsfwd \S+ \S+ (-|\[.*\]) via-octet n=\d+\n?$/);
+  for (const m of got('traditional')) expect(m).toMatch(/^<156>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ rsfwd(\[\d+\])?:? via-traditional n=\d+\n?$/);
+  for (const m of got('udp')) expect(m).toMatch(/^<156>[A-Z][a-z]{2} .* via-udp n=\d+\n?$/);
+  const all = r.events().filter((e) => /via-(octet|traditional|udp) /.test(e.message));
+  expect(all).toHaveLength(3 * N);
+  for (const e of all) expect(e.attrs.parser).toBe('agentSyslog');
+  expect(r.monitor()!.counters!.dropped).toEqual({});
+}, 40_000);

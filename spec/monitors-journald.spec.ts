@@ -211,3 +211,170 @@ withJournal('resuming from a stored cursor: a stale one skips to the end (Scalyr
   expect(await waitFor(() => readLines(path.join(dir, 'log', 'journald_monitor_fresh.log')).some((l) => l.includes('"old 2"')), 5000)).toBe(true);
   expect(readLines(path.join(dir, 'log', 'journald_monitor_fresh.log')).join('\n')).not.toContain('"old 1"');
 }, 30_000);
+
+// --- a real agent -----------------------------------------------------------------------------
+
+const MODULE = 'scalyr_agent.builtin_monitors.journald_monitor';
+const registry = () => createDefaultRegistry().add(journaldMonitorComponent);
+
+function monitorEntry(jdir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { module: MODULE, journal_path: jdir, journal_matches: ['_SYSTEMD_UNIT=a.service'], journal_poll_interval: 0.05, sample_interval: 0.05, ...extra };
+}
+
+const agentTiming = { global_monitor_sample_interval_enable_jitter: false, max_new_log_detection_time: 0.2, line_completion_wait_time: 0.2 };
+
+async function started(config: Record<string, unknown>, logger = memoryLogger()): Promise<Agent> {
+  const agent = createAgent({ logger, registry: registry(), watchConfig: false, stopDeadlineMs: 3000, config } as never);
+  cleanup.push(async () => void (await agent.stop()));
+  await agent.start();
+  return agent;
+}
+
+const count = (messages: string[], text: string) => messages.filter((m) => m.includes(`details "${text}"`)).length;
+
+withJournal('a real agent ships the entries to its embedded sink with Scalyr\'s names; a restart resumes after the acknowledged cursor, without duplicates', async () => {
+  const jdir = path.join(dir, 'journal');
+  appendJournal(jdir, [{ _SYSTEMD_UNIT: 'a.service', MESSAGE: 'before the agent' }]);
+  const config = { ...isolatedAgent(dir), ...agentTiming, monitors: [monitorEntry(jdir)] };
+  const logPath = path.join(dir, 'log', 'journald_monitor.log');
+  const out = path.join(dir, 'data', 'events');
+  let agent = await started(config);
+  await untilFollowing(jdir, logPath);
+  appendJournal(jdir, [
+    { _SYSTEMD_UNIT: 'a.service', _PID: '42', MESSAGE: 'one' },
+    { _SYSTEMD_UNIT: 'b.service', MESSAGE: 'filtered out' },
+    { _SYSTEMD_UNIT: 'a.service', _PID: '43', MESSAGE: 'two' },
+  ]);
+  expect(await waitFor(() => readNdjson(out).some((r) => r.message.includes('details "two"')), 10_000)).toBe(true);
+  const rec = readNdjson(out).find((r) => r.message.includes('details "one"'))!;
+  expect(rec.message).toMatch(new RegExp(`${LINE.source}"one" boot_id="${UUID(BOOT_ID)}" pid="42" unit="a\\.service"\\n?$`));
+  expect(rec.attrs.parser).toBe('journald');
+  expect(rec.logfile).toBe(logPath);
+  expect(agent.status().monitors.map((m) => m.key)).toEqual([expect.stringMatching(/^journald_monitor/)]);
+  // Everything acknowledged: the stored cursor reaches the last written entry.
+  const cursorFile = path.join(dir, 'data', 'journald-journald_monitor.cursor');
+  expect(await waitFor(() => {
+    const c = readCursorFile(cursorFile);
+    return c?.cursor !== undefined && c.cursor === c.written?.cursor;
+  }, 5000)).toBe(true);
+  await agent.stop();
+
+  appendJournal(jdir, [{ _SYSTEMD_UNIT: 'a.service', MESSAGE: 'while stopped' }]);
+  agent = await started(config);
+  appendJournal(jdir, [{ _SYSTEMD_UNIT: 'a.service', MESSAGE: 'three' }]);
+  expect(await waitFor(() => readNdjson(out).some((r) => r.message.includes('details "three"')), 10_000)).toBe(true);
+  const messages = readNdjson(out).map((r) => r.message);
+  for (const m of ['one', 'two', 'while stopped', 'three']) expect({ m, n: count(messages, m) }).toEqual({ m, n: 1 });
+  expect(count(messages, 'filtered out') + count(messages, 'before the agent')).toBe(0);
+  const markers = messages.filter((m) => m.includes('details "marker '));
+  expect(new Set(markers).size).toBe(markers.length);
+}, 40_000);
+
+describe('with an addEvents sink that is down, then up', () => {
+  let ca: TestCa;
+  beforeAll(() => {
+    ca = makeTestCa();
+  });
+  afterAll(() => fs.rmSync(ca.dir, { recursive: true, force: true }));
+
+  const KEY = 'journald-key-0123456789';
+  async function server(): Promise<TestServer> {
+    const s = await startTestServer({ certPem: ca.certPem, keyPem: ca.keyPem });
+    cleanup.push(() => s.close());
+    return s;
+  }
+  /** Messages of the requests the server accepted. */
+  const accepted = (s: TestServer): string[] =>
+    s.requests.filter((r) => !r.fault || Object.keys(r.fault).length === 0).flatMap((r) => parseAddEventsBody(r.body).events.map((e) => String(e.message)));
+  const down = (s: TestServer) => {
+    for (let i = 0; i < 100_000; i++) s.faults.push({ status: 503, body: '{"status":"error/server/backoff","message":"busy"}' });
+  };
+
+  const BUDGET = 64 * 1024;
+  const ENTRIES = 300;
+  const big = (i: number) => `entry ${i} ${'x'.repeat(400)}`;
+
+  withJournal('reading pauses at the backlog budget, the cursor stays at what was acknowledged, and after a restart every entry arrives exactly once', async () => {
+    const s = await server();
+    down(s);
+    const jdir = path.join(dir, 'journal');
+    appendJournal(jdir, [{ _SYSTEMD_UNIT: 'a.service', MESSAGE: 'start' }]);
+    const config = {
+      ...isolatedAgent(dir),
+      ...agentTiming,
+      api_key: KEY,
+      scalyr_server: s.url,
+      ca_cert_path: ca.caPath,
+      upload: { linger_ms: 20, retry_base_ms: 50, retry_max_ms: 200 },
+      monitors: [monitorEntry(jdir, { max_unacknowledged_bytes: BUDGET })],
+    };
+    const logPath = path.join(dir, 'log', 'journald_monitor.log');
+    const cursorFile = path.join(dir, 'data', 'journald-journald_monitor.cursor');
+    let agent = await started(config);
+    await untilFollowing(jdir, logPath);
+    appendJournal(jdir, Array.from({ length: ENTRIES }, (_, i) => ({ _SYSTEMD_UNIT: 'a.service', MESSAGE: big(i) })));
+    const name = agent.status().monitors[0].key;
+    expect(await waitFor(() => journaldMonitorStats(name)?.paused === true, 10_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 500));
+    const stats = journaldMonitorStats(name)!;
+    // Paused: far fewer than all entries written, the log bounded by the budget plus what one read brought.
+    expect(stats.entriesWritten).toBeLessThan(ENTRIES);
+    expect(fs.statSync(logPath).size).toBeLessThan(BUDGET + 256 * 1024);
+    expect(s.requests.length).toBeGreaterThan(0);
+    expect(accepted(s)).toEqual([]);
+    await agent.stop();
+    // Nothing was acknowledged: no acknowledged cursor; the written one is kept with the log's identity.
+    const stored = readCursorFile(cursorFile)!;
+    expect(stored.cursor).toBeUndefined();
+    expect(stored.written).toMatchObject({ path: logPath, inode: fs.statSync(logPath).ino, size: fs.statSync(logPath).size });
+
+    s.faults.length = 0;
+    agent = await started(config);
+    expect(await waitFor(() => count(accepted(s), big(ENTRIES - 1)) > 0, 20_000)).toBe(true);
+    const messages = accepted(s);
+    const missing: number[] = [];
+    const twice: number[] = [];
+    for (let i = 0; i < ENTRIES; i++) {
+      const n = count(messages, big(i));
+      if (n === 0) missing.push(i);
+      if (n > 1) twice.push(i);
+    }
+    expect({ missing, twice }).toEqual({ missing: [], twice: [] });
+    expect(await waitFor(() => {
+      const c = readCursorFile(cursorFile);
+      return c?.cursor !== undefined && c.cursor === c.written?.cursor;
+    }, 5000)).toBe(true);
+  }, 60_000);
+  withJournal('the message log deleted while the agent was down: the entries after the acknowledged cursor are read again from the journal', async () => {
+    const s = await server();
+    const jdir = path.join(dir, 'journal');
+    appendJournal(jdir, [{ _SYSTEMD_UNIT: 'a.service', MESSAGE: 'start' }]);
+    const config = {
+      ...isolatedAgent(dir),
+      ...agentTiming,
+      api_key: KEY,
+      scalyr_server: s.url,
+      ca_cert_path: ca.caPath,
+      upload: { linger_ms: 20, retry_base_ms: 50, retry_max_ms: 200 },
+      monitors: [monitorEntry(jdir)],
+    };
+    const logPath = path.join(dir, 'log', 'journald_monitor.log');
+    const cursorFile = path.join(dir, 'data', 'journald-journald_monitor.cursor');
+    let agent = await started(config);
+    await untilFollowing(jdir, logPath);
+    appendJournal(jdir, [{ _SYSTEMD_UNIT: 'a.service', MESSAGE: 'acknowledged' }]);
+    expect(await waitFor(() => count(accepted(s), 'acknowledged') === 1, 10_000)).toBe(true);
+    expect(await waitFor(() => readCursorFile(cursorFile)?.cursor !== undefined && readCursorFile(cursorFile)?.cursor === readCursorFile(cursorFile)?.written?.cursor, 5000)).toBe(true);
+    down(s);
+    appendJournal(jdir, [1, 2, 3].map((i) => ({ _SYSTEMD_UNIT: 'a.service', MESSAGE: `unacknowledged ${i}` })));
+    expect(await waitFor(() => readLines(logPath).some((l) => l.includes('"unacknowledged 3"')), 5000)).toBe(true);
+    await agent.stop();
+    const stored = readCursorFile(cursorFile)!;
+    expect(stored.cursor).not.toBe(stored.written?.cursor);
+    fs.rmSync(logPath);
+    s.faults.length = 0;
+    agent = await started(config);
+    expect(await waitFor(() => [1, 2, 3].every((i) => count(accepted(s), `unacknowledged ${i}`) >= 1), 15_000)).toBe(true);
+    expect(count(accepted(s), 'acknowledged')).toBe(1);
+  }, 60_000);
+});

@@ -276,3 +276,126 @@ withRsyslog('rsyslog forwarding with omfwd: TCP octet-counted (RFC 5424 template
   for (const e of all) expect(e.attrs.parser).toBe('agentSyslog');
   expect(r.monitor()!.counters!.dropped).toEqual({});
 }, 40_000);
+
+// --- faults, through the real monitor runner (no sink behind it) ----------------------------
+
+function runSyslog(entry: Record<string, unknown>) {
+  const m = runMonitor(syslogMonitorComponent, { module: 'syslog_monitor', id: 'f', sample_interval: 0.1, log_flush_delay: 0.02, ...entry }, dir);
+  cleanup.push(() => m.stop());
+  const file = path.join(dir, 'log', String(entry.message_log ?? 'agent_syslog.log'));
+  return {
+    ...m,
+    file,
+    fileLines: () => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []),
+    dropped: () => m.src.counters.dropped,
+    listening: (port: number) => waitFor(() => m.logger.records.some((x) => x.message.includes('listening for syslog over') && x.message.includes(`:${port}`)), 8000),
+    warnings: () => m.logger.records.filter((x) => x.level === 'warn').map((x) => x.message),
+  };
+}
+
+test('malformed, oversized and binary TCP input: the listener survives, cuts what is too long into pieces (counted), and the messages after it arrive', async () => {
+  const tcp = await freePort();
+  const m = runSyslog({ protocols: `tcp:${tcp}`, tcp_buffer_size: 64 });
+  expect(await m.listening(tcp)).toBe(true);
+  const garbage = Buffer.alloc(4096);
+  for (let i = 0; i < garbage.length; i++) garbage[i] = (i * 7919 + 13) & 0xff;
+  await tcpSend(tcp, Buffer.concat([Buffer.from('<13>before garbage\n'), garbage, Buffer.from('\n')]));
+  await tcpSend(tcp, `12abc not an octet count\n99999999999 too many digits\n${'L'.repeat(150)}\n200 ${'F'.repeat(200)}<13>after a long frame\n`);
+  await tcpSend(tcp, '<13>still listening\n');
+  expect(await waitFor(() => m.fileLines().includes('<13>still listening'), 5000)).toBe(true);
+  const lines = m.fileLines();
+  expect(lines).toContain('<13>before garbage');
+  expect(lines).toContain('12abc not an octet count');
+  expect(lines).toContain('99999999999 too many digits');
+  // 150 bytes with a 64-byte buffer: 64 + 64 + 22; a 200-byte frame: 64 × 3 + 8, and the next frame where it starts.
+  expect(lines.filter((l) => /^L+$/.test(l)).map((l) => l.length)).toEqual([64, 64, 22]);
+  expect(lines.filter((l) => /^F+$/.test(l)).map((l) => l.length)).toEqual([64, 64, 64, 8]);
+  expect(lines).toContain('<13>after a long frame');
+  // Invalid UTF-8 is left out, as Scalyr decodes with errors="ignore": the file is valid UTF-8.
+  expect(Buffer.from(fs.readFileSync(m.file, 'utf8'), 'utf8').equals(fs.readFileSync(m.file))).toBe(true);
+  expect(m.dropped().oversized_split).toBeGreaterThanOrEqual(5);
+  expect(m.dropped().bad_octet_count).toBeGreaterThanOrEqual(2);
+  expect(m.src.status().errors).toBe(0);
+  // One warning per kind of trouble, not one per message.
+  expect(m.warnings().filter((w) => w.includes('in pieces'))).toHaveLength(1);
+  expect(m.warnings().filter((w) => w.includes('octet count'))).toHaveLength(1);
+});
+
+test('slow-loris and idle TCP clients are closed (counted), a connection limit refuses extra connections (counted), and others keep being served', async () => {
+  const tcp = await freePort();
+  const m = runSyslog({ protocols: `tcp:${tcp}`, tcp_incomplete_frame_timeout: 1, tcp_idle_timeout: 0.6, tcp_max_connections: 4 });
+  expect(await m.listening(tcp)).toBe(true);
+  const closed = (s: net.Socket) => new Promise<void>((r) => (s.destroyed ? r() : s.once('close', () => r())));
+  const connect = () =>
+    new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port: tcp }, () => resolve(s));
+      s.on('error', () => undefined);
+      s.once('error', reject);
+    });
+  // A slow-loris client: one byte every 100 ms, never a newline.
+  const loris = await connect();
+  const trickle = setInterval(() => !loris.destroyed && loris.write('x'), 100);
+  cleanup.push(() => clearInterval(trickle));
+  // An idle client: connects and sends nothing.
+  const idle = await connect();
+  const started = Date.now();
+  await Promise.all([closed(loris), closed(idle)]);
+  clearInterval(trickle);
+  expect(Date.now() - started).toBeLessThan(4000);
+  expect(m.dropped().incomplete_timeout).toBe(1);
+  expect(m.dropped().idle_timeout).toBe(1);
+  // What the slow client sent was written (Scalyr flushes an incomplete frame too).
+  expect(await waitFor(() => m.fileLines().some((l) => /^x+$/.test(l)), 2000)).toBe(true);
+  // The connection limit: 4 open, the 5th and 6th are refused.
+  const held = await Promise.all([connect(), connect(), connect(), connect()]);
+  await new Promise((r) => setTimeout(r, 100));
+  const extra = await Promise.all([connect(), connect()]);
+  await Promise.all(extra.map(closed));
+  expect(m.dropped().too_many_connections).toBe(2);
+  held[0].write('<13>served while at the limit\n');
+  expect(await waitFor(() => m.fileLines().includes('<13>served while at the limit'), 3000)).toBe(true);
+  for (const s of held) s.destroy();
+  expect(m.src.status().errors).toBe(0);
+});
+
+test('a port in use: a clear error naming the protocol and port, logged once, counted per attempt, retried with backoff; the UDP listener works meanwhile; it binds once the port is free', async () => {
+  const tcp = await freePort();
+  const udp = await freeUdpPort();
+  const squatter = net.createServer();
+  await new Promise<void>((r) => squatter.listen(tcp, '127.0.0.1', () => r()));
+  cleanup.push(() => new Promise<void>((r) => squatter.close(() => r())));
+  const m = runSyslog({ protocols: `tcp:${tcp}, udp:${udp}` });
+  expect(await m.listening(udp)).toBe(true);
+  await udpSend(udp, ['<13>udp while tcp cannot bind']);
+  expect(await waitFor(() => m.fileLines().includes('<13>udp while tcp cannot bind'), 3000)).toBe(true);
+  expect(await waitFor(() => m.src.counters.errors >= 2, 5000)).toBe(true);
+  expect(m.errors()).toEqual([expect.stringMatching(new RegExp(`cannot listen for syslog over tcp on 127\\.0\\.0\\.1:${tcp}: EADDRINUSE`))]);
+  await new Promise<void>((r) => squatter.close(() => r()));
+  expect(await m.listening(tcp)).toBe(true);
+  expect(m.logger.records.some((x) => /listening for syslog over tcp .*after \d+ failed attempts?/.test(x.message))).toBe(true);
+  await tcpSend(tcp, '<13>tcp after the port was freed\n');
+  expect(await waitFor(() => m.fileLines().includes('<13>tcp after the port was freed'), 3000)).toBe(true);
+  expect(m.errors()).toHaveLength(1);
+}, 20_000);
+
+test('the message log rotates at max_log_size keeping max_log_rotations copies, as RotatingFileHandler', async () => {
+  const tcp = await freePort();
+  const m = runSyslog({ protocols: `tcp:${tcp}`, max_log_size: 2000, max_log_rotations: 2, log_flush_delay: 0 });
+  expect(await m.listening(tcp)).toBe(true);
+  const c = net.connect({ host: '127.0.0.1', port: tcp });
+  for (let i = 0; i < 100; i++) {
+    c.write(`<13>rotation message ${String(i).padStart(3, '0')} ${'r'.repeat(50)}\n`);
+    await new Promise((r) => setTimeout(r, 3));
+  }
+  c.end();
+  expect(await waitFor(() => m.fileLines().some((l) => l.includes('message 099')), 5000)).toBe(true);
+  const files = fs.readdirSync(path.join(dir, 'log')).filter((f) => f.startsWith('agent_syslog.log')).sort();
+  expect(files).toEqual(['agent_syslog.log', 'agent_syslog.log.1', 'agent_syslog.log.2']);
+  for (const f of files) expect(fs.statSync(path.join(dir, 'log', f)).size).toBeLessThanOrEqual(2000);
+  // The newest messages are in the current file, the ones before in .1, then .2 (oldest dropped by rotation).
+  const read = (f: string) => fs.readFileSync(path.join(dir, 'log', f), 'utf8').split('\n').filter(Boolean).map((l) => Number(/message (\d+)/.exec(l)![1]));
+  const [cur, one, two] = [read(files[0]), read(files[1]), read(files[2])];
+  expect(Math.max(...two)).toBeLessThan(Math.min(...one));
+  expect(Math.max(...one)).toBeLessThan(Math.min(...cur));
+  expect(Math.max(...cur)).toBe(99);
+});

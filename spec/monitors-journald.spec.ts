@@ -58,7 +58,7 @@ async function untilFollowing(jdir: string, logPath: string, unit = 'a.service')
   throw new Error(`the monitor never wrote a marker to ${logPath}`);
 }
 
-test('declares Scalyr\'s options and defaults; the check refuses malformed matches and a budget rotation could outrun', () => {
+test('declares Scalyr\'s options and defaults; the check refuses malformed matches', () => {
   const d = withDefaults(journaldMonitorComponent, {});
   expect(d).toMatchObject({
     journal_path: '/var/log/journal',
@@ -74,7 +74,6 @@ test('declares Scalyr\'s options and defaults; the check refuses malformed match
   expect(journaldMonitorComponent.check!({ journal_matches: ['nonsense'] })).toEqual([
     { key: 'journal_matches[0]', message: 'journal matchers expects the following format for each element: FIELD=value.  Found: nonsense' },
   ]);
-  expect(journaldMonitorComponent.check!({ max_log_size: 100_000, max_log_rotations: 1, max_unacknowledged_bytes: 200_000 }).map((p) => p.key)).toEqual(['max_unacknowledged_bytes']);
   expect(journaldMonitorComponent.logs!({ module: 'journald_monitor' }, { agent_log_path: '/l' })).toEqual([{ path: '/l/journald_monitor.log', attributes: { parser: 'journald' } }]);
   expect(localDatetime('1441459024944355')).toMatch(/^2015-09-0[56] \d\d:\d\d:04\.944355$/);
   expect(localDatetime('1441459024000000')).toMatch(/^2015-09-0[56] \d\d:\d\d:04$/);
@@ -268,6 +267,29 @@ withJournal('a real agent ships the entries to its embedded sink with Scalyr\'s 
   expect(count(messages, 'filtered out') + count(messages, 'before the agent')).toBe(0);
   const markers = messages.filter((m) => m.includes('details "marker '));
   expect(new Set(markers).size).toBe(markers.length);
+}, 40_000);
+
+withJournal('the message log rotates at max_log_size keeping max_log_rotations, and every entry still arrives once', async () => {
+  const jdir = path.join(dir, 'journal');
+  appendJournal(jdir, [{ _SYSTEMD_UNIT: 'a.service', MESSAGE: 'start' }]);
+  const SIZE = 40 * 1024;
+  const config = { ...isolatedAgent(dir), ...agentTiming, monitors: [monitorEntry(jdir, { max_log_size: SIZE, max_log_rotations: 2, max_unacknowledged_bytes: 64 * 1024 })] };
+  const logPath = path.join(dir, 'log', 'journald_monitor.log');
+  const out = path.join(dir, 'data', 'events');
+  const agent = await started(config);
+  await untilFollowing(jdir, logPath);
+  const N = 400;
+  const msg = (i: number) => `rotating ${i} ${'y'.repeat(500)}`;
+  for (let k = 0; k < 4; k++) appendJournal(jdir, Array.from({ length: N / 4 }, (_, j) => ({ _SYSTEMD_UNIT: 'a.service', MESSAGE: msg(k * (N / 4) + j) })));
+  expect(await waitFor(() => readNdjson(out).some((r) => r.message.includes(`details "${msg(N - 1)}"`)), 20_000)).toBe(true);
+  const messages = readNdjson(out).map((r) => r.message);
+  const wrong = Array.from({ length: N }, (_, i) => i).filter((i) => count(messages, msg(i)) !== 1);
+  expect(wrong).toEqual([]);
+  // ~220 KB written: rotated, two backups kept; a file grows past max_log_size only by what was unacknowledged when it was due (≤ budget + one read).
+  expect(fs.existsSync(`${logPath}.1`) && fs.existsSync(`${logPath}.2`)).toBe(true);
+  expect(fs.existsSync(`${logPath}.3`)).toBe(false);
+  for (const f of [`${logPath}.1`, `${logPath}.2`]) expect(fs.statSync(f).size).toBeLessThanOrEqual(SIZE + 64 * 1024 + 256 * 1024);
+  expect(journaldMonitorStats(agent.status().monitors[0].key)!.entriesWritten).toBeGreaterThanOrEqual(N);
 }, 40_000);
 
 describe('with an addEvents sink that is down, then up', () => {

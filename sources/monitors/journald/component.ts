@@ -42,8 +42,8 @@ export const JOURNALD_MONITOR_OPTIONS: OptionDecl[] = [
   s({ name: 'journal_matches', type: 'stringArray', default: [], description: 'Match strings `FIELD=value` filtering the entries (journalctl matches: the same field several times is an OR, different fields an AND), e.g. `["_SYSTEMD_UNIT=ssh.service"]`. Empty: no filtering.' }),
   s({ name: 'staleness_threshold_secs', type: 'int', default: 600, min: 0, description: 'When resuming from a stored cursor, if the first entry after it is older than this many seconds, skip to the end of the journal (warned).' }),
   s({ name: 'max_log_rotations', type: 'int', default: 2, min: 0, description: 'How many rotated message logs (`journald_monitor.log.1`…) to keep. 0: the message log is never rotated.' }),
-  s({ name: 'max_log_size', type: 'int', default: 20 * 1024 * 1024, min: 0, description: 'Size in bytes at which the message log is rotated. 0: never rotated.' }),
-  sl({ name: 'max_unacknowledged_bytes', type: 'int', default: 4 * 1024 * 1024, min: 64 * 1024, description: 'Budget of message-log bytes not yet acknowledged by the sink: while the backlog is over it the monitor stops reading journalctl (the journal is the buffer), so rotation never deletes unshipped lines. Must not exceed `max_log_size` × `max_log_rotations` when the log rotates.' }),
+  s({ name: 'max_log_size', type: 'int', default: 20 * 1024 * 1024, min: 0, description: 'Size in bytes at which the message log is rotated. 0: never rotated. sluice: rotation waits until the sink has acknowledged every line written (see `max_unacknowledged_bytes`).' }),
+  sl({ name: 'max_unacknowledged_bytes', type: 'int', default: 4 * 1024 * 1024, min: 64 * 1024, description: 'Budget of message-log bytes not yet acknowledged by the sink: while the backlog is over it the monitor stops reading journalctl (the journal is the buffer). The message log rotates only when everything written is acknowledged, so rotation never deletes unshipped lines; a log can exceed `max_log_size` by about this budget.' }),
   sl({ name: 'journalctl_path', type: 'string', default: 'journalctl', description: 'The journalctl binary (a name looked up on PATH, or a path).' }),
   { ...AGENT_LOG_PATH },
   { ...AGENT_DATA_PATH },
@@ -62,12 +62,6 @@ export function checkJournaldMonitor(own: Readonly<Record<string, unknown>>): Op
     });
   const fields = c.journal_fields;
   if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) problems.push({ key: 'journal_fields', message: 'must be an object of journal field → attribute name' });
-  const size = Number(c.max_log_size);
-  const rotations = Number(c.max_log_rotations);
-  const budget = Number(c.max_unacknowledged_bytes);
-  if (size > 0 && rotations > 0 && budget > size * rotations) {
-    problems.push({ key: 'max_unacknowledged_bytes', message: `${budget} exceeds max_log_size × max_log_rotations (${size * rotations}): rotation could delete lines the sink has not acknowledged` });
-  }
   return problems;
 }
 
@@ -143,6 +137,7 @@ export function journaldMonitor(config: Readonly<Record<string, unknown>>, ctx: 
     let failures = 0;
     let fault: Fault | undefined;
     let garbageBurst = false;
+    let empty = false;
     let storeFailed = false;
     // Where the next journalctl starts: after the stored cursor, then after the last entry written.
     const stored: StoredCursor = readCursorFile(cursorFile) ?? {};
@@ -262,12 +257,14 @@ export function journaldMonitor(config: Readonly<Record<string, unknown>>, ctx: 
       if (parts.length === 0 || last === undefined) return;
       const buf = Buffer.from(parts.join(''), 'utf8');
       try {
-        const end = writer.append(buf);
+        // Rotate only when every line written so far is acknowledged: rotation never renames or deletes unshipped lines.
+        const end = writer.append(buf, !backlogOf || unacked() === 0);
         trail.push(end, last);
         resumeCursor = last;
         stats.entriesWritten += parts.length;
         stats.bytesWritten += buf.length;
         if (fault !== undefined) recovered();
+        empty = false;
       } catch (err) {
         // Not written: journalctl restarts after the last entry that was.
         countDrop(counters, 'write_failed', parts.length);
@@ -321,6 +318,14 @@ export function journaldMonitor(config: Readonly<Record<string, unknown>>, ctx: 
             resumeCursor = undefined;
             checkStale = false;
             schedule(0);
+            return;
+          } else if (info.code !== 0 && /No such boot ID in journal|No journal files were found/i.test(info.stderr)) {
+            // journalctl --follow ends at once on a journal without entries: nothing to read yet, not a fault.
+            if (!empty) logger.warn(`monitor ${name}: the journal at ${journalPath || 'the default location'} has no entries yet (journalctl: ${info.stderr}); looking again every few seconds`, { monitor: name });
+            empty = true;
+            stats.state = 'empty';
+            failures = 0;
+            schedule(Math.min(MAX_RESTART_DELAY_MS, pollMs * 4));
             return;
           } else {
             failed('exited', `journalctl exited (${info.signal ? `signal ${info.signal}` : `code ${info.code}`})${info.stderr ? `: ${info.stderr}` : ''}`);

@@ -4,6 +4,10 @@
  * the file to `maxBytes` or more, `<path>.<n-1>` → `<path>.<n>` … `<path>` → `<path>.1`, the
  * oldest (`.<backups>`) deleted. `maxBytes` or `backups` 0: never rotated (Python's rule).
  *
+ * The monitor lets it rotate only while the sink has acknowledged everything written (backlog
+ * 0), so a file renamed or deleted by rotation never holds unshipped lines; a file may then grow
+ * past `maxBytes` by what is unacknowledged (bounded by the monitor's budget) plus one chunk.
+ *
  * Writes are synchronous appends of whole chunks (one `write` per batch of lines), so a line is
  * either in the file or not, and `written` (bytes appended by this writer, across rotations) is
  * exact: the monitor compares it with the sink's backlog on the file to know what is acknowledged.
@@ -46,10 +50,13 @@ export class RotatingMessageLog {
     this.rotations++;
   }
 
-  /** Appends `chunk` (whole lines); returns `written` after it. Throws on I/O errors (disk full…). */
-  append(chunk: Buffer): number {
+  /**
+   * Appends `chunk` (whole lines); returns `written` after it. Throws on I/O errors (disk full…).
+   * `mayRotate` false defers a due rotation (the caller's rule: not while lines are unshipped).
+   */
+  append(chunk: Buffer, mayRotate = true): number {
     let fd = this.open();
-    if (this.maxBytes > 0 && this.backups > 0 && this.size > 0 && this.size + chunk.length >= this.maxBytes) {
+    if (mayRotate && this.maxBytes > 0 && this.backups > 0 && this.size > 0 && this.size + chunk.length >= this.maxBytes) {
       this.rotate();
       fd = this.open();
     }

@@ -25,7 +25,9 @@ import { DEFAULT_JOURNAL_FIELDS, journaldMonitorComponent, journaldMonitorStats 
 import { localDatetime } from '../sources/monitors/journald/entry.js';
 import { readCursorFile } from '../sources/monitors/journald/cursor.js';
 import { runMonitor, waitFor } from '../testkit/statusPeers.js';
-import { appendJournal, journalMissing, BOOT_ID, MACHINE_ID } from '../testkit/journalFiles.js';
+import { contractProblems, createEnv, declarationProblems, exercise } from '../testkit/componentHarness.js';
+import { MONITOR_ENTRY_OPTIONS } from '../sources/monitors/monitorSource.js';
+import { appendJournal, journalMissing, startExampleJournal, BOOT_ID, MACHINE_ID } from '../testkit/journalFiles.js';
 import { isolatedAgent } from './helpers/isolated.js';
 import { readNdjson } from './helpers/ndjson.js';
 import { makeTestCa, parseAddEventsBody, startTestServer, type TestCa, type TestServer } from '../testkit/tlsServer.js';
@@ -78,6 +80,27 @@ test('declares Scalyr\'s options and defaults; the check refuses malformed match
   expect(localDatetime('1441459024944355')).toMatch(/^2015-09-0[56] \d\d:\d\d:04\.944355$/);
   expect(localDatetime('1441459024000000')).toMatch(/^2015-09-0[56] \d\d:\d\d:04$/);
 });
+
+const OWN_ENTRY_KEYS = new Set(MONITOR_ENTRY_OPTIONS.filter((o) => (o.scope ?? 'own') === 'own').map((o) => o.name));
+
+withJournal('through the component harness, from its example pointed at a real journal: reads exactly what it declares, counts no error, stops in time', async () => {
+  const journal = startExampleJournal(dir);
+  cleanup.push(() => journal.stop());
+  const c = { ...journaldMonitorComponent, example: journal.own(journaldMonitorComponent.example!) };
+  const reg = createDefaultRegistry().add(c);
+  const env = await createEnv(reg);
+  try {
+    const run = await exercise(c, { registry: reg, env, record: true });
+    expect(declarationProblems(run, { own: OWN_ENTRY_KEYS })).toEqual([]);
+    expect(run.counters?.errors).toBe(0);
+    expect(run.stop.errors).toEqual([]);
+    expect(Math.max(...run.stop.ms)).toBeLessThan(run.stop.deadlineMs + 500);
+    // It emits no samples: its output is the message log (the harness counts samples; see the report).
+    expect(contractProblems(run).filter((p) => !/samples in|received nothing|sent nothing/.test(p))).toEqual([]);
+  } finally {
+    await env.close();
+  }
+}, 30_000);
 
 withJournal('starts at the end, writes Scalyr\'s line for new entries that match, binary and multi-line messages included, and keeps following', async () => {
   const jdir = path.join(dir, 'journal');

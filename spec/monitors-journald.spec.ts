@@ -144,6 +144,19 @@ withJournal('starts at the end, writes Scalyr\'s line for new entries that match
   expect(stats).toMatchObject({ state: 'reading', runs: 1, entriesWritten: readLines(logPath).length, paused: false });
 }, 30_000);
 
+withJournal('journal_fields replaces the default map (Scalyr\'s test_write_to_disk_extra); an id adds monitor_id', async () => {
+  const jdir = path.join(dir, 'journal');
+  appendJournal(jdir, [{ _SYSTEMD_UNIT: 'a.service', MESSAGE: 'start' }]);
+  const m = runMonitor(journaldMonitorComponent, { module: 'journald_monitor', id: 'extra', journal_path: jdir, journal_poll_interval: 0.05, sample_interval: 0.05, journal_fields: { _TRANSPORT: 'transport', _COMM: 'comm' } }, dir);
+  cleanup.push(() => m.stop());
+  const logPath = path.join(dir, 'log', 'journald_monitor_extra.log');
+  await untilFollowing(jdir, logPath);
+  appendJournal(jdir, [{ _SYSTEMD_UNIT: 'a.service', _PID: '7733', _TRANSPORT: 'journal', MESSAGE: 'testing 1,2,3' }]);
+  expect(await waitFor(() => readLines(logPath).some((l) => l.includes('testing 1,2,3')), 5000)).toBe(true);
+  const line = readLines(logPath).find((l) => l.includes('testing 1,2,3'))!;
+  expect(line.replace(LINE, '')).toBe('"testing 1,2,3" monitor_id="extra" transport="journal"');
+}, 20_000);
+
 withJournal('a missing journal dir is one error, counted on every retry, and reading starts when it appears', async () => {
   const jdir = path.join(dir, 'later');
   const m = runMonitor(journaldMonitorComponent, { module: 'journald_monitor', id: 'later', journal_path: jdir, journal_poll_interval: 0.05, sample_interval: 0.05 }, dir);

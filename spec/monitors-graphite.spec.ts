@@ -397,6 +397,47 @@ test('port in use: one clear error, every failed bind counted, retried with back
   expect(m.errors()).toHaveLength(1);
 });
 
+// Scalyr's graphite_monitor does not rate limit its metric log by default (its _initialize reads
+// monitor_log_write_rate and monitor_log_max_write_burst with a default of -1, and a negative
+// value turns the limiter off), so a burst of received metrics is written in full. The runner
+// applies the top-level 2000 B/s, 100000 B burst to every monitor: known gap until
+// monitorSource.ts takes a component's own defaults; flip `test.failing` to `test` then.
+test.failing('no write-rate limit by default, as Scalyr\'s graphite_monitor (monitor_log_write_rate -1)', async () => {
+  const { m, plaintext } = await listening();
+  const N = 3000; // about 190 kB of metric lines: over the 100000 B burst
+  const s = await client(plaintext);
+  await send(s, Array.from({ length: N }, (_, i) => `burst.m${i} ${i} 1700000000.5\n`).join(''));
+  await waitFor(() => metricLines(m).length + (dropped(m).rate_limit ?? 0) >= N, 10_000);
+  expect(dropped(m).rate_limit ?? 0).toBe(0);
+  expect(metricLines(m)).toHaveLength(N);
+});
+
+test('an explicit monitor_log_write_rate on the entry limits the lines, counted as rate_limit drops', async () => {
+  const { m, plaintext } = await listening({ monitor_log_write_rate: 100, monitor_log_max_write_burst: 2000 });
+  const s = await client(plaintext);
+  await send(s, Array.from({ length: 200 }, (_, i) => `limited.m${i} ${i} 1700000000.5\n`).join(''));
+  expect(await waitFor(() => metricLines(m).length + (dropped(m).rate_limit ?? 0) >= 200, 5000)).toBe(true);
+  expect(dropped(m).rate_limit).toBeGreaterThan(100);
+  expect(metricLines(m).length).toBeLessThan(60);
+});
+
+// After a failed bind the runner stays in its failure burst (status alive: false) until a sample
+// completes, which a listener never does: the monitor calls ctx.healthy() once it listens, which
+// the runner does not offer yet. Known gap until monitorSource.ts adds it; flip to `test` then.
+test.failing('after the port is freed and the monitor listens, status is alive again', async () => {
+  const p = await ports();
+  const squatter = net.createServer();
+  await new Promise<void>((r) => squatter.listen(p.plaintext, '127.0.0.1', r));
+  cleanup.push(() => new Promise<void>((r) => squatter.close(() => r())));
+  const m = runMonitor(graphiteMonitorComponent, { module: MODULE, id: 'heal', plaintext_port: p.plaintext, pickle_port: p.pickle, sample_interval: 0.1 }, dir);
+  cleanup.push(() => m.stop());
+  expect(await waitFor(() => m.src.status().errors >= 1, 5000)).toBe(true);
+  await new Promise<void>((r) => squatter.close(() => r()));
+  expect(await waitFor(() => m.logger.records.some((r) => r.message.includes('listening for graphite plaintext on')), 10_000)).toBe(true);
+  expect(await waitFor(() => m.src.status().alive, 2000)).toBe(true);
+  expect(m.logger.records.some((r) => r.message.includes('recovered after'))).toBe(true);
+});
+
 // --- a real agent ---------------------------------------------------------------------------------
 
 withNc('a real agent with a Scalyr agent.json graphite entry ships the metric lines to its embedded sink', async () => {

@@ -398,6 +398,7 @@ export const graphiteMonitorComponent = defineComponent({
   doc: 'A Graphite server: listens for the plaintext (`plaintext_port`, 2003) and pickle (`pickle_port`, 2004) protocols, on localhost only unless `only_accept_local: false`, and records each received metric as `<path> <value> orig_time=<timestamp>`. Pickles are decoded safely (lists, tuples, strings and numbers; anything else is refused, never executed). Oversized requests, idle and slow connections, connections over `max_connections` and malformed input are dropped and counted by reason.',
   options: GRAPHITE_MONITOR_OPTIONS,
   check: (own) => graphiteProblems(readDeclared(GRAPHITE_MONITOR_OPTIONS, own)),
-  example: { module: 'graphite_monitor', id: 'graphite', plaintext_port: 2003, pickle_port: 2004 },
+  // The standard Graphite ports; a buffer of twice the request size leaves room to raise max_request_size alone.
+  example: { module: 'graphite_monitor', id: 'graphite', plaintext_port: 2003, pickle_port: 2004, buffer_size: 204800 },
   create: graphiteMonitor,
 });

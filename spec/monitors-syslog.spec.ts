@@ -138,7 +138,8 @@ async function startAgent(entry: Record<string, unknown>, extra: Record<string, 
 const listening = (r: Running, port: number) => waitFor(() => r.logger.records.some((x) => x.message.includes(`listening for syslog over`) && x.message.includes(`:${port}`)), 5000);
 
 function explain(r: Running): string {
-  return `status ${JSON.stringify(r.monitor())}; logs ${JSON.stringify(r.agent.status().logs)}; log: ${r.logger.records.map((x) => `${x.level} ${x.message}`).join(' | ')}`;
+  const st = r.agent.status() as unknown as Record<string, unknown>;
+  return `agent ${JSON.stringify({ pendingBytes: st.pendingBytes, creditsTotal: st.creditsTotal, creditsAvailable: st.creditsAvailable, sink: st.sink })}; status ${JSON.stringify(r.monitor())}; logs ${JSON.stringify(r.agent.status().logs)}; log: ${r.logger.records.map((x) => `${x.level} ${x.message}`).join(' | ')}`;
 }
 
 // --- util-linux logger through a real agent -------------------------------------------------
@@ -399,3 +400,110 @@ test('the message log rotates at max_log_size keeping max_log_rotations copies, 
   expect(Math.max(...one)).toBeLessThan(Math.min(...cur));
   expect(Math.max(...cur)).toBe(99);
 });
+
+// --- flow control: the sink down (503), then up -----------------------------------------------
+
+function missingRanges(got: Set<string>, n: number): string[] {
+  const out: string[] = [];
+  let from = -1;
+  for (let i = 0; i <= n; i++) {
+    const miss = i < n && !got.has(String(i).padStart(6, '0'));
+    if (miss && from < 0) from = i;
+    if (!miss && from >= 0) {
+      out.push(`${from}-${i - 1}`);
+      from = -1;
+    }
+  }
+  return out;
+}
+
+/** Bytes waiting unread in the receive queue of the established connections whose local port is `port` (/proc/net/tcp). */
+function receiveQueue(port: number): number {
+  let n = 0;
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!fs.existsSync(f)) continue;
+    for (const l of fs.readFileSync(f, 'utf8').split('\n').slice(1)) {
+      const c = l.trim().split(/\s+/);
+      if (c.length < 5 || (c[3] !== '01' && c[3] !== '08')) continue; // ESTABLISHED, CLOSE_WAIT
+      if (parseInt(c[1].split(':')[1], 16) !== port) continue;
+      n += parseInt(c[4].split(':')[1], 16);
+    }
+  }
+  return n;
+}
+
+test('a sink that is down: the backlog passes max_unacknowledged_bytes, TCP is paused (the sender waits), UDP is dropped (backlog_full); when the sink answers 200 again TCP resumes and every TCP message arrives', async () => {
+  const server: TestServer = await startTestServer();
+  cleanup.push(() => server.close());
+  const down = () => server.faults.splice(0, server.faults.length, ...Array.from({ length: 100_000 }, () => ({ status: 503, body: '{"status":"error/server/backoff"}' })));
+  down();
+  const tcp = await freePort();
+  const udp = await freeUdpPort();
+  const BUDGET = 400_000;
+  const r = await startAgent(
+    { protocols: `tcp:${tcp}, udp:${udp}`, max_unacknowledged_bytes: BUDGET },
+    { api_key: 'syslog-flow-key-0123456789', scalyr_server: server.url, allow_http: true, upload: { linger_ms: 10, retry_base_ms: 50, retry_max_ms: 200 } },
+  );
+  expect(await listening(r, tcp)).toBe(true);
+  // One TCP sender with a small send buffer (so the kernel holds little), blocking in sendall
+  // while the monitor does not read; it prints how many messages it has handed to the socket.
+  const N = 12_000;
+  const line = (i: number) => `<13>flow message ${String(i).padStart(6, '0')} ${'p'.repeat(60)}\n`;
+  const py = `import socket,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096); s.connect(("127.0.0.1", ${tcp}))
+for i in range(${N}):
+    s.sendall(("<13>flow message %06d " % i + "p"*60 + "\\n").encode())
+    if i % 200 == 0: print(i, flush=True)
+print("done", flush=True)
+s.close()
+`;
+  const sender = spawn('python3', ['-c', py], { stdio: ['ignore', 'pipe', 'pipe'] });
+  cleanup.push(() => void sender.kill('SIGKILL'));
+  let progress = -1;
+  let done = false;
+  let senderErr = '';
+  sender.stdout!.on('data', (b: Buffer) => {
+    for (const l of b.toString().split('\n')) {
+      if (l === 'done') done = true;
+      else if (/^\d+$/.test(l)) progress = Number(l);
+    }
+  });
+  sender.stderr!.on('data', (b: Buffer) => (senderErr += b.toString()));
+  const fileSize = () => (fs.existsSync(r.messageLog) ? fs.statSync(r.messageLog).size : 0);
+  expect(await waitFor(() => r.logger.records.some((x) => x.message.includes('pausing TCP connections')), 10_000)).toBe(true);
+  // Paused: the file stops growing near the budget, and the sender has bytes it cannot send.
+  await new Promise((res) => setTimeout(res, 300));
+  const atPause = fileSize();
+  await new Promise((res) => setTimeout(res, 1200));
+  expect(fileSize()).toBe(atPause);
+  expect(atPause).toBeLessThan(BUDGET + 200_000);
+  // The monitor does not read the connection: what the sender sent waits in the kernel's receive
+  // queue of the accepted socket (and, once that is full, in the sender: TCP flow control).
+  expect(receiveQueue(tcp)).toBeGreaterThan(100_000);
+  expect(fileSize()).toBe(atPause);
+  expect(server.requests.length).toBeGreaterThan(0); // the sink is trying, and failing
+  // UDP while over budget: dropped and counted by reason.
+  await udpSend(udp, Array.from({ length: 50 }, (_, i) => `<13>udp during backlog ${i}`));
+  expect(await waitFor(() => (r.monitor()?.counters?.dropped.backlog_full ?? 0) >= 50, 3000)).toBe(true);
+  // The sink comes back: everything the TCP sender wrote arrives, in order, once acknowledged.
+  server.faults.length = 0;
+  const delivered = () => {
+    const got = new Set<string>();
+    for (const req of server.requests) {
+      if (req.fault.status === 503) continue;
+      for (const e of parseAddEventsBody(req.body).events) {
+        const m = /flow message (\d+)/.exec(e.message.toString());
+        if (m) got.add(m[1]);
+      }
+    }
+    return got;
+  };
+  const all = await waitFor(() => delivered().size === N, 30_000, 200);
+  if (!all) throw new Error(`delivered ${delivered().size} of ${N} (missing ${JSON.stringify(missingRanges(delivered(), N))}); sender at ${progress} ${senderErr}; ${explain(r)}`);
+  expect(await waitFor(() => done, 5000)).toBe(true);
+  expect(r.logger.records.some((x) => x.message.includes('resuming TCP connections'))).toBe(true);
+  expect(r.monitor()!.counters!.dropped).toEqual({ backlog_full: 50 });
+  const fileLines = fs.readFileSync(r.messageLog, 'utf8').split('\n').filter(Boolean);
+  expect(fileLines).toHaveLength(N);
+  expect(fileLines.every((l, i) => l === line(i).trimEnd())).toBe(true);
+}, 60_000);

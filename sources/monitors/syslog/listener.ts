@@ -83,8 +83,11 @@ export class SyslogListener {
   private stopped = false;
   private poll: NodeJS.Timeout | undefined;
   private lastCheck = 0;
-  private lastOver = false;
   private lastBacklog = 0;
+  /** Bytes handed to the message log since the backlog was last read (they count until it is read again). */
+  private sinceCheck = 0;
+  private pauses = 0;
+  private lastResumeAt = -Infinity;
 
   constructor(private readonly o: ListenerOptions) {}
 
@@ -118,45 +121,59 @@ export class SyslogListener {
     this.warnOnce(reason, message);
   }
 
-  /** Whether the unacknowledged bytes are over the budget or the write queue over its limit. */
+  /**
+   * Whether the unacknowledged bytes are over the budget or the write queue over its limit.
+   * The backlog (a `stat` and the checkpoint) is read at most every 50 ms; in between, what was
+   * handed to the log since counts on top of it, so a fast sender cannot overshoot the budget.
+   */
   private checkFlow(fromTimer = false): boolean {
     const now = Date.now();
-    if (!fromTimer && now - this.lastCheck < BACKLOG_POLL_MS) return this.lastOver;
-    this.lastCheck = now;
-    let backlog = 0;
-    if (this.o.backlog && this.o.budget > 0) {
-      try {
-        backlog = this.o.backlog();
-      } catch {
-        backlog = 0;
-      }
-    }
-    this.lastBacklog = backlog;
     const queued = this.o.log.queued;
-    const overBudget = this.o.budget > 0 && this.o.backlog !== undefined && backlog + queued > this.o.budget;
+    const measured = this.o.backlog !== undefined && this.o.budget > 0;
+    if (fromTimer || now - this.lastCheck >= BACKLOG_POLL_MS) {
+      this.lastCheck = now;
+      let backlog = 0;
+      if (measured) {
+        try {
+          backlog = this.o.backlog!();
+        } catch {
+          backlog = 0;
+        }
+      }
+      this.lastBacklog = backlog + queued;
+      this.sinceCheck = 0;
+    }
+    const unacked = this.lastBacklog + this.sinceCheck;
+    const overBudget = measured && unacked > this.o.budget;
     const overQueue = queued > this.o.queueLimit;
     const over = overBudget || overQueue;
     if (over && !this.paused) {
       this.paused = true;
+      this.pauses++;
       for (const s of this.sockets) s.pause();
-      this.o.logger.warn(
-        `monitor ${this.o.name}: ${overBudget ? `${backlog + queued} bytes of ${this.o.log.path} are not acknowledged by the sink yet (max_unacknowledged_bytes ${this.o.budget})` : `${queued} bytes wait to be written to ${this.o.log.path}`}: pausing TCP connections and dropping UDP datagrams until it catches up`,
+      // One warning per state change; a pause soon after the last resume (the sink working its
+      // way through the backlog) is only a debug line, so a busy link does not flood the log.
+      const quiet = now - this.lastResumeAt < 60_000;
+      this.o.logger[quiet ? 'debug' : 'warn'](
+        `monitor ${this.o.name}: ${overBudget ? `${unacked} bytes of ${this.o.log.path} are not acknowledged by the sink yet (max_unacknowledged_bytes ${this.o.budget})` : `${queued} bytes wait to be written to ${this.o.log.path}`}: pausing TCP connections and dropping UDP datagrams until it catches up`,
         { monitor: this.o.name },
       );
     } else if (!over && this.paused) {
       this.paused = false;
       this.warned.delete('backlog_full');
       this.warned.delete('queue_full');
-      this.o.logger.info(`monitor ${this.o.name}: the sink caught up (${backlog + queued} bytes unacknowledged): resuming TCP connections and UDP`, { monitor: this.o.name });
+      const quiet = now - this.lastResumeAt < 60_000;
+      this.lastResumeAt = now;
+      this.o.logger[quiet ? 'debug' : 'info'](`monitor ${this.o.name}: the sink caught up (${unacked} bytes unacknowledged): resuming TCP connections and UDP (paused ${this.pauses} time(s) so far)`, { monitor: this.o.name });
       for (const s of this.sockets) s.resume();
     }
-    this.lastOver = over;
     return over;
   }
 
   private accept(messages: Buffer[]): void {
     if (messages.length === 0) return;
     const clean = messages.map(cleanUtf8);
+    for (const m of clean) this.sinceCheck += m.length + 1;
     this.o.log.append(clean);
   }
 
@@ -263,7 +280,7 @@ export class SyslogListener {
     if (this.checkFlow()) {
       const overQueue = this.o.log.queued > this.o.queueLimit;
       if (overQueue) this.drop('queue_full', `dropped a UDP syslog message: ${this.o.log.queued} bytes wait to be written to ${this.o.log.path}`);
-      else this.drop('backlog_full', `dropped a UDP syslog message: the sink is ${this.lastBacklog} bytes behind on ${this.o.log.path} (max_unacknowledged_bytes ${this.o.budget}); UDP senders cannot be paused`);
+      else this.drop('backlog_full', `dropped a UDP syslog message: the sink is ${this.lastBacklog + this.sinceCheck} bytes behind on ${this.o.log.path} (max_unacknowledged_bytes ${this.o.budget}); UDP senders cannot be paused`);
       return;
     }
     this.accept([Buffer.from(m)]);

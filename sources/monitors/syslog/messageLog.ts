@@ -148,9 +148,11 @@ export class MessageLog {
       return;
     }
     this.writing = true;
+    // Take what is queued now; lines queued while this write is in flight wait for the next one.
     const parts = this.queue;
     const lines = this.queueLines;
     const bytes = this.queuedBytes;
+    this.queue = [];
     const data = Buffer.concat(parts, bytes);
     try {
       this.open();
@@ -161,8 +163,6 @@ export class MessageLog {
         done += await new Promise<number>((resolve, reject) => fs.write(fd, data, done, data.length - done, null, (err, n) => (err ? reject(err) : resolve(n))));
       }
       this.size += data.length;
-      // Only what was written leaves the queue (lines queued meanwhile stay, in order).
-      this.queue = this.queue.slice(parts.length);
       this.queueLines -= lines;
       this.queuedBytes -= bytes;
       if (this.failures > 0) this.o.onFault?.(undefined, this.failures);
@@ -170,6 +170,8 @@ export class MessageLog {
       this.retryAt = 0;
       this.o.onWritten?.(lines, bytes);
     } catch (err) {
+      // Nothing of it is known to be written (a partial write is written again: at least once).
+      this.queue = parts.concat(this.queue);
       this.failures++;
       this.retryAt = Date.now() + Math.min(MAX_RETRY_MS, 100 * 2 ** Math.min(this.failures - 1, 10));
       if (this.fd !== undefined) {

@@ -33,6 +33,7 @@ import { contractProblems, createEnv, declarationProblems, exercise } from '../t
 import { freePort, runMonitor, waitFor } from '../testkit/statusPeers.js';
 import { startTestServer, parseAddEventsBody, type TestServer } from '../testkit/tlsServer.js';
 import { isolatedAgent } from './helpers/isolated.js';
+import { AgentProcess } from '../reliability/agentProcess.js';
 import { readNdjson } from './helpers/ndjson.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -506,4 +507,72 @@ s.close()
   const fileLines = fs.readFileSync(r.messageLog, 'utf8').split('\n').filter(Boolean);
   expect(fileLines).toHaveLength(N);
   expect(fileLines.every((l, i) => l === line(i).trimEnd())).toBe(true);
+}, 60_000);
+
+// --- kill -9 of a real agent process: nothing written to the message log is lost -----------
+
+const DIST_COMPONENT = path.join(ROOT, 'dist', 'sources', 'monitors', 'syslog', 'component.js');
+const distMissing = fs.existsSync(path.join(ROOT, 'dist', 'app', 'cli', 'main.js')) && fs.existsSync(DIST_COMPONENT) ? undefined : 'dist/ has no built syslog_monitor (run npm run build)';
+if (distMissing) console.warn(`skipping the kill -9 test of syslog_monitor: ${distMissing}`);
+const withDist = distMissing ? it.skip : it;
+
+/** Sends `lines` over one TCP connection and waits until it is closed. */
+function tcpLines(port: number, lines: string[]): Promise<void> {
+  return tcpSend(port, lines.join(''));
+}
+
+withDist('kill -9 of the agent process and a restart: every message that was written to the message log is delivered (at least once), and the listener serves again', async () => {
+  const server: TestServer = await startTestServer();
+  cleanup.push(() => server.close());
+  // Down while the first half is received, so it is in the file and not acknowledged when killed.
+  server.faults.push(...Array.from({ length: 100_000 }, () => ({ status: 503, body: '{"status":"error/server/backoff"}' })));
+  const tcp = await freePort();
+  const builtIn = createDefaultRegistry().component('monitor', 'syslog_monitor') !== undefined;
+  const configPath = path.join(dir, 'agent.json');
+  fs.writeFileSync(
+    configPath,
+    JSON.stringify({
+      api_key: 'syslog-kill9-key-0123456789',
+      scalyr_server: server.url,
+      allow_http: true,
+      ...isolatedAgent(dir),
+      upload: { linger_ms: 10, retry_base_ms: 50, retry_max_ms: 200 },
+      // The monitor runner delays a monitor's first sample by a jitter; a listener should not wait (see DESIGN.md).
+      global_monitor_sample_interval_enable_jitter: false,
+      ...(builtIn ? {} : { plugins: [path.join(ROOT, 'testkit', 'syslogPlugin.mjs')] }),
+      monitors: [{ module: 'scalyr_agent.builtin_monitors.syslog_monitor', protocols: `tcp:${tcp}`, log_flush_delay: 0.02 }],
+    }),
+  );
+  fs.mkdirSync(path.join(dir, 'log'), { recursive: true });
+  const proc = new AgentProcess(configPath, path.join(dir, 'data'), path.join(dir, 'agent-process.out'));
+  cleanup.push(() => proc.kill9());
+  const messageLog = path.join(dir, 'log', 'agent_syslog.log');
+  const fileLines = () => (fs.existsSync(messageLog) ? fs.readFileSync(messageLog, 'utf8').split('\n').filter(Boolean) : []);
+  const msg = (i: number) => `<13>kill9 message ${String(i).padStart(4, '0')}\n`;
+  const why = () => fs.readFileSync(path.join(dir, 'agent-process.out'), 'utf8').slice(-3000);
+
+  await proc.start();
+  expect(await waitFor(() => canConnect(tcp), 10_000)).toBe(true);
+  await tcpLines(tcp, Array.from({ length: 300 }, (_, i) => msg(i)));
+  if (!(await waitFor(() => fileLines().length === 300, 10_000))) throw new Error(`${fileLines().length} of 300 lines in the message log; ${why()}`);
+  expect(server.requests.every((r) => r.fault.status === 503)).toBe(true);
+  await proc.kill9();
+
+  // The sink is up again; the restarted agent ships what the killed one had not.
+  server.faults.length = 0;
+  await proc.start();
+  if (!(await waitFor(() => canConnect(tcp), 10_000))) throw new Error(`the restarted agent does not listen on ${tcp}: ${why()}`);
+  await tcpLines(tcp, Array.from({ length: 300 }, (_, i) => msg(300 + i)));
+  const delivered = () => {
+    const got = new Set<string>();
+    for (const req of server.requests) {
+      if (req.fault.status === 503) continue;
+      for (const e of parseAddEventsBody(req.body).events) got.add(e.message.toString().trimEnd());
+    }
+    return got;
+  };
+  const ok = await waitFor(() => fileLines().length === 600 && fileLines().every((l) => delivered().has(l)), 20_000, 100);
+  if (!ok) throw new Error(`file ${fileLines().length} lines, delivered ${delivered().size}; missing ${fileLines().filter((l) => !delivered().has(l)).slice(0, 5).join(' | ')}; ${why()}`);
+  expect(fileLines()).toEqual(Array.from({ length: 600 }, (_, i) => msg(i).trimEnd()));
+  await proc.term(5000);
 }, 60_000);

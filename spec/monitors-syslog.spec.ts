@@ -32,6 +32,7 @@ import { MONITOR_ENTRY_OPTIONS } from '../sources/monitors/monitorSource.js';
 import { contractProblems, createEnv, declarationProblems, exercise } from '../testkit/componentHarness.js';
 import { freePort, runMonitor, waitFor } from '../testkit/statusPeers.js';
 import { startTestServer, parseAddEventsBody, type TestServer } from '../testkit/tlsServer.js';
+import { startSyslogSender } from '../testkit/syslogPeer.js';
 import { isolatedAgent } from './helpers/isolated.js';
 import { AgentProcess } from '../reliability/agentProcess.js';
 import { readNdjson } from './helpers/ndjson.js';
@@ -576,3 +577,20 @@ withDist('kill -9 of the agent process and a restart: every message that was wri
   expect(fileLines()).toEqual(Array.from({ length: 600 }, (_, i) => msg(i).trimEnd()));
   await proc.term(5000);
 }, 60_000);
+
+// --- the component harness (what the contract, options and reload specs run once it is registered)
+
+test('the component harness: declared = read (exactly its options, at create), and the contract (counted, stops twice in bounded time) with its example pointed at a sender', async () => {
+  const sender = await startSyslogSender();
+  cleanup.push(() => sender.stop());
+  const c = { ...syslogMonitorComponent, example: sender.own(syslogMonitorComponent.example!) };
+  const registry = createDefaultRegistry().with().add(c);
+  const env = await createEnv(registry);
+  try {
+    const run = await exercise(c, { registry, env, record: true });
+    expect([...contractProblems(run), ...declarationProblems(run, { own: OWN_ENTRY_KEYS })]).toEqual([]);
+    expect(run.counters.receivedEvents).toBeGreaterThanOrEqual(2);
+  } finally {
+    await env.close();
+  }
+}, 30_000);

@@ -481,7 +481,7 @@ s.close()
   expect(atPause).toBeLessThan(BUDGET + 200_000);
   // The monitor does not read the connection: what the sender sent waits in the kernel's receive
   // queue of the accepted socket (and, once that is full, in the sender: TCP flow control).
-  expect(receiveQueue(tcp)).toBeGreaterThan(100_000);
+  expect(receiveQueue(tcp)).toBeGreaterThan(10_000);
   expect(fileSize()).toBe(atPause);
   expect(server.requests.length).toBeGreaterThan(0); // the sink is trying, and failing
   // UDP while over budget: dropped and counted by reason.

@@ -25,11 +25,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDefaultRegistry } from '../app/builtins.js';
 import { createAgent, type Agent } from '../app/agent.js';
+import { loadAgentConfig } from '../app/config.js';
 import { memoryLogger } from '../lib/logger.js';
 import type { Registry } from '../lib/registry.js';
 import { syslogMonitorComponent } from '../sources/monitors/syslog/component.js';
 import { MONITOR_ENTRY_OPTIONS } from '../sources/monitors/monitorSource.js';
-import { contractProblems, createEnv, declarationProblems, exercise } from '../testkit/componentHarness.js';
+import { contractProblems, createEnv, declarationProblems, exampleDiagnostics, exercise } from '../testkit/componentHarness.js';
 import { freePort, runMonitor, waitFor } from '../testkit/statusPeers.js';
 import { startTestServer, parseAddEventsBody, type TestServer } from '../testkit/tlsServer.js';
 import { startSyslogSender } from '../testkit/syslogPeer.js';
@@ -590,7 +591,48 @@ test('the component harness: declared = read (exactly its options, at create), a
     const run = await exercise(c, { registry, env, record: true });
     expect([...contractProblems(run), ...declarationProblems(run, { own: OWN_ENTRY_KEYS })]).toEqual([]);
     expect(run.counters.receivedEvents).toBeGreaterThanOrEqual(2);
+    // Its own example (Scalyr's module name, its ports) loads as a config without errors or warnings.
+    expect(await exampleDiagnostics(syslogMonitorComponent, createDefaultRegistry().with().add(syslogMonitorComponent), dir)).toEqual([]);
+    expect(syslogMonitorComponent.check!(syslogMonitorComponent.example!)).toEqual([]);
   } finally {
     await env.close();
   }
 }, 30_000);
+
+// --- a Scalyr agent.json ----------------------------------------------------------------------
+
+test('a Scalyr agent.json syslog_monitor entry loads unchanged (Scalyr\'s options and names; docker and template options accepted, no effect) and adds the message log as a logs entry; mode "docker" is refused with the reason', async () => {
+  const registry = registryWithSyslog();
+  const scalyrEntry = {
+    module: 'scalyr_agent.builtin_monitors.syslog_monitor',
+    protocols: 'tcp:601, udp:514',
+    accept_remote_connections: false,
+    message_log: 'firewall.log',
+    parser: 'firewall',
+    tcp_buffer_size: 16384,
+    message_size_can_exceed_tcp_buffer: false,
+    max_log_size: 10485760,
+    max_log_rotations: 3,
+    log_flush_delay: 0.5,
+    tcp_request_parser: 'batch',
+    tcp_incomplete_frame_timeout: 5,
+    tcp_message_delimiter: '\\n',
+    mode: 'syslog',
+    docker_regex: '^.*([a-z0-9]{12})\\[\\d+\\]: ?',
+    docker_api_socket: '/var/scalyr/docker.sock',
+    docker_use_daemon_to_resolve: true,
+    expire_log: 300,
+  };
+  const base = { ...isolatedAgent(dir), implicit_agent_log_collection: false };
+  const ok = await loadAgentConfig({ config: { ...base, monitors: [scalyrEntry] }, baseDir: dir, env: {}, hostname: 'h', registry });
+  if (!ok.ok) throw new Error(ok.errors.map((e) => `${e.path}: ${e.message}`).join('\n'));
+  expect(ok.warnings.filter((w) => w.path !== 'api_key' && !/no effect|ignored/i.test(w.message))).toEqual([]);
+  const entry = ok.config.logs.find((l) => l.path === path.join(dir, 'log', 'firewall.log'));
+  expect(entry?.attributes).toEqual({ parser: 'firewall', monitor: 'agentSyslog' });
+  const docker = await loadAgentConfig({ config: { ...base, monitors: [{ ...scalyrEntry, mode: 'docker' }] }, baseDir: dir, env: {}, hostname: 'h', registry });
+  expect(docker.ok).toBe(false);
+  expect(docker.ok ? [] : docker.errors.map((e) => `${e.path}: ${e.message}`)).toEqual([expect.stringMatching(/^monitors\[0\]\.mode: .*"docker" is not supported.*containers.*parse_format: "json"/)]);
+  // An absolute message_log is used as it is.
+  const abs = await loadAgentConfig({ config: { ...base, monitors: [{ module: 'syslog_monitor', message_log: path.join(dir, 'elsewhere', 'sys.log') }] }, baseDir: dir, env: {}, hostname: 'h', registry });
+  expect(abs.ok && abs.config.logs.map((l) => l.path)).toEqual([path.join(dir, 'elsewhere', 'sys.log')]);
+});

@@ -33,6 +33,7 @@ import { isolatedAgent } from './helpers/isolated.js';
 import { readNdjson } from './helpers/ndjson.js';
 import { freePort, lastValues, runMonitor, startTcpPeer, waitFor } from '../testkit/statusPeers.js';
 import { mariadbMissing, startMariaDb, type MariaDb } from '../testkit/mariadb.js';
+import { makeTestCa } from '../testkit/tlsServer.js';
 
 const skipReason = mariadbMissing();
 if (skipReason) console.warn(`skipping the real-MariaDB tests of mysql_monitor: ${skipReason}`);
@@ -340,8 +341,7 @@ withDb('real MariaDB over the Unix socket; a user without SLAVE MONITOR: the oth
 
 withDb("a real replica: mysql.slave.* by Scalyr's names with the replication threads running", async () => {
   const [pPort, rPort] = [await freePort(), await freePort()];
-  const primary = await startDb(pPort, 'primary', ['--server-id=1', '--log-bin=mysql-bin']);
-  const replica = await startDb(rPort, 'replica', ['--server-id=2']);
+  const [primary, replica] = await Promise.all([startDb(pPort, 'primary', ['--server-id=1', '--log-bin=mysql-bin']), startDb(rPort, 'replica', ['--server-id=2'])]);
   await primary.admin(["CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'repl-pw'", "GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1'"]);
   await setUp(replica);
   await replica.admin([`CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${pPort}, MASTER_USER='repl', MASTER_PASSWORD='repl-pw', MASTER_USE_GTID=no`, 'START SLAVE']);
@@ -395,6 +395,44 @@ withDb('real MariaDB, wrong password; a socket path that is no socket: the sampl
   expect(bad.errors()[0]).toMatch(/Access denied for user 'scalyr'@'127\.0\.0\.1' \(using password: YES\) at 127\.0\.0\.1:\d+ \(check database_username and database_password/);
   expect(file.errors()).toHaveLength(1);
   expect(file.errors()[0]).toMatch(/Specified socket file is not a socket: .*not-a-socket/);
+}, 60_000);
+
+withDb('TLS: use_ssl with ca_file verifies the server (a REQUIRE SSL user connects); a wrong CA, a server without TLS and an unreadable key_file each fail with one clear error', async () => {
+  const ca = makeTestCa('mysql test CA');
+  const other = makeTestCa('some other CA');
+  cleanup.push(async () => {
+    fs.rmSync(ca.dir, { recursive: true, force: true });
+    fs.rmSync(other.dir, { recursive: true, force: true });
+  });
+  const tls = path.join(dir, 'tls');
+  fs.mkdirSync(tls);
+  if (process.getuid?.() === 0) fs.chmodSync(dir, 0o755);
+  for (const [f, pem] of [['ca.pem', ca.caPem], ['server.pem', ca.certPem], ['server-key.pem', ca.keyPem]]) fs.writeFileSync(path.join(tls, f), pem, { mode: 0o644 });
+  const [port, plainPort] = [await freePort(), await freePort()];
+  const [db, plain] = await Promise.all([startDb(port, 'db', [`--ssl-ca=${path.join(tls, 'ca.pem')}`, `--ssl-cert=${path.join(tls, 'server.pem')}`, `--ssl-key=${path.join(tls, 'server-key.pem')}`]), startDb(plainPort, 'plain')]);
+  await setUp(db);
+  await db.admin([`CREATE USER 'tlsonly'@'127.0.0.1' IDENTIFIED BY '${PASSWORD}' REQUIRE SSL`, "GRANT PROCESS ON *.* TO 'tlsonly'@'127.0.0.1'"]);
+  await setUp(plain);
+  const hp = `127.0.0.1:${port}`;
+  const good = monitor({ id: 'tls', database_hostport: hp, database_username: 'tlsonly', use_ssl: true, ca_file: ca.caPath, collect_replica_metrics: false });
+  const noTls = monitor({ id: 'notls', database_hostport: hp, database_username: 'tlsonly', collect_replica_metrics: false });
+  const wrongCa = monitor({ id: 'wrongca', database_hostport: hp, use_ssl: true, ca_file: other.caPath });
+  const unverified = monitor({ id: 'unverified', database_hostport: hp, use_ssl: true });
+  const plainServer = monitor({ id: 'plain', database_hostport: `127.0.0.1:${plainPort}`, use_ssl: true, ca_file: ca.caPath });
+  const badKey = monitor({ id: 'badkey', database_hostport: hp, use_ssl: true, ca_file: ca.caPath, key_file: path.join(dir, 'missing-key.pem') });
+  const up = (x: typeof good) => x.lines().some((l) => l.includes(' mysql.global.ssl_accepts '));
+  expect(await waitFor(() => up(good) && up(unverified) && [noTls, wrongCa, plainServer, badKey].every((x) => x.src.status().errors >= 2), 15_000)).toBe(true);
+  expect(Number(lastValues(good.lines(), 'mysql_monitor(tls)')['mysql.global.ssl_accepts'])).toBeGreaterThanOrEqual(1);
+  expect(good.src.status().errors).toBe(0);
+  expect(noTls.errors()).toHaveLength(1);
+  expect(noTls.errors()[0]).toMatch(/Access denied for user 'tlsonly'/);
+  expect(wrongCa.errors()).toHaveLength(1);
+  expect(wrongCa.errors()[0]).toMatch(/TLS with 127\.0\.0\.1:\d+ failed: .*(certificate|SELF_SIGNED|UNABLE_TO)/i);
+  expect(unverified.logger.records.filter((r) => r.level === 'warn').map((r) => r.message)).toEqual([expect.stringMatching(/no CA file configured. The server certificate will not be validated/)]);
+  expect(plainServer.errors()).toHaveLength(1);
+  expect(plainServer.errors()[0]).toMatch(/TLS with 127\.0\.0\.1:\d+ failed: .*(HANDSHAKE_NO_SSL_SUPPORT)/);
+  expect(badKey.errors()).toHaveLength(1);
+  expect(badKey.errors()[0]).toMatch(/cannot read key_file .*missing-key\.pem/);
 }, 60_000);
 
 test('garbage: a peer answering bytes that are not the MySQL protocol fails each sample, logged once, sampling goes on', async () => {

@@ -308,7 +308,7 @@ function loadMysql2(): Promise<Mysql2> {
   return mysql2;
 }
 
-export type MysqlFault = 'down' | 'timeout' | 'auth' | 'garbage' | 'config' | 'error';
+export type MysqlFault = 'down' | 'timeout' | 'auth' | 'tls' | 'garbage' | 'config' | 'error';
 
 export class MysqlError extends Error {
   constructor(
@@ -338,8 +338,14 @@ export function classifyMysqlError(err: unknown, where: string, user: string, ha
   if (code === 'ER_ACCESS_DENIED_ERROR' || errno === 1045 || code === 'ER_DBACCESS_DENIED_ERROR') {
     return new MysqlError('auth', `Database connect failed: ${msg} at ${where} (check database_username and database_password, and the user's host in mysql.user)`);
   }
+  if (code === 'HANDSHAKE_NO_SSL_SUPPORT' || /^(ERR_TLS|ERR_SSL|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_|HOSTNAME_MISMATCH)/.test(code) || /certificate|ssl|tls/i.test(msg)) {
+    return new MysqlError('tls', `Database connect failed: TLS with ${where} failed: ${msg}${code ? ` (${code})` : ''} (check use_ssl, ca_file, key_file and cert_file)`);
+  }
   if (code === 'ETIMEDOUT' || /timeout|timed out/i.test(msg)) return new MysqlError('timeout', `Database connect failed: no complete answer from ${where} (${msg})`);
-  if (handshake && (LOST.has(code) || /out of range|malformed|packet|protocol|handshake|unexpected|invalid/i.test(msg) || err instanceof RangeError)) {
+  if (code === 'ER_SERVER_SHUTDOWN' || errno === 1053) return new MysqlError('down', `Database connect failed: the MySQL server at ${where} is shutting down (${msg})`);
+  // An error packet of the server (it has a SQL state) is an answer in the protocol; the rest during the handshake is not.
+  const fromServer = typeof (err as { sqlState?: unknown })?.sqlState === 'string';
+  if (handshake && !fromServer && (LOST.has(code) || /out of range|malformed|packet|protocol|handshake|unexpected|invalid/i.test(msg) || err instanceof RangeError)) {
     return new MysqlError('garbage', `Database connect failed: the server at ${where} did not answer as a MySQL server (${msg})`);
   }
   if (LOST.has(code)) return new MysqlError('down', `Connection to the MySQL server at ${where} lost (${msg})`);

@@ -636,3 +636,58 @@ test('a Scalyr agent.json syslog_monitor entry loads unchanged (Scalyr\'s option
   const abs = await loadAgentConfig({ config: { ...base, monitors: [{ module: 'syslog_monitor', message_log: path.join(dir, 'elsewhere', 'sys.log') }] }, baseDir: dir, env: {}, hostname: 'h', registry });
   expect(abs.ok && abs.config.logs.map((l) => l.path)).toEqual([path.join(dir, 'elsewhere', 'sys.log')]);
 });
+
+/** Local addresses of the listening TCP sockets / bound UDP sockets on `port` (from /proc/net). */
+function boundAddresses(port: number): { tcp: string[]; udp: string[] } {
+  const read = (f: string, state: string) =>
+    fs
+      .readFileSync(f, 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/))
+      .filter((c) => c.length > 4 && c[3] === state && parseInt(c[1].split(':')[1], 16) === port)
+      .map((c) => c[1].split(':')[0]);
+  return { tcp: read('/proc/net/tcp', '0A'), udp: read('/proc/net/udp', '07') };
+}
+
+test('binds 127.0.0.1 by default and all interfaces with accept_remote_connections: true', async () => {
+  const [t1, u1, t2, u2] = [await freePort(), await freeUdpPort(), await freePort(), await freeUdpPort()];
+  const local = runSyslog({ protocols: `tcp:${t1}, udp:${u1}` });
+  const remote = runSyslog({ id: 'r', protocols: `tcp:${t2}, udp:${u2}`, accept_remote_connections: true, message_log: 'remote.log' });
+  expect(await local.listening(t1)).toBe(true);
+  expect(await local.listening(u1)).toBe(true);
+  expect(await remote.listening(t2)).toBe(true);
+  expect(await remote.listening(u2)).toBe(true);
+  expect(boundAddresses(t1)).toEqual({ tcp: ['0100007F'], udp: [] });
+  expect(boundAddresses(u1)).toEqual({ tcp: [], udp: ['0100007F'] });
+  expect(boundAddresses(t2)).toEqual({ tcp: ['00000000'], udp: [] });
+  expect(boundAddresses(u2)).toEqual({ tcp: [], udp: ['00000000'] });
+});
+
+test('message_size_can_exceed_tcp_buffer: a message longer than tcp_buffer_size is kept whole (up to max_message_size)', async () => {
+  const tcp = await freePort();
+  const m = runSyslog({ protocols: `tcp:${tcp}`, tcp_buffer_size: 2048, message_size_can_exceed_tcp_buffer: true, max_message_size: 100_000 });
+  expect(await m.listening(tcp)).toBe(true);
+  const long = `<13>${'w'.repeat(50_000)}`;
+  const framed = `<13>${'o'.repeat(30_000)}`;
+  await tcpSend(tcp, `${long}\n${framed.length} ${framed}<13>after\n`);
+  expect(await waitFor(() => m.fileLines().includes('<13>after'), 5000)).toBe(true);
+  expect(m.fileLines()).toEqual([long, framed, '<13>after']);
+  expect(m.dropped()).toEqual({});
+});
+
+test('UDP: one message per datagram, trimmed, written as received (RFC 3164 and 5424), empty datagrams ignored', async () => {
+  const udp = await freeUdpPort();
+  const m = runSyslog({ protocols: `udp:${udp}` });
+  expect(await m.listening(udp)).toBe(true);
+  await udpSend(udp, ['<34>Oct 11 22:14:15 mymachine su: \'su root\' failed for lonvick on /dev/pts/8\n', '<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3"] An application event\n', '   ', '<13>two\nlines']);
+  expect(await waitFor(() => m.fileLines().length === 4, 3000)).toBe(true);
+  expect(m.fileLines()).toEqual([
+    '<34>Oct 11 22:14:15 mymachine su: \'su root\' failed for lonvick on /dev/pts/8',
+    '<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3"] An application event',
+    '<13>two',
+    'lines',
+  ]);
+  expect(m.src.counters.receivedEvents).toBe(3);
+  expect(m.src.counters.sentEvents).toBe(3);
+});

@@ -284,14 +284,15 @@ withPython('a hostile pickle sent to the listener is refused (counted bad_pickle
 
 test('max_request_size: an oversized line or pickle frame closes its connection (counted request_too_large); the limit counts the newline, as Scalyr\'s', async () => {
   const { m, plaintext, pickle } = await listening({ max_request_size: 1000, buffer_size: 10240 });
-  // 999 bytes with the newline: accepted. 1001: too large.
-  const ok = `ok.${'x'.repeat(999 - 'ok. 1 1700000000.5\n'.length)} 1 1700000000.5\n`;
-  expect(ok.length).toBe(999);
+  // Exactly 1000 bytes with the newline: accepted. 1001 (1000 without the newline): too large.
+  const sized = (name: string, n: number) => `${name}.${'x'.repeat(n - `${name}. 1 1700000000.5\n`.length)} 1 1700000000.5\n`;
+  expect([sized('ok', 1000).length, sized('big', 1001).length]).toEqual([1000, 1001]);
   const a = await client(plaintext);
-  await send(a, ok);
+  await send(a, sized('ok', 1000));
   expect(await waitFor(() => metricLines(m).length === 1, 5000)).toBe(true);
-  await send(a, `big.${'y'.repeat(1000)} 1 1700000000.5\n`);
+  await send(a, sized('big', 1001));
   await a.gone;
+  expect(metricLines(m)).toHaveLength(1);
   expect(dropped(m).request_too_large).toBe(1);
   // An unfinished line that is already too long: closed without waiting for its newline.
   const b = await client(plaintext);

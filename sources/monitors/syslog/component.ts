@@ -69,7 +69,7 @@ export const SYSLOG_MONITOR_OPTIONS: OptionDecl[] = [
   s({ name: 'docker_regex', type: 'string', default: '^.*([a-z0-9]{12})\\[\\d+\\]: ?', noEffect: true, description: `Scalyr (docker mode): the container id in a message's tag. ${DOCKER}` }),
   s({ name: 'docker_regex_full', type: 'string', default: '^.*([^/]+)/([^[]+)\\[\\d+\\]: ?', noEffect: true, description: `Scalyr (docker mode): the container name and id in a message's tag. ${DOCKER}` }),
   s({ name: 'docker_expire_log', type: 'int', default: 300, noEffect: true, description: `Scalyr (docker mode): seconds of inactivity before a container's log is closed. ${DOCKER}` }),
-  s({ name: 'docker_accept_ips', type: 'any', noEffect: true, description: `Scalyr (docker mode): addresses to accept messages from. ${DOCKER}` }),
+  s({ name: 'docker_accept_ips', type: 'stringArray', noEffect: true, description: `Scalyr (docker mode): addresses to accept messages from. ${DOCKER}` }),
   s({ name: 'docker_api_socket', type: 'string', default: '/var/scalyr/docker.sock', noEffect: true, description: `Scalyr (docker mode): the docker API socket. ${DOCKER}` }),
   s({ name: 'docker_api_version', type: 'string', default: 'auto', noEffect: true, description: `Scalyr (docker mode): the docker API version. ${DOCKER}` }),
   s({ name: 'docker_logfile_template', type: 'string', default: 'containers/${CNAME}.log', noEffect: true, description: `Scalyr (docker mode): the file of each container's log. ${DOCKER}` }),

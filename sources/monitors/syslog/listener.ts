@@ -40,7 +40,6 @@ export type SyslogDropReason =
   | 'idle_timeout'
   | 'incomplete_timeout'
   | 'too_many_connections'
-  | 'connection_error'
   | 'write_failed';
 
 export interface ListenerOptions {
@@ -110,10 +109,11 @@ export class SyslogListener {
     return out;
   }
 
-  private warnOnce(reason: string, message: string): void {
+  private warnOnce(reason: string, message: string, counted = true): void {
     if (this.warned.has(reason)) return;
     this.warned.add(reason);
-    this.o.logger.warn(`monitor ${this.o.name}: ${message} (further ones are counted as dropped.${reason}, not logged, until it recovers)`, { monitor: this.o.name });
+    const further = counted ? `further ones are counted as dropped.${reason}, not logged, until it recovers` : 'further ones are not logged';
+    this.o.logger.warn(`monitor ${this.o.name}: ${message} (${further})`, { monitor: this.o.name });
   }
 
   private drop(reason: SyslogDropReason, message: string, n = 1): void {
@@ -252,7 +252,7 @@ export class SyslogListener {
     let up = false;
     sock.on('error', (err: NodeJS.ErrnoException) => {
       if (up) {
-        this.drop('connection_error', `UDP socket error on port ${e.port}: ${errorMessage(err)}`);
+        this.warnOnce('connection_error', `UDP socket error on port ${e.port}: ${errorMessage(err)}`, false);
         return;
       }
       sock.close();
@@ -343,7 +343,8 @@ export class SyslogListener {
       this.framed(framer.flush());
       sock.end();
     });
-    sock.on('error', (err) => this.drop('connection_error', `TCP connection from ${peer}: ${errorMessage(err)}`, 0));
+    // A reset connection loses nothing the monitor had (what it received is written): noted once.
+    sock.on('error', (err) => this.warnOnce('connection_error', `TCP connection from ${peer}: ${errorMessage(err)}`, false));
     sock.on('close', () => {
       if (idle) clearTimeout(idle);
       if (incomplete) clearTimeout(incomplete);

@@ -492,6 +492,9 @@ s.close()
   await udpSend(udp, Array.from({ length: 50 }, (_, i) => `<13>udp during backlog ${i}`));
   expect(await waitFor(() => (r.monitor()?.counters?.dropped.backlog_full ?? 0) >= 50, 3000)).toBe(true);
   // The sink comes back: everything the TCP sender wrote arrives, in order, once acknowledged.
+  // One clear message for the state change, none per datagram or per check.
+  expect(r.logger.records.filter((x) => /pausing TCP|resuming TCP/.test(x.message)).map((x) => x.level)).toEqual(['warn']);
+  expect(r.logger.records.filter((x) => x.message.includes('dropped a UDP syslog message'))).toHaveLength(1);
   server.faults.length = 0;
   const delivered = () => {
     const got = new Set<string>();

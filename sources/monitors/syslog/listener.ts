@@ -283,7 +283,7 @@ export class SyslogListener {
       else this.drop('backlog_full', `dropped a UDP syslog message: the sink is ${this.lastBacklog + this.sinceCheck} bytes behind on ${this.o.log.path} (max_unacknowledged_bytes ${this.o.budget}); UDP senders cannot be paused`);
       return;
     }
-    this.accept([Buffer.from(m)]);
+    this.accept([m]);
   }
 
   private connection(sock: net.Socket): void {

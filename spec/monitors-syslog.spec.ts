@@ -697,3 +697,23 @@ test('UDP: one message per datagram, trimmed, written as received (RFC 3164 and 
   expect(m.src.counters.receivedEvents).toBe(3);
   expect(m.src.counters.sentEvents).toBe(3);
 });
+
+withLogger('rotation in a real agent: a small max_log_size rotated many times while shipping loses nothing (rotation waits until the tailer has the file)', async () => {
+  const tcp = await freePort();
+  const r = await startAgent({ protocols: `tcp:${tcp}`, max_log_size: 4000, max_log_rotations: 2, log_flush_delay: 0 });
+  expect(await listening(r, tcp)).toBe(true);
+  const N = 600;
+  const c = net.connect({ host: '127.0.0.1', port: tcp });
+  c.on('error', () => undefined);
+  for (let i = 0; i < N; i++) {
+    if (!c.write(`<13>rotating ${String(i).padStart(4, '0')} ${'q'.repeat(40)}\n`)) await new Promise((res) => c.once('drain', res));
+    if (i % 50 === 0) await new Promise((res) => setTimeout(res, 5));
+  }
+  c.end();
+  const got = () => new Set(r.events().map((e) => /rotating (\d+)/.exec(e.message)?.[1]).filter(Boolean));
+  const all = await waitFor(() => got().size === N, 20_000, 100);
+  if (!all) throw new Error(`delivered ${got().size} of ${N}; ${explain(r)}`);
+  const rotated = fs.readdirSync(path.join(dir, 'log')).filter((f) => /^agent_syslog\.log\.\d+$/.test(f));
+  expect(rotated.length).toBeGreaterThan(0);
+  expect(rotated.length).toBeLessThanOrEqual(2);
+}, 30_000);

@@ -182,6 +182,10 @@ export function syslogMonitor(config: Readonly<Record<string, unknown>>, ctx: Mo
       maxBytes,
       backupCount,
       flushDelayMs,
+      // Rotate only once the sink has acknowledged part of the current file (so the tailer has it
+      // open and follows the rename); older files are deleted only when more than the budget
+      // behind, i.e. acknowledged.
+      canRotate: backlog ? (size) => backlog() < size : undefined,
       onWritten(lines, bytes) {
         counters.sentEvents += lines;
         counters.sentBytes += bytes;

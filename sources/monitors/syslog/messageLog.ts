@@ -11,7 +11,8 @@
  * - Rotating like Python's `RotatingFileHandler` (Scalyr's `AutoFlushingRotatingFileHandler`):
  *   before a batch that would take the file past `maxBytes`, `<path>.<n-1>` is renamed to
  *   `<path>.<n>` … `<path>` to `<path>.1`, keeping `backupCount` copies (the oldest is deleted),
- *   and a new `<path>` is started. `maxBytes` 0, or `backupCount` 0, never rotates (as Python's
+ *   and a new `<path>` is started. Not while `canRotate` says no (the file then grows past
+ *   `maxBytes` until it may). `maxBytes` 0, or `backupCount` 0, never rotates (as Python's
  *   handler, which only renames when it keeps backups). The agent's file tailer follows the
  *   rename and finishes the old file.
  * - Failing disks: an open, write or rename error is counted, logged once per state change and
@@ -32,6 +33,12 @@ export interface MessageLogOptions {
   flushDelayMs: number;
   /** Write at once when this many bytes are queued. */
   flushBytes?: number;
+  /**
+   * Whether the file may be rotated now (default: always). The monitor says no while the agent's
+   * tailer may not know the current file yet (nothing of it acknowledged): a file renamed before
+   * the tailer opened it would never be read.
+   */
+  canRotate?(size: number): boolean;
   /** Called after each successful write: lines and bytes written. */
   onWritten?(lines: number, bytes: number): void;
   /** An error of state change (first failure of a burst) or recovery (`error` undefined). */
@@ -156,7 +163,7 @@ export class MessageLog {
     const data = Buffer.concat(parts, bytes);
     try {
       this.open();
-      if (this.o.maxBytes > 0 && this.o.backupCount > 0 && this.size > 0 && this.size + data.length > this.o.maxBytes) this.rotate();
+      if (this.o.maxBytes > 0 && this.o.backupCount > 0 && this.size > 0 && this.size + data.length > this.o.maxBytes && (this.o.canRotate?.(this.size) ?? true)) this.rotate();
       const fd = this.fd!;
       let done = 0;
       while (done < data.length) {

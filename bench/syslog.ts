@@ -4,7 +4,7 @@
  *
  *   node dist/bench/syslog.js [--messages 200000] [--runs 1] [--proto tcp|udp|both]
  *        [--only sluice|rsyslog] [--rates 10000,25000,50000,100000] [--step-secs 2]
- *        [--sink receiver|embedded] [--cpus 0] [--sender-cpus 1] [--cpu-prof DIR] [--keep]
+ *        [--sink receiver|embedded] [--cpus 0] [--sender-cpus 1] [--cpu-prof DIR] [--threads] [--keep]
  *
  * The receivers run under `taskset -c <cpus>` (default 0); the sender (a Node child of this
  * script, `--sender`) and this process (the addEvents receiver, the file counting) under
@@ -33,7 +33,10 @@
  * the message log / rsyslog's file; for sluice also at the sink), CPU-seconds per million
  * messages (utime+stime of the receiver's process from /proc/<pid>/stat, from just before the
  * stream to its last message arriving at the sink; startup excluded), peak RSS (VmHWM, startup
- * included), and for UDP the loss at each rate. Each (receiver, stream) gets a fresh process.
+ * included), and for UDP the loss at each rate and the kernel's UDP `RcvbufErrors` (datagrams
+ * dropped because the receiving socket's buffer was full). Each (receiver, stream) gets a fresh
+ * process. `--threads` also prints the receiver's user/system CPU and CPU by thread during each
+ * stream; `--cpu-prof DIR` runs sluice with `node --cpu-prof` (summarize with bench/profile.js).
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -42,7 +45,7 @@ import path from 'node:path';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startReceiver, type CountingReceiver } from './receiver.js';
-import { Flags, MiB, REPO, benchConfig, isMain, machine, median, pinSelf, procSample, record, sleep, startAgent, tmpDir, type ProcSample, type RunningAgent } from './common.js';
+import { Flags, MiB, REPO, benchConfig, isMain, machine, median, pinSelf, procSample, record, sleep, startAgent, threadCpu, tmpDir, type ProcSample, type RunningAgent } from './common.js';
 
 const RSYSLOGD = '/usr/sbin/rsyslogd';
 const THIS = fileURLToPath(import.meta.url);
@@ -362,12 +365,22 @@ async function startSluice(o: { dir: string; cpus: string; sink: 'receiver' | 'e
   if (o.sink === 'receiver') sink = receiverCounter(o.receiver!);
   else {
     // The embedded sink's NDJSON files under agent_data_path: count their lines.
-    const counters = new Map<string, LineCounter>();
+    const counters = new Map<number, LineCounter>();
     let first = 0;
     let last = 0;
     const total = () => {
       const dir = path.join(o.dir, 'data');
-      for (const f of walk(dir)) if (/\.ndjson$/.test(f) && !counters.has(f)) counters.set(f, new LineCounter(f));
+      // By inode: the sink rotates events.ndjson (renames it to events.ndjson.1 …) at 64 MiB.
+      for (const f of walk(dir)) {
+        if (!/\.ndjson(\.\d+)?$/.test(f)) continue;
+        let ino: number;
+        try {
+          ino = fs.statSync(f).ino;
+        } catch {
+          continue;
+        }
+        if (!counters.has(ino)) counters.set(ino, new LineCounter(f));
+      }
       let n = 0;
       for (const c of counters.values()) {
         const before = c.lines;
@@ -560,7 +573,30 @@ interface StreamResult {
   rcvbufDrops?: number;
 }
 
-async function measure(rx: Receiver, job: SenderJob, senderCpus: string, stream: string, timeoutMs: number): Promise<StreamResult> {
+/** utime and stime of a pid, seconds. */
+function userSys(pid: number): { user: number; sys: number } {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(f[11]) / 100, sys: Number(f[12]) / 100 };
+  } catch {
+    return { user: NaN, sys: NaN };
+  }
+}
+
+/** `--threads`: where the receiver's CPU went during the stream: user/system, and by thread (main first). */
+function describeThreads(pid: number, us0: { user: number; sys: number }, th0: Map<number, number>): string {
+  const us1 = userSys(pid);
+  const th = threadCpu(pid)
+    .map((t) => ({ ...t, d: t.cpu - (th0.get(t.tid) ?? 0) }))
+    .filter((t) => t.d > 0);
+  const per = [...th.filter((t) => t.main), ...th.filter((t) => !t.main)].map((t) => `${t.main ? 'main ' : ''}${t.tid}=${t.d.toFixed(2)}`);
+  return `user ${(us1.user - us0.user).toFixed(2)} s, system ${(us1.sys - us0.sys).toFixed(2)} s; by thread (CPU-s): ${per.join(', ')}`;
+}
+
+async function measure(rx: Receiver, job: SenderJob, senderCpus: string, stream: string, timeoutMs: number, threads = false): Promise<StreamResult> {
+  const us0 = userSys(rx.pid);
+  const th0 = new Map(threadCpu(rx.pid).map((t) => [t.tid, t.cpu]));
   const baseFile = (rx.file.poll(), rx.file.lines);
   const baseSink = rx.sink ? rx.sink.count() : baseFile;
   rx.file.mark();
@@ -593,6 +629,7 @@ async function measure(rx: Receiver, job: SenderJob, senderCpus: string, stream:
       }
     }
     const s = procSample(rx.pid) ?? last;
+    if (threads) process.stdout.write(`    ${rx.name} ${stream}: ${describeThreads(rx.pid, us0, th0)}\n`);
     rx.file.poll();
     const inFile = rx.file.lines - baseFile;
     const atSink = rx.sink ? rx.sink.count() - baseSink : undefined;
@@ -687,7 +724,7 @@ async function main(): Promise<void> {
                 ? [{ job: { proto: 'tcp', framing: st.framing, port: rx.tcpPort, seed, from: 0, count: N }, label: st.name }]
                 : rates.map((rate, i) => ({ job: { proto: 'udp' as const, port: rx.udpPort, seed, from: (i + 1) * 10_000_000, count: Math.round(rate * stepSecs), rate }, label: `udp @${fmtRate(rate)}/s` }));
             for (const { job, label } of jobs) {
-              const r = await measure(rx, job, senderCpus, label, timeoutMs);
+              const r = await measure(rx, job, senderCpus, label, timeoutMs, f.has('threads'));
               results.push(r);
               process.stdout.write(
                 `  run ${run} ${c.padEnd(7)} ${label.padEnd(18)} sent ${r.sent} (sender ${fmtRate(r.senderRate)}/s), in file ${r.inFile} at ${fmtRate(r.fileRate)}/s` +

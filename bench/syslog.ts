@@ -681,6 +681,7 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(r) + '\n');
     return;
   }
+  process.setMaxListeners(0); // one exit handler per receiver process started (they kill it if this process dies first)
   const N = f.num('messages', 200_000);
   const runs = f.num('runs', 1);
   const proto = f.str('proto', 'both');

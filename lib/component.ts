@@ -176,6 +176,18 @@ export interface Component<K extends ComponentKind = ComponentKind> {
    * user wrote for the same path wins (it holds their rules), with these attributes as defaults.
    */
   logs?(own: Readonly<Record<string, unknown>>, agent: Readonly<Record<string, unknown>>): MonitorLog[];
+  /**
+   * A monitor whose metric log Scalyr does not rate limit by default (its `_initialize` sets
+   * `monitor_log_write_rate`/`monitor_log_max_write_burst` defaults of -1: graphite, openmetrics):
+   * the defaults of its entry's two options, used instead of the top-level ones. A negative value
+   * means no limit.
+   */
+  monitorLogDefaults?: { monitor_log_write_rate: number; monitor_log_max_write_burst: number };
+  /**
+   * A monitor whose Observable runs until it is stopped (a listener, a journal follower), not
+   * one sample per interval: the runner starts it at once, without the initial jitter.
+   */
+  longLived?: boolean;
   create: FactoryOf<K>;
 }
 

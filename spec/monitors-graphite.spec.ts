@@ -214,9 +214,8 @@ withNc('nc: plaintext lines become Scalyr metric lines (float value, orig_time),
 
 // Scalyr writes orig_time as a Python float: `orig_time=1700000000.0` for the usual integral timestamp.
 // The runner's line formatter prints integral field values without `.0` (ScalyrMonitorSample has
-// `float` for the value only); the sample marks the field in `floatFields`. Known gap until
-// metricLine.ts/monitorSource.ts honour it: flip `test.failing` to `test` then.
-test.failing('an integral timestamp is written as Scalyr\'s float: orig_time=1700000000.0', async () => {
+// `float` for the value only); the sample marks the field in `floatFields`.
+test('an integral timestamp is written as Scalyr\'s float: orig_time=1700000000.0', async () => {
   const { m, plaintext } = await listening();
   const s = await client(plaintext);
   await send(s, 'int.ts 1 1700000000\n');
@@ -400,10 +399,9 @@ test('port in use: one clear error, every failed bind counted, retried with back
 
 // Scalyr's graphite_monitor does not rate limit its metric log by default (its _initialize reads
 // monitor_log_write_rate and monitor_log_max_write_burst with a default of -1, and a negative
-// value turns the limiter off), so a burst of received metrics is written in full. The runner
-// applies the top-level 2000 B/s, 100000 B burst to every monitor: known gap until
-// monitorSource.ts takes a component's own defaults; flip `test.failing` to `test` then.
-test.failing('no write-rate limit by default, as Scalyr\'s graphite_monitor (monitor_log_write_rate -1)', async () => {
+// value turns the limiter off), so a burst of received metrics is written in full: the component's
+// `monitorLogDefaults` replace the top-level 2000 B/s, 100000 B burst.
+test('no write-rate limit by default, as Scalyr\'s graphite_monitor (monitor_log_write_rate -1)', async () => {
   const { m, plaintext } = await listening();
   const N = 3000; // about 190 kB of metric lines: over the 100000 B burst
   const s = await client(plaintext);
@@ -423,9 +421,8 @@ test('an explicit monitor_log_write_rate on the entry limits the lines, counted 
 });
 
 // After a failed bind the runner stays in its failure burst (status alive: false) until a sample
-// completes, which a listener never does: the monitor calls ctx.healthy() once it listens, which
-// the runner does not offer yet. Known gap until monitorSource.ts adds it; flip to `test` then.
-test.failing('after the port is freed and the monitor listens, status is alive again', async () => {
+// completes, which a listener never does: the monitor calls ctx.healthy() once it listens.
+test('after the port is freed and the monitor listens, status is alive again', async () => {
   const p = await ports();
   const squatter = net.createServer();
   await new Promise<void>((r) => squatter.listen(p.plaintext, '127.0.0.1', r));

@@ -395,6 +395,9 @@ export const graphiteMonitorComponent = defineComponent({
   kind: 'monitor',
   type: 'graphite_monitor',
   aliases: ['scalyr_agent.builtin_monitors.graphite_monitor'],
+  longLived: true,
+  // Scalyr does not rate limit graphite's metric log by default (its -1 defaults).
+  monitorLogDefaults: { monitor_log_write_rate: -1, monitor_log_max_write_burst: -1 },
   doc: 'A Graphite server: listens for the plaintext (`plaintext_port`, 2003) and pickle (`pickle_port`, 2004) protocols, on localhost only unless `only_accept_local: false`, and records each received metric as `<path> <value> orig_time=<timestamp>`. Pickles are decoded safely (lists, tuples, strings and numbers; anything else is refused, never executed). Oversized requests, idle and slow connections, connections over `max_connections` and malformed input are dropped and counted by reason.',
   options: GRAPHITE_MONITOR_OPTIONS,
   check: (own) => graphiteProblems(readDeclared(GRAPHITE_MONITOR_OPTIONS, own)),

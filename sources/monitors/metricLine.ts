@@ -17,6 +17,8 @@ import type { MonitorSample } from '../../lib/registry.js';
 export interface ScalyrMonitorSample extends MonitorSample {
   /** The value is a float even when integral (Python `float`): printed with a decimal point. */
   float?: boolean;
+  /** Fields whose values are Python floats (printed with a decimal point even when integral: `orig_time=1700000000.0`). */
+  floatFields?: readonly string[];
 }
 
 /** Field/metric names Scalyr reserves: a `_` is appended to them. */
@@ -93,12 +95,13 @@ export function formatMetricMessage(
   value: unknown,
   fields?: Record<string, unknown> | null,
   float = false,
+  floatFields?: readonly string[],
 ): string {
   let out = sanitizeName(metric, true) + ' ' + encodeValue(value, float);
   if (fields) {
-    const entries = Object.entries(fields).map(([k, v]) => [sanitizeName(k), v] as const);
+    const entries = Object.entries(fields).map(([k, v]) => [sanitizeName(k), v, floatFields?.includes(k) === true] as const);
     entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    for (const [k, v] of entries) out += ' ' + k + '=' + encodeValue(v);
+    for (const [k, v, f] of entries) out += ' ' + k + '=' + encodeValue(v, f);
   }
   return out;
 }
@@ -111,8 +114,9 @@ export function formatMetricLine(
   value: unknown,
   fields?: Record<string, unknown> | null,
   float = false,
+  floatFields?: readonly string[],
 ): string {
-  return `${formatMetricTime(timeMs)} [${monitorName}] ${formatMetricMessage(metric, value, fields, float)}`;
+  return `${formatMetricTime(timeMs)} [${monitorName}] ${formatMetricMessage(metric, value, fields, float, floatFields)}`;
 }
 
 /** `scalyr_agent.builtin_monitors.shell_monitor` / a path `./x/my-mon.mjs` → `shell_monitor` / `my-mon`. */

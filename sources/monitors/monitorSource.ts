@@ -12,7 +12,8 @@
  * - the options it reads are `MONITOR_ENTRY_OPTIONS` (entry keys and top-level ones), read once
  *   at creation, with the defaults of their declarations;
  * - sampling runs on a timer: `sample_interval` (default `global_monitor_sample_interval`),
- *   after an initial jitter (§6.2) unless `global_monitor_sample_interval_enable_jitter: false`;
+ *   after an initial jitter (§6.2) unless `global_monitor_sample_interval_enable_jitter: false`
+ *   or the component is `longLived` (a listener starts at once);
  * - at each tick the factory's Observable is subscribed; what it emits until it completes is
  *   that tick's sample. A tick that finds the previous subscription still running is skipped
  *   and counted (runs never pile up); an Observable that never completes is simply a
@@ -50,8 +51,8 @@ export const MONITOR_ENTRY_OPTIONS: OptionDecl[] = [
   s({ name: 'log_path', type: 'string', description: 'Name of the metric log (default `<module>.log`).' }),
   s({ name: 'stop_agent_on_failure', type: 'bool', default: false, description: 'Stop the agent when this monitor fails permanently.' }),
   s({ name: 'tags', type: 'stringMap', default: {}, description: 'Extra attributes of the monitor\'s metric log (its events), besides `parser: agent-metrics`. Scalyr reads them for `linux_system_metrics`; sluice for every monitor.' }),
-  s({ name: 'monitor_log_write_rate', type: 'int', min: 0, defaultText: '`monitor_log_write_rate`', description: 'Bytes per second this monitor may write before lines are skipped (counted).' }),
-  s({ name: 'monitor_log_max_write_burst', type: 'int', min: 0, defaultText: '`monitor_log_max_write_burst`', description: 'Burst size, in bytes, for this monitor\'s `monitor_log_write_rate`.' }),
+  s({ name: 'monitor_log_write_rate', type: 'int', min: -1, defaultText: '`monitor_log_write_rate`', description: 'Bytes per second this monitor may write before lines are skipped (counted).' }),
+  s({ name: 'monitor_log_max_write_burst', type: 'int', min: -1, defaultText: '`monitor_log_max_write_burst`', description: 'Burst size, in bytes, for this monitor\'s `monitor_log_write_rate`.' }),
   // --- top-level options
   s({ name: 'global_monitor_sample_interval', type: 'float', default: 30, min: 0.001, scope: 'global', description: 'Default seconds between monitor samples.' }),
   s({ name: 'global_monitor_sample_interval_enable_jitter', type: 'bool', default: true, scope: 'global', description: 'Start each monitor after a random delay so samples spread out.' }),
@@ -117,6 +118,8 @@ export interface SluiceMonitorContext extends MonitorContext {
   /** Short module name and `<module>(<id>)` name. */
   module: string;
   monitorName: string;
+  /** A long-lived monitor's "I am up" (ends a failure burst and its backoff, as a completed sample does). */
+  healthy(): void;
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -227,9 +230,17 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
   };
 
   // Rate limit (Scalyr: monitor_log_write_rate / monitor_log_max_write_burst, per entry or global).
-  const rate = num(own.monitor_log_write_rate ?? global.monitor_log_write_rate, Number(MONITOR_DEFAULTS.monitor_log_write_rate));
-  const burst = num(own.monitor_log_max_write_burst ?? global.monitor_log_max_write_burst, Number(MONITOR_DEFAULTS.monitor_log_max_write_burst));
-  let tokens = burst;
+  // A component's own defaults (Scalyr's graphite/openmetrics: -1) replace the top-level ones once it is resolved; negative: no limit.
+  let rate = 0;
+  let burst = 0;
+  const setRate = (c?: MonitorComponent) => {
+    const d = c?.monitorLogDefaults;
+    rate = num(own.monitor_log_write_rate ?? d?.monitor_log_write_rate ?? global.monitor_log_write_rate, Number(MONITOR_DEFAULTS.monitor_log_write_rate));
+    burst = num(own.monitor_log_max_write_burst ?? d?.monitor_log_max_write_burst ?? global.monitor_log_max_write_burst, Number(MONITOR_DEFAULTS.monitor_log_max_write_burst));
+    tokens = burst;
+  };
+  let tokens = 0;
+  setRate();
   let tokensAt = scheduler.now();
   let pendingSkipped = 0;
 
@@ -262,6 +273,8 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
     // The runner's counters: a monitor adds the drops (by reason) and errors it sees inside a sample.
     counters,
     services: ctx.services,
+    // A long-lived monitor (a listener) calls this once it is up: the failure burst ends as a completed sample would end it.
+    healthy: () => succeeded(),
     scheduler,
     baseDir,
     module: short,
@@ -301,6 +314,7 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
   }
 
   function takeTokens(n: number): boolean {
+    if (rate < 0 || burst < 0) return true;
     const now = scheduler.now();
     tokens = Math.min(burst, tokens + ((now - tokensAt) / 1000) * rate);
     tokensAt = now;
@@ -327,7 +341,7 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
       const s = item as ScalyrMonitorSample;
       let line: string;
       try {
-        line = formatMetricLine(now, name, s.metric, s.value, s.fields, s.float === true) + '\n';
+        line = formatMetricLine(now, name, s.metric, s.value, s.fields, s.float === true, s.floatFields) + '\n';
       } catch (err) {
         garbage(`metric ${s.metric}: ${errorMessage(err)}`);
         clean = false;
@@ -397,6 +411,7 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
 
   function startWith(c: MonitorComponent): void {
     factory = c;
+    setRate(c);
     try {
       const problems = c.check?.(cfg) ?? [];
       if (problems.length > 0) throw new Error(problems.map((p) => `"${p.key}": ${p.message}`).join('; '));
@@ -460,7 +475,8 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
       onTick();
       tickSub = scheduler.schedule(tick, intervalMs);
     };
-    tickSub = scheduler.schedule(tick, jitter);
+    // A long-lived monitor (a listener, a journal follower) starts at once, as Scalyr starts its servers.
+    tickSub = scheduler.schedule(tick, lookupMonitorComponent(module, ctx.registry)?.longLived === true ? 0 : jitter);
     return () => {
       out = undefined;
       tickSub?.unsubscribe();

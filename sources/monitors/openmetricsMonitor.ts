@@ -367,6 +367,8 @@ export const openmetricsMonitorComponent = defineComponent({
   kind: 'monitor',
   type: 'openmetrics_monitor',
   aliases: ['scalyr_agent.builtin_monitors.openmetrics_monitor'],
+  // Scalyr does not rate limit openmetrics' metric log by default (its -1 defaults).
+  monitorLogDefaults: { monitor_log_write_rate: -1, monitor_log_max_write_burst: -1 },
   doc: 'Scrapes a Prometheus / OpenMetrics text endpoint at each sample and records its counters, gauges and untyped samples as metric lines (labels as fields), filtered by metric name and label value globs.',
   options: OPENMETRICS_MONITOR_OPTIONS,
   check: checkOpenmetricsMonitor,

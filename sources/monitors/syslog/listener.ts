@@ -20,6 +20,7 @@
  * change; received and written messages are counted as received and sent events.
  */
 import dgram from 'node:dgram';
+import fs from 'node:fs';
 import net from 'node:net';
 import { isUtf8 } from 'node:buffer';
 import type { ComponentCounters, Logger } from '../../../lib/types.js';
@@ -34,6 +35,7 @@ export interface Endpoint {
 
 export type SyslogDropReason =
   | 'backlog_full'
+  | 'receive_buffer_full'
   | 'queue_full'
   | 'oversized_split'
   | 'bad_octet_count'
@@ -74,6 +76,9 @@ const BACKLOG_POLL_MS = 50;
 export class SyslogListener {
   private readonly tcpServers = new Map<number, net.Server>();
   private readonly udpSockets = new Map<number, dgram.Socket>();
+  /** Per UDP port: the kernel's drop count for its socket when last looked at. */
+  private readonly kernelDrops = new Map<number, number>();
+  private kernelDropTimer: NodeJS.Timeout | undefined;
   private readonly sockets = new Set<net.Socket>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private readonly bindFailures = new Map<string, { failures: number; code?: string }>();
@@ -248,7 +253,8 @@ export class SyslogListener {
   }
 
   private bindUdp(e: Endpoint): void {
-    const sock = dgram.createSocket({ type: this.o.host.includes(':') ? 'udp6' : 'udp4' });
+    // A large receive buffer rides out event-loop pauses (the kernel caps it at net.core.rmem_max).
+    const sock = dgram.createSocket({ type: this.o.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: UDP_RECV_BUFFER });
     let up = false;
     sock.on('error', (err: NodeJS.ErrnoException) => {
       if (up) {
@@ -267,8 +273,24 @@ export class SyslogListener {
         return;
       }
       this.udpSockets.set(e.port, sock);
+      this.kernelDrops.set(e.port, kernelUdpDrops(e.port) ?? 0);
+      this.kernelDropTimer ??= setInterval(() => this.countKernelDrops(), 1000);
+      this.kernelDropTimer.unref?.();
       this.bound(e);
     });
+  }
+
+  /** Datagrams the kernel dropped because the socket's receive buffer was full: counted as `receive_buffer_full`. */
+  private countKernelDrops(): void {
+    for (const port of this.udpSockets.keys()) {
+      const now = kernelUdpDrops(port);
+      if (now === undefined) continue;
+      const before = this.kernelDrops.get(port) ?? 0;
+      // They reached the host: counted in (received) and dropped, so received = written + dropped.
+      if (now > before) this.o.counters.receivedEvents += now - before;
+      if (now > before) this.drop('receive_buffer_full', `the kernel dropped ${now - before} UDP syslog datagrams on port ${port}: its receive buffer was full (the agent was too busy to read; raise net.core.rmem_max or send over TCP)`, now - before);
+      this.kernelDrops.set(port, now);
+    }
   }
 
   private datagram(msg: Buffer): void {
@@ -357,6 +379,10 @@ export class SyslogListener {
     if (this.stopped) return;
     this.stopped = true;
     if (this.poll) clearInterval(this.poll);
+    if (this.kernelDropTimer) {
+      this.countKernelDrops();
+      clearInterval(this.kernelDropTimer);
+    }
     for (const t of this.retryTimers) clearTimeout(t);
     this.retryTimers.clear();
     for (const s of this.sockets) s.destroy();
@@ -372,4 +398,27 @@ export class SyslogListener {
     }
     this.udpSockets.clear();
   }
+}
+
+const UDP_RECV_BUFFER = 4 << 20;
+
+/** The kernel's drop counter of the UDP socket bound to `port` (`/proc/net/udp{,6}`, last column), if found. */
+function kernelUdpDrops(port: number): number | undefined {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  let total: number | undefined;
+  for (const f of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text: string;
+    try {
+      text = fs.readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 13 || !(cols[1] + ' ').endsWith(hex)) continue;
+      const n = Number(cols[cols.length - 1]);
+      if (Number.isFinite(n)) total = (total ?? 0) + n;
+    }
+  }
+  return total;
 }

@@ -576,6 +576,16 @@ async function driveMonitor(a: DriveArgs): Promise<void> {
   const own = real && 'own' in real ? real.own(a.own) : a.own;
   const entry = { ...toPeer(own, a.env.peer.origin), module: own.module ?? a.c.type, id: own.id ?? 'harness', sample_interval: 0.05 };
   const agent = { ...a.agent, global_monitor_sample_interval_enable_jitter: false };
+  // A monitor that writes log files (syslog's and journald's message logs, `Component.logs`):
+  // its output is the lines of those files, not samples.
+  let logFiles: string[] = [];
+  try {
+    logFiles = a.c.logs?.(entry, agent).map((l) => l.path) ?? [];
+  } catch (err) {
+    run.problems.push(`logs() threw: ${errorMessage(err)}`);
+  }
+  const written = () => logFiles.map((f) => (fs.existsSync(f) ? fs.readFileSync(f) : Buffer.alloc(0)));
+  const writtenLines = () => written().reduce((n, b) => n + b.toString('utf8').split('\n').filter((l) => l !== '').length, 0);
   const logger = memoryLogger();
   const src = createMonitorSource(entry as never, { logger, agent: agent as never, registry: a.registry, baseDir: a.runDir });
   run.counters = src.counters;
@@ -587,8 +597,10 @@ async function driveMonitor(a: DriveArgs): Promise<void> {
       out.push(b);
     },
   });
-  if (!(await waitUntil(() => out.length >= 2, skip ? 300 : 8000)) && !skip) {
-    run.problems.push(`${out.length} samples in 5 s at a 50 ms interval (status: ${JSON.stringify(src.status())}; log: ${logger.records.map((r) => r.message).join(' | ')})`);
+  const enough = () => (logFiles.length > 0 ? writtenLines() >= 2 : out.length >= 2);
+  if (!(await waitUntil(enough, skip ? 300 : 8000)) && !skip) {
+    const what = logFiles.length > 0 ? `${writtenLines()} lines written to ${logFiles.join(', ')} in 8 s` : `${out.length} samples in 8 s at a 50 ms interval`;
+    run.problems.push(`${what} (status: ${JSON.stringify(src.status())}; log: ${logger.records.map((r) => r.message).join(' | ')})`);
   }
   const st = src.status();
   if (st.errors > 0 && !skip) run.problems.push(`the monitor reported errors: ${st.lastError}`);
@@ -606,6 +618,14 @@ async function driveMonitor(a: DriveArgs): Promise<void> {
   }
   await new Promise((r) => setTimeout(r, 150));
   sub.unsubscribe();
+  if (logFiles.length > 0) {
+    // Stopped: everything it counted as sent is in its files (samples it emitted count too).
+    run.outEvents += writtenLines();
+    run.outBytes += written().reduce((n, b) => n + b.length, 0);
+    run.counters = structuredClone(src.counters);
+    run.inEvents = run.counters.receivedEvents;
+    run.inBytes = run.counters.receivedBytes;
+  }
 }
 
 // --- sinks ----------------------------------------------------------------------------------

@@ -220,6 +220,9 @@ export function journaldMonitor(config: Readonly<Record<string, unknown>>, ctx: 
 
     const onLines = (current: JournalctlRun, lines: string[]) => {
       if (stopped || run !== current) return;
+      // The component contract: entries in (received), lines written to the message log (sent), the rest dropped by reason.
+      counters.receivedEvents += lines.length;
+      for (const line of lines) counters.receivedBytes += Buffer.byteLength(line);
       const parts: string[] = [];
       let last: string | undefined;
       let bad = 0;
@@ -243,6 +246,8 @@ export function journaldMonitor(config: Readonly<Record<string, unknown>>, ctx: 
           const t = realtimeMs(entry);
           if (t !== undefined && now - t >= stalenessMs) {
             logger.warn(`monitor ${name}: Checkpoint is older than ${stalenessMs / 1000} seconds, skipping to end`, { monitor: name });
+            // This batch is not written: journalctl starts again at the end.
+            countDrop(counters, 'stale_cursor', lines.length - bad);
             resumeCursor = undefined;
             run = undefined;
             current.kill();
@@ -263,6 +268,8 @@ export function journaldMonitor(config: Readonly<Record<string, unknown>>, ctx: 
         resumeCursor = last;
         stats.entriesWritten += parts.length;
         stats.bytesWritten += buf.length;
+        counters.sentEvents += parts.length;
+        counters.sentBytes += buf.length;
         if (fault !== undefined) recovered();
         empty = false;
       } catch (err) {
@@ -370,6 +377,7 @@ export const journaldMonitorComponent = defineComponent({
   kind: 'monitor',
   type: 'journald_monitor',
   aliases: ['scalyr_agent.builtin_monitors.journald_monitor'],
+  longLived: true,
   doc: 'Reads the systemd journal (the real `journalctl`, following `journal_path`, filtered by `journal_matches`) and writes each entry as Scalyr does, `details "<MESSAGE>"` plus the `journal_fields` as attributes, to its message log `<agent_log_path>/journald_monitor.log` (parser `journald`), shipped like any log file. The journal cursor is stored only once the sink has acknowledged the entry\'s line, and reading pauses while more than `max_unacknowledged_bytes` are unacknowledged.',
   options: JOURNALD_MONITOR_OPTIONS,
   check: checkJournaldMonitor,

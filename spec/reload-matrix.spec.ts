@@ -121,6 +121,8 @@ interface Env {
   caCopy: string;
   freePort: number;
   logKeys: string[];
+  /** The log parts of the files monitors write (known once the agent runs). */
+  monitorLogKeys: string[];
 }
 
 interface Special {
@@ -154,6 +156,11 @@ const SPECIAL: Record<string, Special> = {
   'monitor:url_monitor.extract': { why: 'needs a group', value: () => '(ok)' },
   'monitor:nginx_monitor.source_address': { why: 'a local IP address', value: () => '127.0.0.2' },
   'monitor:apache_monitor.source_address': { why: 'a local IP address', value: () => '127.0.0.2' },
+  'monitor:journald_monitor.journal_matches': { why: 'FIELD=value strings', value: () => ['_SYSTEMD_UNIT=matrix.service'] },
+  'monitor:mysql_monitor.database_hostport': { why: 'host:port, the port an integer', value: () => '127.0.0.1:3307' },
+  'monitor:mysql_monitor.database_socket': { why: "Scalyr refuses it next to database_hostport (the example's)", skip: "Scalyr refuses it next to database_hostport (the example's); the socket is covered by spec/monitors-mysql.spec.ts" },
+  'monitor:syslog_monitor.protocols': { why: 'tcp/udp with ports', value: (_c, e) => `tcp:${e.freePort}, udp:${e.freePort}` },
+  'monitor:syslog_monitor.mode': { why: 'one valid value', skip: 'only "syslog" is valid (docker mode is refused)' },
   'monitor:redis_monitor.hosts': { why: 'a list of {host, port}', value: () => [{ host: '127.0.0.1', port: 6380 }] },
   'operator:groupLines.lineGroupers': { why: 'a grouper needs exactly one continuation key', value: () => [{ start: '^\\S', continueThrough: '^\\s' }] },
   'source:apm_intake.tcp': { why: 'host:port', value: () => '127.0.0.1:0' },
@@ -176,7 +183,7 @@ const SPECIAL: Record<string, Special> = {
   'agent.max_send_rate_enforcement': { why: 'a rate or `legacy` (the base disables its overrides, so nothing changes)', value: () => 'legacy' },
   'agent.disable_max_send_rate_enforcement_overrides': {
     why: 'enables Scalyr\'s send-rate overrides: they rewrite the request size and log offset options, so the parts reading those restart',
-    touched: (e) => ['sink', ...e.logKeys],
+    touched: (e) => ['sink', ...e.logKeys, ...e.monitorLogKeys],
   },
   'log entry.parse_format': { why: 'names a registered parser; the entry is rebuilt with it', value: () => 'json', alsoBuilt: ['parser:json'] },
   'log entry.parse_lines_as_json': { why: 'true makes the entry json: it is rebuilt with the json parser', alsoBuilt: ['parser:json'] },
@@ -228,7 +235,7 @@ describe('reload matrix: every declared option, one at a time, in one running ag
     fs.copyFileSync(ca.caPath, caCopy);
     const files = ['a.log', 'b.log', 'c.log', 'a2.log'].map((f) => path.join(dir, f));
     for (const f of files) fs.writeFileSync(f, '');
-    const env: Env = { dir, servers: { addEvents2, checkin2 }, caCopy, freePort: await freePort(), logKeys: files.slice(0, 3).map((f) => `log:${f}`) };
+    const env: Env = { dir, servers: { addEvents2, checkin2 }, caCopy, freePort: await freePort(), logKeys: files.slice(0, 3).map((f) => `log:${f}`), monitorLogKeys: [] };
 
     const base: Cfg = {
       ...isolatedAgent(dir),
@@ -280,9 +287,13 @@ describe('reload matrix: every declared option, one at a time, in one running ag
     const monitorEntry: Unit = { name: 'monitor entry', options: PART_DECLARATIONS.monitorEntry };
     const file = unit('source', 'file');
     const apmUnits = registry.components().filter((c) => c.home === 'section:apm').map((c) => unit(c.kind, c.type));
+    const raw = unit('parser', 'raw');
+    // The log files monitors write (syslog's, journald's message logs) are log parts of the running agent too.
+    const monitorLogs = () => (agent!.config.logs as Obj[]).map((e) => String(e.path)).filter((p) => !base.logs.some((b: Obj) => b.path === p) && !p.endsWith('/agent.log'));
     const slots = (sink: Unit): Slot[] => [
       { key: 'sink', units: [sink], own: (c) => (c.sink ??= { type: sink.component!.type }) },
-      { key: env.logKeys[0], units: [logPart, file, unit('parser', 'raw'), unit('operator', 'groupLines'), unit('operator', 'sample'), unit('operator', 'redact')], own: (c) => c.logs[0] },
+      { key: env.logKeys[0], units: [logPart, file, raw, unit('operator', 'groupLines'), unit('operator', 'sample'), unit('operator', 'redact')], own: (c) => c.logs[0] },
+      ...monitorLogs().map((p) => ({ key: `log:${p}`, units: [logPart, file, raw], own: () => ({}) })),
       { key: env.logKeys[1], units: [logPart, file, unit('parser', 'json')], own: (c) => c.logs[1] },
       { key: env.logKeys[2], units: [logPart, file, unit('parser', 'cri')], own: (c) => c.logs[2] },
       { key: 'monitor:shell_monitor(s)', units: [monitorEntry, unit('monitor', 'shell_monitor')], own: (c) => c.monitors[0] },
@@ -301,6 +312,7 @@ describe('reload matrix: every declared option, one at a time, in one running ag
     agent = createAgent({ logger, config: base, registry, stopDeadlineMs: 1000 });
     await agent.start();
     const a = agent;
+    env.monitorLogKeys = monitorLogs().map((p) => `log:${p}`);
     const failures: string[] = [];
     const covered: string[] = [];
     const fail = (what: string, msg: string) => failures.push(`${what}: ${msg}`);
@@ -329,6 +341,8 @@ describe('reload matrix: every declared option, one at a time, in one running ag
       const live = decls.length > 0 ? decls.every((d) => d.live) : !!o.live;
       const agentOpt = PART_DECLARATIONS.agent.find((x) => x.name === o.name);
       const expectTouched = special.touched ? special.touched(env) : noEffect || live ? [] : declarers.map((p) => p.key);
+      // A monitor option that changes the log files it writes (`message_log`, `parser`…) changes their log entries: those parts restart too.
+      const logsBefore = new Map((a.config.logs as Obj[]).map((e) => [`log:${String(e.path)}`, canonical(e)]));
       const expectReconfigured = !special.touched && live && !noEffect ? declarers.map((p) => p.key) : [];
       const valueIn = (c: unknown) => (global ? (c as Cfg)[o.name] : slot ? slot.own(structuredClone(c) as Cfg)?.[o.name] : undefined);
       const validatedBefore = valueIn(a.config);
@@ -340,6 +354,10 @@ describe('reload matrix: every declared option, one at a time, in one running ag
         fail(what, `reload failed: ${(out.errors ?? []).join('; ')}`);
         await restore(what, from);
         return;
+      }
+      const logsAfter = new Map((a.config.logs as Obj[]).map((e) => [`log:${String(e.path)}`, canonical(e)]));
+      if (!special.touched && !noEffect && !live && declarers.some((p) => p.key.startsWith('monitor:'))) {
+        for (const [k, v] of logsBefore) if (env.monitorLogKeys.includes(k) && logsAfter.get(k) !== v && !expectTouched.includes(k)) expectTouched.push(k);
       }
       const touched = [...(out.restarted ?? []), ...(out.stopped ?? [])];
       if (canonical(sorted(touched)) !== canonical(sorted(expectTouched))) fail(what, `restarted/stopped ${JSON.stringify(sorted(touched))}, expected ${JSON.stringify(sorted(expectTouched))}`);

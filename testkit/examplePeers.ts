@@ -2,7 +2,8 @@
  * The real servers a monitor's `example` needs to produce samples in the component harness
  * (the contract, options and reload specs run every registered component from its example).
  * HTTP-scraping monitors are answered by the status peer (testkit/statusPeer.ts); the monitors
- * of database servers get a real one here, started once per harness env and stopped with it.
+ * of database servers get a real one here, listeners a sender, the journal monitor a journal,
+ * each started once per harness env and stopped with it.
  *
  * A monitor type listed here whose server is not installed runs without it: the harness then
  * checks only what does not need a sample, and prints why.
@@ -12,6 +13,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './statusPeers.js';
 import { postgresMissing, redisMissing, startPostgres, startRedis, type RealServer } from './realServers.js';
+import { journalMissing, startExampleJournal } from './journalFiles.js';
+import { graphiteExamplePeer } from './graphitePeer.js';
+import { syslogExamplePeer } from './syslogPeer.js';
+import { mariadbMissing, startMariaDb } from './mariadb.js';
 
 type Own = Record<string, unknown>;
 
@@ -30,6 +35,30 @@ interface PeerKind {
 const stopping = (s: RealServer, own: (e: Own) => Own): ExamplePeer => ({ own, stop: () => s.stop() });
 
 const PEERS: Record<string, PeerKind> = {
+  // Listeners: senders to free ports the example is pointed at.
+  graphite_monitor: graphiteExamplePeer,
+  syslog_monitor: syslogExamplePeer,
+  mysql_monitor: {
+    missing: mariadbMissing,
+    async start() {
+      // Its own temp dir straight under the system one: the server runs as "mysql".
+      const own = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-peer-mysql-'));
+      const s = await startMariaDb(own, await freePort()).catch((err) => {
+        fs.rmSync(own, { recursive: true, force: true });
+        throw err;
+      });
+      await s.admin(["CREATE USER 'scalyr'@'127.0.0.1' IDENTIFIED BY 'secret'", "GRANT PROCESS, SLAVE MONITOR ON *.* TO 'scalyr'@'127.0.0.1'"]);
+      return {
+        own: (e) => ({ ...e, database_hostport: `127.0.0.1:${s.port}`, database_username: 'scalyr', database_password: 'secret' }),
+        async stop() {
+          await s.stop();
+          fs.rmSync(own, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+  // A journal dir written by systemd-journal-remote, an entry added every 100 ms.
+  journald_monitor: { missing: journalMissing, start: async (dir) => startExampleJournal(dir) },
   redis_monitor: {
     missing: redisMissing,
     async start(dir) {

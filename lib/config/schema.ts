@@ -65,6 +65,7 @@ export const CONTINUATION_KEYS = ['continueThrough', 'continuePast', 'haltBefore
 const CONTAINERS = 'this build does not support containers';
 const K8S_INSTEAD = 'collect the container logs with a logs entry on /var/log/containers/*.log with parse_format: "cri" instead';
 const WINDOWS = 'it needs Windows, and sluice runs on Linux only';
+const JMX = 'it reads JVM MBeans over JMX, which needs a Java runtime and a JMX bridge sluice does not carry';
 const NOT_YET = 'not implemented yet in sluice; the rest of the config runs';
 
 /**
@@ -81,12 +82,8 @@ export const UNSUPPORTED_SCALYR_MONITORS: Readonly<Record<string, string>> = {
   windows_event_log_monitor: WINDOWS,
   windows_process_metrics: `${WINDOWS}; on Linux use linux_process_metrics`,
   windows_system_metrics: `${WINDOWS}; on Linux use linux_system_metrics`,
-  tomcat_monitor: `${NOT_YET}; linux_process_metrics with commandline "tomcat" gives its process metrics`,
-  jmx_monitor: `${NOT_YET}; linux_process_metrics gives the JVM's process metrics`,
-  mysql_monitor: `${NOT_YET}; a shell_monitor or a plugin can stand in`,
-  syslog_monitor: `${NOT_YET}; have syslog write to a file and add that file to logs`,
-  graphite_monitor: `${NOT_YET}; a plugin can stand in`,
-  journald_monitor: `${NOT_YET}; have journald forward to a file (e.g. rsyslog) and add that file to logs`,
+  tomcat_monitor: `${JMX}; run the Prometheus JMX exporter in Tomcat's JVM and scrape it with openmetrics_monitor, and linux_process_metrics with commandline "tomcat" gives its process metrics`,
+  jmx_monitor: `${JMX}; run the Prometheus JMX exporter in the JVM and scrape it with openmetrics_monitor, and linux_process_metrics gives the JVM's process metrics`,
   snmp_monitor: `${NOT_YET}; a shell_monitor running snmpget can stand in`,
   garbage_monitor: `${NOT_YET} (it reports Python garbage-collector data of Scalyr's own agent, which has no equivalent here)`,
 };

@@ -1,7 +1,8 @@
 /**
  * sluice's built-in monitors as component values, under Scalyr's short module names
  * (`linux_system_metrics`, `linux_process_metrics`, `shell_monitor`, `url_monitor`,
- * `nginx_monitor`, `apache_monitor`, `openmetrics_monitor`, `redis_monitor`, `postgres_monitor`) with Scalyr's full names
+ * `nginx_monitor`, `apache_monitor`, `openmetrics_monitor`, `redis_monitor`, `postgres_monitor`, `journald_monitor`, `syslog_monitor`,
+ * `graphite_monitor`, `mysql_monitor`) with Scalyr's full names
  * (`scalyr_agent.builtin_monitors.<name>`) as aliases.
  */
 import type { Registry } from '../../lib/registry.js';
@@ -15,6 +16,10 @@ import { apacheMonitorComponent } from './apacheMonitor.js';
 import { openmetricsMonitorComponent } from './openmetricsMonitor.js';
 import { redisMonitorComponent } from './redisMonitor.js';
 import { postgresMonitorComponent } from './postgresMonitor.js';
+import { journaldMonitorComponent } from './journald/component.js';
+import { syslogMonitorComponent } from './syslog/component.js';
+import { graphiteMonitorComponent } from './graphiteMonitor.js';
+import { mysqlMonitorComponent } from './mysqlMonitor.js';
 
 export const BUILTIN_MONITOR_COMPONENTS: readonly Component<'monitor'>[] = [
   linuxSystemMetricsComponent,
@@ -26,6 +31,10 @@ export const BUILTIN_MONITOR_COMPONENTS: readonly Component<'monitor'>[] = [
   openmetricsMonitorComponent,
   redisMonitorComponent,
   postgresMonitorComponent,
+  journaldMonitorComponent,
+  syslogMonitorComponent,
+  graphiteMonitorComponent,
+  mysqlMonitorComponent,
 ];
 
 export const BUILTIN_MONITORS: readonly string[] = BUILTIN_MONITOR_COMPONENTS.map((c) => c.type);

@@ -230,6 +230,7 @@ export const syslogMonitorComponent = defineComponent({
   kind: 'monitor',
   type: 'syslog_monitor',
   aliases: ['scalyr_agent.builtin_monitors.syslog_monitor'],
+  longLived: true,
   doc: 'A syslog server: listens on the TCP and UDP ports of `protocols` (127.0.0.1 unless `accept_remote_connections`), octet-counted and delimited TCP framing detected per message, and writes each message as received (RFC 3164 or 5424) as a line of `message_log`, which is shipped as a log file with parser `parser` (a `logs[]` entry for the same path holds its rules). While the sink is more than `max_unacknowledged_bytes` behind on that file, TCP senders are paused and UDP datagrams dropped (counted). Oversized, malformed, idle and slow input is bounded and counted by reason.',
   options: SYSLOG_MONITOR_OPTIONS,
   check: checkSyslogMonitor,

@@ -86,6 +86,7 @@ test('OIDs and values printed as pysnmp prettyPrint does; Scalyr\'s config error
   expect(problems({ oid_groups: GROUPS, poll_targets: [{ targets: [{ port: 1 }], oids: ['system'] }] })).toEqual(['poll_targets[0].targets[0]: each target must specify a "host"']);
   expect(problems({ oid_groups: GROUPS, poll_targets: [{ targets: [{ host: 'h', user: { username: 'u' } }], oids: ['system'] }] })).toEqual(['poll_targets[0].targets[0].version: SNMP version 3 is not supported yet (use SNMPv2 or SNMPv1)']);
   expect(problems({ oid_groups: GROUPS, poll_targets: [{ targets: [{ host: 'h', version: 'SNMPv1', user: {} }], oids: ['system'] }] })).toEqual(['poll_targets[0].targets[0].user: user authentication is only supported for SNMPv3']);
+  expect(problems({ oid_groups: GROUPS, poll_targets: [{ targets: [{ host: 'h', version: 'SNMPv2c' }, { host: 'h', version: 'snmpv1' }], oids: ['system'] }] })).toEqual([]);
   expect(problems({ oid_groups: { g: ['x'] } })[0]).toMatch(/oid_groups\.g\[0\]: "x" is neither a numeric OID/);
 });
 

@@ -195,7 +195,7 @@ export function prettyValue(type: number, value: unknown): string {
 const TARGET_FIELDS: OptionDecl[] = [
   s({ name: 'host', type: 'string', required: true, description: 'Domain name or IP address of the device to query.' }),
   s({ name: 'port', type: 'int', default: 161, min: 1, max: 65535, description: 'UDP port of the device (when given, `poll_target` is `host:port`).' }),
-  s({ name: 'version', type: 'string', defaultText: '`SNMPv2` (`SNMPv3` when `user` is given)', description: 'SNMP version: `SNMPv1` or `SNMPv2` (v2c). `SNMPv3` is not supported yet (refused).' }),
+  s({ name: 'version', type: 'string', defaultText: '`SNMPv2` (`SNMPv3` when `user` is given)', description: 'SNMP version: `SNMPv1` or `SNMPv2` (v2c; as in Scalyr, any other value but `SNMPv3` means v2c). `SNMPv3` is not supported yet (refused).' }),
   s({ name: 'timeout', type: 'float', default: 1, min: 0.01, max: 60, description: 'Seconds to wait for an answer to one request.' }),
   s({ name: 'retries', type: 'int', default: 3, min: 0, max: 10, description: 'How many times a request that got no answer is sent again.' }),
   s({ name: 'user', type: 'object', description: 'SNMPv3 user (`username`, `auth_key`, `auth_protocol`, `priv_key`, `priv_protocol`). Not supported yet: a target with `user` is refused.' }),
@@ -278,7 +278,7 @@ export function checkSnmpMonitor(c: Readonly<Record<string, unknown>>): OptionPr
         const version = typeof t.version === 'string' ? t.version.toLowerCase() : t.user !== undefined ? 'snmpv3' : 'snmpv2';
         if (t.user !== undefined && version !== 'snmpv3') problems.push({ key: `${tk}.user`, message: 'user authentication is only supported for SNMPv3' });
         else if (version === 'snmpv3') problems.push({ key: `${tk}.version`, message: 'SNMP version 3 is not supported yet (use SNMPv2 or SNMPv1)' });
-        else if (version !== 'snmpv1' && version !== 'snmpv2') problems.push({ key: `${tk}.version`, message: `unknown version "${String(t.version)}" (SNMPv1 or SNMPv2)` });
+        // Any other version string is SNMPv2 (v2c), as in Scalyr.
         return undefined;
       });
     if (!Array.isArray(pt.oids)) problems.push({ key: `${k}.oids`, message: 'poll_target does not contain an "oids" list' });

@@ -45,6 +45,11 @@ export interface MonitorLog {
   path: string;
   /** Attributes of its events (`parser`…). */
   attributes?: Record<string, string>;
+  /**
+   * Read a file found at start without a checkpoint from its beginning (the monitor wrote it, so
+   * nothing in it was shipped yet as far as the agent knows): at least once, never skipped.
+   */
+  copy_from_start?: boolean;
 }
 
 /**

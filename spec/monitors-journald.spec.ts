@@ -76,7 +76,7 @@ test('declares Scalyr\'s options and defaults; the check refuses malformed match
   expect(journaldMonitorComponent.check!({ journal_matches: ['nonsense'] })).toEqual([
     { key: 'journal_matches[0]', message: 'journal matchers expects the following format for each element: FIELD=value.  Found: nonsense' },
   ]);
-  expect(journaldMonitorComponent.logs!({ module: 'journald_monitor' }, { agent_log_path: '/l' })).toEqual([{ path: '/l/journald_monitor.log', attributes: { parser: 'journald' } }]);
+  expect(journaldMonitorComponent.logs!({ module: 'journald_monitor' }, { agent_log_path: '/l' })).toEqual([{ path: '/l/journald_monitor.log', attributes: { parser: 'journald' }, copy_from_start: true }]);
   expect(localDatetime('1441459024944355')).toMatch(/^2015-09-0[56] \d\d:\d\d:04\.944355$/);
   expect(localDatetime('1441459024000000')).toMatch(/^2015-09-0[56] \d\d:\d\d:04$/);
 });

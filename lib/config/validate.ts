@@ -564,7 +564,7 @@ export function buildConfig(root: Obj, ctx: BuildContext): AgentConfig | undefin
     for (const w of wanted) {
       const user = logs.find((e) => e.path === w.path);
       if (user) user.attributes = { ...(w.attributes ?? {}), ...(user.attributes ?? {}) };
-      else logs.push(defaultLogEntry(schema, { path: w.path, attributes: { ...(w.attributes ?? {}) } }));
+      else logs.push(defaultLogEntry(schema, { path: w.path, attributes: { ...(w.attributes ?? {}) }, ...(w.copy_from_start ? { copy_from_start: true } : {}) }));
     }
   }
   out.logs = logs;

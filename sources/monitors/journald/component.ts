@@ -383,7 +383,7 @@ export const journaldMonitorComponent = defineComponent({
   check: checkJournaldMonitor,
   example: { module: 'journald_monitor', journal_path: '/var/log/journal', journal_matches: ['_SYSTEMD_UNIT=ssh.service'] },
   logs(own, agent): MonitorLog[] {
-    return [{ path: journaldMessageLog(own, agent), attributes: { parser: 'journald' } }];
+    return [{ path: journaldMessageLog(own, agent), attributes: { parser: 'journald' }, copy_from_start: true }];
   },
   create: journaldMonitor,
 });

@@ -142,7 +142,7 @@ export function messageLogPath(own: Readonly<Record<string, unknown>>, agent: Re
 
 function syslogLogs(own: Readonly<Record<string, unknown>>, agent: Readonly<Record<string, unknown>>): MonitorLog[] {
   const c = readDeclared(SYSLOG_MONITOR_OPTIONS, own);
-  return [{ path: messageLogPath(own, agent), attributes: { parser: String(c.parser), monitor: 'agentSyslog' } }];
+  return [{ path: messageLogPath(own, agent), attributes: { parser: String(c.parser), monitor: 'agentSyslog' }, copy_from_start: true }];
 }
 
 export function syslogMonitor(config: Readonly<Record<string, unknown>>, ctx: MonitorContext): Observable<ScalyrMonitorSample[]> {

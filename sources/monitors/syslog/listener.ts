@@ -151,7 +151,11 @@ export class SyslogListener {
     const unacked = this.lastBacklog + this.sinceCheck;
     const overBudget = measured && unacked > this.o.budget;
     const overQueue = queued > this.o.queueLimit;
-    const over = overBudget || overQueue;
+    // Hysteresis: once paused, resume only below three quarters of each limit, so readings that
+    // wobble around the limit (the file's size and the acknowledged offset are read at different
+    // moments) do not flap between pause and resume.
+    const low = RESUME_FRACTION;
+    const over = this.paused ? (measured && unacked > this.o.budget * low) || queued > this.o.queueLimit * low : overBudget || overQueue;
     if (over && !this.paused) {
       this.paused = true;
       this.pauses++;
@@ -401,6 +405,8 @@ export class SyslogListener {
 }
 
 const UDP_RECV_BUFFER = 4 << 20;
+/** A paused listener resumes below this fraction of `max_unacknowledged_bytes` and of the write-queue limit. */
+const RESUME_FRACTION = 0.75;
 
 /** The kernel's drop counter of the UDP socket bound to `port` (`/proc/net/udp{,6}`, last column), if found. */
 function kernelUdpDrops(port: number): number | undefined {

@@ -101,7 +101,7 @@ describe('monitor components', () => {
 
   test('registerBuiltinMonitors adds the component values', () => {
     const r = registerBuiltinMonitors(createRegistry());
-    expect(r.types('monitor')).toEqual(['apache_monitor', 'graphite_monitor', 'journald_monitor', 'linux_process_metrics', 'linux_system_metrics', 'mysql_monitor', 'nginx_monitor', 'openmetrics_monitor', 'postgres_monitor', 'redis_monitor', 'shell_monitor', 'syslog_monitor', 'url_monitor']);
+    expect(r.types('monitor')).toEqual(['apache_monitor', 'graphite_monitor', 'journald_monitor', 'linux_process_metrics', 'linux_system_metrics', 'mysql_monitor', 'nginx_monitor', 'openmetrics_monitor', 'postgres_monitor', 'redis_monitor', 'shell_monitor', 'snmp_monitor', 'syslog_monitor', 'url_monitor']);
     expect(r.component('monitor', 'shell_monitor')!.check).toBeDefined();
   });
 });

@@ -22,7 +22,7 @@ import { memoryLogger } from '../lib/logger.js';
 import { isolatedAgent } from './helpers/isolated.js';
 import { readNdjson } from './helpers/ndjson.js';
 import { runMonitor, waitFor } from '../testkit/statusPeers.js';
-import { freeUdpPort, snmpdMissing, snmpEnv, snmpExamplePeer, startSnmpd as startRealSnmpd, type Snmpd } from '../testkit/snmpd.js';
+import { freeUdpPort, snmpdMissing, snmpEnv, startSnmpd as startRealSnmpd, type Snmpd } from '../testkit/snmpd.js';
 
 const SNMPGET = ['/usr/bin/snmpget'].find((p) => fs.existsSync(p));
 const missing = snmpdMissing();
@@ -94,18 +94,13 @@ test('the component: Scalyr\'s module name; its example passes the component con
   expect(snmpMonitorComponent.aliases).toEqual(['scalyr_agent.builtin_monitors.snmp_monitor']);
   const registry = createDefaultRegistry().add(snmpMonitorComponent);
   const env = await createEnv(registry);
-  // The peer testkit/examplePeers.ts gives snmp_monitor once it lists snmpExamplePeer; until then, here.
-  const peers = env.examplePeers;
-  let peer: ReturnType<typeof snmpExamplePeer.start> | undefined;
-  const get = peers.get.bind(peers);
-  peers.get = (type: string) => (type === 'snmp_monitor' && !missing ? (peer ??= snmpExamplePeer.start(path.join(dir, 'peer'))) : get(type));
+  // testkit/examplePeers.ts gives the example a real snmpd.
   try {
     const run = await exercise(snmpMonitorComponent, { registry, env, record: true });
     const own = new Set(MONITOR_ENTRY_OPTIONS.filter((o) => (o.scope ?? 'own') === 'own').map((o) => o.name));
     expect([...(missing ? [] : contractProblems(run)), ...declarationProblems(run, { own })]).toEqual([]);
   } finally {
     await env.close();
-    if (peer) await (await peer).stop();
   }
 }, 20_000);
 

@@ -161,6 +161,8 @@ const SPECIAL: Record<string, Special> = {
   'monitor:mysql_monitor.database_socket': { why: "Scalyr refuses it next to database_hostport (the example's)", skip: "Scalyr refuses it next to database_hostport (the example's); the socket is covered by spec/monitors-mysql.spec.ts" },
   'monitor:syslog_monitor.protocols': { why: 'tcp/udp with ports', value: (_c, e) => `tcp:${e.freePort}, udp:${e.freePort}` },
   'monitor:syslog_monitor.mode': { why: 'one valid value', skip: 'only "syslog" is valid (docker mode is refused)' },
+  'monitor:snmp_monitor.oid_groups': { why: 'group name → list of OIDs', value: (c) => ({ ...(c as Obj), matrix: ['1.3.6.1.2.1.1.5.0'] }) },
+  'monitor:snmp_monitor.poll_targets': { why: 'targets and the names of existing oid_groups', value: () => [{ targets: [{ host: '127.0.0.1', port: 1161 }], oids: ['system'] }] },
   'monitor:redis_monitor.hosts': { why: 'a list of {host, port}', value: () => [{ host: '127.0.0.1', port: 6380 }] },
   'operator:groupLines.lineGroupers': { why: 'a grouper needs exactly one continuation key', value: () => [{ start: '^\\S', continueThrough: '^\\s' }] },
   'source:apm_intake.tcp': { why: 'host:port', value: () => '127.0.0.1:0' },

@@ -17,20 +17,10 @@ import { journalMissing, startExampleJournal } from './journalFiles.js';
 import { graphiteExamplePeer } from './graphitePeer.js';
 import { syslogExamplePeer } from './syslogPeer.js';
 import { mariadbMissing, startMariaDb } from './mariadb.js';
+import { snmpExamplePeer } from './snmpd.js';
 
-type Own = Record<string, unknown>;
-
-export interface ExamplePeer {
-  /** The example pointed at the running server. */
-  own(example: Own): Own;
-  stop(): Promise<void>;
-}
-
-interface PeerKind {
-  /** Why the server cannot run here (undefined: it can). */
-  missing(): string | undefined;
-  start(dir: string): Promise<ExamplePeer>;
-}
+import type { ExamplePeer, Own, PeerKind } from './examplePeer.js';
+export type { ExamplePeer } from './examplePeer.js';
 
 const stopping = (s: RealServer, own: (e: Own) => Own): ExamplePeer => ({ own, stop: () => s.stop() });
 
@@ -38,6 +28,8 @@ const PEERS: Record<string, PeerKind> = {
   // Listeners: senders to free ports the example is pointed at.
   graphite_monitor: graphiteExamplePeer,
   syslog_monitor: syslogExamplePeer,
+  // A real snmpd on a free loopback UDP port.
+  snmp_monitor: snmpExamplePeer,
   mysql_monitor: {
     missing: mariadbMissing,
     async start() {

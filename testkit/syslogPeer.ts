@@ -8,7 +8,7 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import type { ExamplePeer } from './examplePeers.js';
+import type { ExamplePeer } from './examplePeer.js';
 import { freePort } from './statusPeers.js';
 
 export async function freeUdpPort(): Promise<number> {

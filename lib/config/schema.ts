@@ -84,7 +84,6 @@ export const UNSUPPORTED_SCALYR_MONITORS: Readonly<Record<string, string>> = {
   windows_system_metrics: `${WINDOWS}; on Linux use linux_system_metrics`,
   tomcat_monitor: `${JMX}; run the Prometheus JMX exporter in Tomcat's JVM and scrape it with openmetrics_monitor, and linux_process_metrics with commandline "tomcat" gives its process metrics`,
   jmx_monitor: `${JMX}; run the Prometheus JMX exporter in the JVM and scrape it with openmetrics_monitor, and linux_process_metrics gives the JVM's process metrics`,
-  snmp_monitor: `${NOT_YET}; a shell_monitor running snmpget can stand in`,
   garbage_monitor: `${NOT_YET} (it reports Python garbage-collector data of Scalyr's own agent, which has no equivalent here)`,
 };
 

@@ -2,7 +2,7 @@
  * sluice's built-in monitors as component values, under Scalyr's short module names
  * (`linux_system_metrics`, `linux_process_metrics`, `shell_monitor`, `url_monitor`,
  * `nginx_monitor`, `apache_monitor`, `openmetrics_monitor`, `redis_monitor`, `postgres_monitor`, `journald_monitor`, `syslog_monitor`,
- * `graphite_monitor`, `mysql_monitor`) with Scalyr's full names
+ * `graphite_monitor`, `mysql_monitor`, `snmp_monitor`) with Scalyr's full names
  * (`scalyr_agent.builtin_monitors.<name>`) as aliases.
  */
 import type { Registry } from '../../lib/registry.js';
@@ -20,6 +20,7 @@ import { journaldMonitorComponent } from './journald/component.js';
 import { syslogMonitorComponent } from './syslog/component.js';
 import { graphiteMonitorComponent } from './graphiteMonitor.js';
 import { mysqlMonitorComponent } from './mysqlMonitor.js';
+import { snmpMonitorComponent } from './snmpMonitor.js';
 
 export const BUILTIN_MONITOR_COMPONENTS: readonly Component<'monitor'>[] = [
   linuxSystemMetricsComponent,
@@ -35,6 +36,7 @@ export const BUILTIN_MONITOR_COMPONENTS: readonly Component<'monitor'>[] = [
   syslogMonitorComponent,
   graphiteMonitorComponent,
   mysqlMonitorComponent,
+  snmpMonitorComponent,
 ];
 
 export const BUILTIN_MONITORS: readonly string[] = BUILTIN_MONITOR_COMPONENTS.map((c) => c.type);

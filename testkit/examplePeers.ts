@@ -41,7 +41,8 @@ const PEERS: Record<string, PeerKind> = {
       });
       await s.admin(["CREATE USER 'scalyr'@'127.0.0.1' IDENTIFIED BY 'secret'", "GRANT PROCESS, SLAVE MONITOR ON *.* TO 'scalyr'@'127.0.0.1'"]);
       return {
-        own: (e) => ({ ...e, database_hostport: `127.0.0.1:${s.port}`, database_username: 'scalyr', database_password: 'secret' }),
+        // The harness samples every 50 ms, so the default timeout (min(sample_interval, 30)) would be 50 ms: too short on a busy machine.
+        own: (e) => ({ ...e, database_hostport: `127.0.0.1:${s.port}`, database_username: 'scalyr', database_password: 'secret', timeout: 5 }),
         async stop() {
           await s.stop();
           fs.rmSync(own, { recursive: true, force: true });

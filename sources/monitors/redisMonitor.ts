@@ -32,6 +32,7 @@ import type { MonitorContext } from '../../lib/registry.js';
 import { defineComponent, readDeclared, type OptionDecl, type OptionProblem } from '../../lib/component.js';
 import { scalyrOption as s } from '../../lib/config/schema.js';
 import type { ScalyrMonitorSample } from './metricLine.js';
+import { noteFault } from './faultLog.js';
 
 export const REDIS_HOST_FIELDS = [
   s({ name: 'host', type: 'string', default: 'localhost', description: 'The Redis server\'s host name or address.' }),
@@ -305,14 +306,8 @@ export function redisMonitor(config: Readonly<Record<string, unknown>>, ctx: Mon
         } catch (err) {
           const e = err as HostError;
           const now = Date.now();
-          // Log a change of fault, a fault that lasts longer than connection_error_repeat_interval,
-          // and a new fault during a burst; the monitor source logs the first failure of a burst.
-          const changed = h.fault !== undefined && h.fault !== e.kind;
-          const repeated = h.fault !== undefined && h.fault === e.kind && now - h.faultLoggedAt >= repeatMs;
-          const newInBurst = h.fault === undefined && burst;
-          if (changed || repeated || newInBurst) ctx.logger.error(`monitor ${ctx.id}: ${e.message}`, { monitor: ctx.id });
-          if (h.fault !== e.kind || repeated || h.faultLoggedAt === 0) h.faultLoggedAt = now;
-          h.fault = e.kind;
+          // One error per fault change (or per connection_error_repeat_interval): faultLog.ts.
+          if (noteFault(h, e.kind, now, repeatMs, burst)) ctx.logger.error(`monitor ${ctx.id}: ${e.message}`, { monitor: ctx.id });
           failed.push(e);
         }
       }

@@ -40,6 +40,7 @@ import { defineComponent, readDeclared, type OptionDecl, type OptionProblem } fr
 import { scalyrOption as s, sluiceOption as own } from '../../lib/config/schema.js';
 import { countDrop } from '../../lib/counters.js';
 import type { ScalyrMonitorSample } from './metricLine.js';
+import { noteFault } from './faultLog.js';
 
 /** Built-in MIB names (what `MIB::name` resolves to): name → numeric OID of the object. */
 export const SNMP_NAMES: Readonly<Record<string, string>> = {
@@ -415,14 +416,8 @@ export function snmpMonitor(config: Readonly<Record<string, unknown>>, ctx: Moni
           t.fault = undefined;
           continue;
         }
-        // Log a change of fault, a fault lasting longer than error_repeat_interval and a new fault
-        // during a burst; the monitor source logs the first failure of a burst.
-        const changed = t.fault !== undefined && t.fault !== err.kind;
-        const repeated = t.fault !== undefined && t.fault === err.kind && now - t.faultLoggedAt >= repeatMs;
-        const newInBurst = t.fault === undefined && burst;
-        if (changed || repeated || newInBurst) ctx.logger.error(`monitor ${ctx.id}: ${err.message}`, { monitor: ctx.id });
-        if (t.fault !== err.kind || repeated || t.faultLoggedAt === 0) t.faultLoggedAt = now;
-        t.fault = err.kind;
+        // One error per fault change (or per error_repeat_interval): faultLog.ts.
+        if (noteFault(t, err.kind, now, repeatMs, burst)) ctx.logger.error(`monitor ${ctx.id}: ${err.message}`, { monitor: ctx.id });
         failed.push(err);
       }
       if (all.length > 0) subscriber.next(all);

@@ -12,12 +12,10 @@
  * each, logs the first of a burst (and each change of fault), retries with backoff, and logs the
  * recovery. sluice addition: `timeout` bounds each fetch (Scalyr's urllib has none).
  */
-import type { Observable } from 'rxjs';
-import type { MonitorContext } from '../../lib/registry.js';
-import { defineComponent, readDeclared, type OptionDecl } from '../../lib/component.js';
+import { defineComponent, type OptionDecl } from '../../lib/component.js';
 import { scalyrOption as s, sluiceOption as own } from '../../lib/config/schema.js';
 import type { ScalyrMonitorSample } from './metricLine.js';
-import { ScrapeError, statusInt, statusPageSamples } from './httpScrape.js';
+import { ScrapeError, statusInt, statusPageMonitor } from './httpScrape.js';
 
 export const APACHE_MONITOR_OPTIONS: OptionDecl[] = [
   s({ name: 'status_url', type: 'string', default: 'http://localhost/server-status/?auto', description: 'The URL -- in particular, the port number -- at which the Apache status module is served. It should end in `?auto` so the machine-readable version of the page is returned.' }),
@@ -57,13 +55,7 @@ export function parseModStatus(body: string): ScalyrMonitorSample[] {
   return samples;
 }
 
-export function apacheMonitor(config: Readonly<Record<string, unknown>>, ctx: MonitorContext): Observable<ScalyrMonitorSample[]> {
-  const c = readDeclared(APACHE_MONITOR_OPTIONS, config);
-  const timeoutSecs = c.timeout !== undefined ? Number(c.timeout) : Math.min(ctx.sampleInterval, 30);
-  if (!(timeoutSecs > 0)) throw new Error(`apache_monitor: "timeout" must be a positive number of seconds (got ${String(c.timeout)})`);
-  return statusPageSamples(String(c.status_url), { monitor: 'apache_monitor', sourceAddress: String(c.source_address ?? ''), timeoutMs: timeoutSecs * 1000 }, ctx, parseModStatus);
-}
-
+export const apacheMonitor = statusPageMonitor('apache_monitor', APACHE_MONITOR_OPTIONS, parseModStatus);
 
 export const apacheMonitorComponent = defineComponent({
   kind: 'monitor',

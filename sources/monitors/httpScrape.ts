@@ -14,6 +14,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { defer, type Observable } from 'rxjs';
 import type { MonitorContext } from '../../lib/registry.js';
+import { readDeclared, type OptionDecl } from '../../lib/component.js';
 import type { ScalyrMonitorSample } from './metricLine.js';
 
 export type ScrapeFault = 'invalid_url' | 'down' | 'timeout' | 'http_status' | 'garbage' | 'error';
@@ -155,6 +156,20 @@ export function statusPageSamples(
         throw e;
       }
     });
+}
+
+/**
+ * The factory of a status-page monitor (nginx `stub_status`, Apache `mod_status`): its declared
+ * `status_url`, `source_address` and `timeout` (default min(`sample_interval`, 30) s), each
+ * sample fetched and given to `parse`.
+ */
+export function statusPageMonitor(monitor: string, options: readonly OptionDecl[], parse: (body: string) => ScalyrMonitorSample[]) {
+  return (config: Readonly<Record<string, unknown>>, ctx: MonitorContext): Observable<ScalyrMonitorSample[]> => {
+    const c = readDeclared(options, config);
+    const timeoutSecs = c.timeout !== undefined ? Number(c.timeout) : Math.min(ctx.sampleInterval, 30);
+    if (!(timeoutSecs > 0)) throw new Error(`${monitor}: "timeout" must be a positive number of seconds (got ${String(c.timeout)})`);
+    return statusPageSamples(String(c.status_url), { monitor, sourceAddress: String(c.source_address ?? ''), timeoutMs: timeoutSecs * 1000 }, ctx, parse);
+  };
 }
 
 /** A non-negative integer from a status page field, or undefined. */

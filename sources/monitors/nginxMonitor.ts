@@ -12,12 +12,10 @@
  * each, logs the first of a burst (and each change of fault), retries with backoff, and logs the
  * recovery. sluice addition: `timeout` bounds each fetch (Scalyr's urllib has none).
  */
-import type { Observable } from 'rxjs';
-import type { MonitorContext } from '../../lib/registry.js';
-import { defineComponent, readDeclared, type OptionDecl } from '../../lib/component.js';
+import { defineComponent, type OptionDecl } from '../../lib/component.js';
 import { scalyrOption as s, sluiceOption as own } from '../../lib/config/schema.js';
 import type { ScalyrMonitorSample } from './metricLine.js';
-import { ScrapeError, statusInt, statusPageSamples } from './httpScrape.js';
+import { ScrapeError, statusInt, statusPageMonitor } from './httpScrape.js';
 
 export const NGINX_MONITOR_OPTIONS: OptionDecl[] = [
   s({ name: 'status_url', type: 'string', default: 'http://localhost/nginx_status', description: 'The URL the monitor fetches to retrieve the nginx status information (a `location` with `stub_status on;`).' }),
@@ -59,12 +57,7 @@ export function parseStubStatus(body: string): ScalyrMonitorSample[] {
   return samples;
 }
 
-export function nginxMonitor(config: Readonly<Record<string, unknown>>, ctx: MonitorContext): Observable<ScalyrMonitorSample[]> {
-  const c = readDeclared(NGINX_MONITOR_OPTIONS, config);
-  const timeoutSecs = c.timeout !== undefined ? Number(c.timeout) : Math.min(ctx.sampleInterval, 30);
-  if (!(timeoutSecs > 0)) throw new Error(`nginx_monitor: "timeout" must be a positive number of seconds (got ${String(c.timeout)})`);
-  return statusPageSamples(String(c.status_url), { monitor: 'nginx_monitor', sourceAddress: String(c.source_address ?? ''), timeoutMs: timeoutSecs * 1000 }, ctx, parseStubStatus);
-}
+export const nginxMonitor = statusPageMonitor('nginx_monitor', NGINX_MONITOR_OPTIONS, parseStubStatus);
 
 export const nginxMonitorComponent = defineComponent({
   kind: 'monitor',

@@ -24,6 +24,19 @@ export type { ExamplePeer } from './examplePeer.js';
 
 const stopping = (s: RealServer, own: (e: Own) => Own): ExamplePeer => ({ own, stop: () => s.stop() });
 
+/** A peer whose server gets its own temp dir (removed when it fails to start or stops). */
+async function inOwnTempDir(prefix: string, start: (dir: string) => Promise<ExamplePeer>): Promise<ExamplePeer> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const remove = () => fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    const peer = await start(dir);
+    return { own: peer.own, stop: async () => (await peer.stop(), remove()) };
+  } catch (err) {
+    remove();
+    throw err;
+  }
+}
+
 const PEERS: Record<string, PeerKind> = {
   // Listeners: senders to free ports the example is pointed at.
   graphite_monitor: graphiteExamplePeer,
@@ -32,23 +45,14 @@ const PEERS: Record<string, PeerKind> = {
   snmp_monitor: snmpExamplePeer,
   mysql_monitor: {
     missing: mariadbMissing,
-    async start() {
-      // Its own temp dir straight under the system one: the server runs as "mysql".
-      const own = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-peer-mysql-'));
-      const s = await startMariaDb(own, await freePort()).catch((err) => {
-        fs.rmSync(own, { recursive: true, force: true });
-        throw err;
-      });
-      await s.admin(["CREATE USER 'scalyr'@'127.0.0.1' IDENTIFIED BY 'secret'", "GRANT PROCESS, SLAVE MONITOR ON *.* TO 'scalyr'@'127.0.0.1'"]);
-      return {
+    // Its own temp dir straight under the system one: the server runs as "mysql".
+    start: () =>
+      inOwnTempDir('sluice-peer-mysql-', async (own) => {
+        const s = await startMariaDb(own, await freePort());
+        await s.admin(["CREATE USER 'scalyr'@'127.0.0.1' IDENTIFIED BY 'secret'", "GRANT PROCESS, SLAVE MONITOR ON *.* TO 'scalyr'@'127.0.0.1'"]);
         // The harness samples every 50 ms, so the default timeout (min(sample_interval, 30)) would be 50 ms: too short on a busy machine.
-        own: (e) => ({ ...e, database_hostport: `127.0.0.1:${s.port}`, database_username: 'scalyr', database_password: 'secret', timeout: 5 }),
-        async stop() {
-          await s.stop();
-          fs.rmSync(own, { recursive: true, force: true });
-        },
-      };
-    },
+        return stopping(s, (e) => ({ ...e, database_hostport: `127.0.0.1:${s.port}`, database_username: 'scalyr', database_password: 'secret', timeout: 5 }));
+      }),
   },
   // A journal dir written by systemd-journal-remote, an entry added every 100 ms.
   journald_monitor: { missing: journalMissing, start: async (dir) => startExampleJournal(dir) },
@@ -61,20 +65,12 @@ const PEERS: Record<string, PeerKind> = {
   },
   postgres_monitor: {
     missing: postgresMissing,
-    async start() {
-      // Its own temp dir straight under the system one: the server runs as "postgres", which cannot enter the harness's.
-      const own = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-peer-postgres-'));
-      const s = await startPostgres(own, await freePort()).catch((err) => {
-        fs.rmSync(own, { recursive: true, force: true });
-        throw err;
-      });
-      const stop = s.stop.bind(s);
-      s.stop = async () => {
-        await stop();
-        fs.rmSync(own, { recursive: true, force: true });
-      };
-      return stopping(s, (e) => ({ ...e, database_host: '127.0.0.1', database_port: s.port, database_name: 'postgres', database_username: 'postgres', database_password: '' }));
-    },
+    // Its own temp dir straight under the system one: the server runs as "postgres", which cannot enter the harness's.
+    start: () =>
+      inOwnTempDir('sluice-peer-postgres-', async (own) => {
+        const s = await startPostgres(own, await freePort());
+        return stopping(s, (e) => ({ ...e, database_host: '127.0.0.1', database_port: s.port, database_name: 'postgres', database_username: 'postgres', database_password: '' }));
+      }),
   },
 };
 

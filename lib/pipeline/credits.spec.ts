@@ -44,4 +44,25 @@ describe('Credits', () => {
     await Promise.resolve();
     expect(calls).toBe(1);
   });
+
+  it('a waiter with a minimum takes what is free once the minimum is, so bytes it holds itself cannot block it', async () => {
+    const c = new Credits(100);
+    expect(c.tryAcquire(100)).toBe(true); // a reader read a whole budget...
+    const next = c.acquire(100, 50);
+    c.release(20); // ...and all of it but a partial line was acknowledged: not enough yet
+    c.release(10);
+    expect(c.exhausted).toBe(true);
+    c.release(60); // 90 free: the partial 10 stays held until the next read completes it
+    await expect(next).resolves.toBe(90);
+    expect(c.free).toBe(0);
+    // Without a minimum the same wait would need all 100.
+    c.release(90);
+    expect(c.tryAcquire(10)).toBe(true);
+    const whole = c.acquire(100);
+    let done = false;
+    void whole.then(() => (done = true));
+    c.release(0);
+    await Promise.resolve();
+    expect(done).toBe(false);
+  });
 });

@@ -10,7 +10,7 @@
  */
 export class Credits {
   private available: number;
-  private readonly waiters: { n: number; resolve: () => void }[] = [];
+  private readonly waiters: { n: number; least: number; resolve: (taken: number) => void }[] = [];
   private readonly waitListeners = new Set<() => void>();
 
   constructor(readonly total: number) {
@@ -52,12 +52,19 @@ export class Credits {
     return false;
   }
 
-  /** Resolves once `n` bytes (clamped to the total) are taken. Returns the amount taken. */
-  acquire(n: number): Promise<number> {
+  /**
+   * Resolves once `n` bytes (clamped to the total) are taken, or, when waiting, once at least
+   * `min` (default `n`) are free: then it takes what is free, up to `n`. Returns the amount
+   * taken. A reader that itself holds bytes it cannot give back before its next read (a partial
+   * line, an open group) passes a `min` below `n`, or a budget barely larger than a page would
+   * never free a whole page for it.
+   */
+  acquire(n: number, min = n): Promise<number> {
     n = Math.min(Math.max(0, n), this.total);
     if (this.tryAcquire(n)) return Promise.resolve(n);
+    const least = Math.max(1, Math.min(n, min));
     return new Promise<number>((resolve) => {
-      this.waiters.push({ n, resolve: () => resolve(n) });
+      this.waiters.push({ n, least, resolve });
       if (this.waiters.length === 1) {
         for (const fn of this.waitListeners) {
           queueMicrotask(() => {
@@ -76,10 +83,11 @@ export class Credits {
   release(n: number): void {
     if (n <= 0) return;
     this.available = Math.min(this.total, this.available + n);
-    while (this.waiters.length > 0 && this.waiters[0].n <= this.available) {
+    while (this.waiters.length > 0 && this.waiters[0].least <= this.available) {
       const w = this.waiters.shift()!;
-      this.available -= w.n;
-      w.resolve();
+      const take = Math.min(w.n, this.available);
+      this.available -= take;
+      w.resolve(take);
     }
   }
 }

@@ -167,7 +167,9 @@ export class Tailer {
       // Bytes wait in the file but the read budget is spent: a partial line or an open line group
       // must not time out while we wait (the rest of it is in the file).
       this.chunks.next({ pause: true });
-      const acquiring = credits.acquire(want);
+      // A quarter of the budget will do: what this file holds unacknowledged (its partial last
+      // line, an open group) waits for this very read, so a whole page may never come free.
+      const acquiring = credits.acquire(want, credits.total >>> 2);
       const r = await new Promise<number | undefined>((resolve) => {
         this.cancelWait = () => resolve(undefined);
         void acquiring.then(resolve);

@@ -10,8 +10,10 @@
  *   `i`, the first `\H<i>` in the replacement becomes the lowercase hex MD5 of (group text +
  *   `hash_salt`) (UTF-8), else the first `\<i>` becomes the group text; the rest is literal.
  * - With rules, messages are decoded as UTF-8 with replacement for the regexes. A message no rule
- *   matched whose bytes were valid UTF-8 stays the original Buffer (the same bytes, held once);
- *   a changed one, or one that needed replacement characters, is passed on as the new string.
+ *   matched whose bytes were valid UTF-8 stays the original Buffer (the same bytes, held once),
+ *   and its event goes on as the same object (its kept text dropped unless a later stage decodes);
+ *   a changed one, or one that needed replacement characters, is passed on as the new string in
+ *   a new event.
  * - Redaction counts (Scalyr's "N redactions"): an event counts once if any rule matched. They go
  *   to the optional `stats` object ({@link RedactionStats}: `redactedLines` and per-rule
  *   `lines`/`matches`), because `ComponentCounters` has no slot for "changed but kept".
@@ -28,7 +30,7 @@ import type { RedactionRuleConfig } from '../lib/config/types.js';
 import type { Batch, ComponentCounters, Event } from '../lib/types.js';
 import { compilePythonRegex, parsePythonReplacement, translatePythonRegex, type ReplacementPart } from '../lib/regex.js';
 import { messageBytes } from '../lib/counters.js';
-import { eventText, keptMessage, textEvent, type KeepTextOption } from '../lib/message.js';
+import { eventText, keepText, keptMessage, textEvent, type KeepTextOption } from '../lib/message.js';
 import { defineComponent } from '../lib/component.js';
 import { scalyrOption as s } from '../lib/config/schema.js';
 
@@ -158,7 +160,7 @@ export function redact(rules: readonly RedactionRuleConfig[], opts: RedactOption
 
   const process = (batch: Batch): Batch => {
     const events = batch.events;
-    const out: Event[] = new Array(events.length);
+    let out: Event[] | undefined; // allocated at the first event that changes
     for (let k = 0; k < events.length; k++) {
       const ev = events[k];
       const raw = ev.message;
@@ -182,16 +184,31 @@ export function redact(rules: readonly RedactionRuleConfig[], opts: RedactOption
         }
       }
       if (any && stats) stats.redactedLines++;
-      const e = textEvent(any ? msg : keptMessage(raw, msg), ev.end, msg, keep);
-      if (ev.ts !== undefined) e.ts = ev.ts;
-      if (ev.attrs !== undefined) e.attrs = ev.attrs;
-      out[k] = e;
+      const message = any ? msg : keptMessage(raw, msg);
+      let e: Event;
+      if (message === raw) {
+        // Unchanged (and valid UTF-8): the very same event goes on, with its decoded text only
+        // when a later stage decodes it too (events waiting in a sink never hold their text).
+        e = ev;
+        if (keep) keepText(ev, msg);
+        else if (ev.textOf !== undefined) {
+          ev.text = undefined;
+          ev.textOf = undefined;
+        }
+        if (out) out[k] = e;
+      } else {
+        e = textEvent(message, ev.end, msg, keep);
+        if (ev.ts !== undefined) e.ts = ev.ts;
+        if (ev.attrs !== undefined) e.attrs = ev.attrs;
+        if (!out) out = events.slice(0, k);
+        out[k] = e;
+      }
       if (counters) {
         counters.sentEvents++;
         counters.sentBytes += messageBytes(e.message);
       }
     }
-    return { stream: batch.stream, events: out, end: batch.end };
+    return { stream: batch.stream, events: out ?? events.slice(), end: batch.end };
   };
 
   // `map` sends an error thrown by `process` downstream as an error notification.

@@ -76,6 +76,17 @@ describe('copytruncate while the agent is down, twice, nothing acknowledged in b
     await agent.start();
     append('one', 1000);
     await waitFor('the first lines delivered', () => new Set(messagesOf(0)).size === 1000, 15_000);
+    // ... and checkpointed: the store coalesces writes (one a second), and a kill -9 before the
+    // write would make the next agent re-read them (allowed, at-least-once, but not this case).
+    const checkpointed = () => {
+      try {
+        const cp = JSON.parse(fs.readFileSync(path.join(dir, 'data', 'checkpoints.json'), 'utf8')) as { checkpoints: Record<string, { position: number }> };
+        return cp.checkpoints[log]?.position === 1000 * 76;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor('the first lines checkpointed', checkpointed, 5_000);
     // 2. Read but never acknowledged, then a crash.
     const failFrom = failing();
     append('two', 1000);

@@ -69,7 +69,8 @@ const PEERS: Record<string, PeerKind> = {
     start: () =>
       inOwnTempDir('sluice-peer-postgres-', async (own) => {
         const s = await startPostgres(own, await freePort());
-        return stopping(s, (e) => ({ ...e, database_host: '127.0.0.1', database_port: s.port, database_name: 'postgres', database_username: 'postgres', database_password: '' }));
+        // A 5 s timeout for the same reason as mysql's: the default would be the harness's 50 ms interval.
+        return stopping(s, (e) => ({ ...e, database_host: '127.0.0.1', database_port: s.port, database_name: 'postgres', database_username: 'postgres', database_password: '', timeout: 5 }));
       }),
   },
 };

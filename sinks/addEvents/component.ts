@@ -19,7 +19,8 @@ export function addEventsConfig(agent: Readonly<Record<string, unknown>>): AddEv
     'global',
   );
   const tuning = readDeclared(UPLOAD_FIELDS, (upload ?? {}) as Record<string, unknown>);
-  return { ...global, ...tuning, api_key: String(global.api_key ?? ''), version: VERSION };
+  // The first upload after start does not linger: start-up ends with it (issue 19).
+  return { ...global, ...tuning, first_linger_ms: 0, api_key: String(global.api_key ?? ''), version: VERSION };
 }
 
 export const addEventsSink = defineComponent({

@@ -26,8 +26,15 @@ export interface EncodeEvent {
   /** The event's own attributes (json/cri fields…); only those differing from `baseAttrs` are sent. */
   lineAttrs?: Record<string, unknown>;
   message: Buffer | string;
-  /** Nanoseconds since the epoch. */
-  ts: bigint | number | string;
+  /**
+   * Nanoseconds since the epoch. When undefined, the time is `tsMs` × 10⁶ + `tsSub` ns (the
+   * request builder's clock for events without their own time: written as digits, no string).
+   */
+  ts: bigint | number | string | undefined;
+  /** Milliseconds since the epoch (with `tsSub`), used when `ts` is undefined. */
+  tsMs?: number;
+  /** Nanoseconds after `tsMs` (0 ≤ tsSub < 10⁶), used when `ts` is undefined. */
+  tsSub?: number;
   si?: string;
   sn?: number;
   /** Sent as `sample_rate` inside attrs when set. */
@@ -106,6 +113,12 @@ export class RequestEncoder {
   private seqNum = 0;
   /** Serialized event heads of plain lines, per thread id, checked by attrs object identity. */
   private readonly baseCache = new Map<string, { attrs: Record<string, unknown> | undefined; buf: Buffer }>();
+  private lastBaseKey: string | undefined;
+  private lastBaseAttrs: Record<string, unknown> | undefined;
+  private lastBase: Buffer | undefined;
+  /** The decimal digits of the last clock millisecond written (one request shares one). */
+  private msDigitsOf = -1;
+  private msDigits = '';
 
   /**
    * @param baseBody the leading JSON object (`{token, session, threads: [], sessionInfo}`)
@@ -192,21 +205,29 @@ export class RequestEncoder {
 
   /** Adds an event. False (and nothing added) if it would pass the size limit, unless `force`. */
   addEvent(ev: EncodeEvent, force = false): boolean {
-    const seq = this.sequence(ev);
     // The common event (a plain line that continues its sequence) has the tail `},sd:<n>,ts:"<ns>"}`:
-    // it is written byte by byte, without building it as a string first.
-    const ts = typeof ev.ts === 'string' ? ev.ts : ev.ts.toString();
-    const fast = ev.sampleRate === undefined && seq.si === undefined && seq.sd !== undefined && seq.sd >= 0 && Number.isSafeInteger(seq.sd) && isAscii(ts);
-    const tail = fast ? undefined : this.tail(ev, seq, ts);
-    const tailLen = tail === undefined ? SD_TAIL_FIXED + decimalDigits(seq.sd as number) + ts.length : Buffer.byteLength(tail);
+    // it is written byte by byte, without building the tail, the time or the sequence fields as
+    // objects or strings first (no allocation per event).
+    const si = ev.si;
+    const sn = ev.sn;
+    const tsText = ev.ts === undefined ? undefined : typeof ev.ts === 'string' ? ev.ts : ev.ts.toString();
+    const clock = tsText === undefined;
+    const tsMs = clock ? (ev.tsMs ?? 0) : 0;
+    const tsSub = clock ? (ev.tsSub ?? 0) : 0;
+    const continues = si !== undefined && sn !== undefined && si === this.seqId;
+    const sd = continues ? (sn as number) - this.seqNum : 0;
+    const fast = ev.sampleRate === undefined && continues && sd >= 0 && Number.isSafeInteger(sd) && (clock ? Number.isSafeInteger(tsMs) && tsMs >= 0 && tsSub >= 0 && tsSub < 1e6 && Number.isInteger(tsSub) : isAscii(tsText as string));
+    const tail = fast ? undefined : this.tail(ev, this.sequence(ev), tsText ?? clockText(tsMs, tsSub));
+    const tsLen = clock ? (tsMs === this.msDigitsOf ? this.msDigits.length : decimalDigits(tsMs)) + 6 : (tsText as string).length;
+    const tailLen = tail === undefined ? SD_TAIL_FIXED + decimalDigits(sd) + tsLen : Buffer.byteLength(tail);
     const base = this.base(ev);
     const message = ev.message;
     const messageLen = typeof message === 'string' ? Buffer.byteLength(message) : message.length;
     const total = (this.events > 0 ? 1 : 0) + base.length + 6 + messageLen + tailLen;
     if (!force && this.maxSize !== null && this.size + total > this.maxSize) return false;
-    if (ev.si !== undefined && ev.sn !== undefined) {
-      this.seqId = ev.si;
-      this.seqNum = ev.sn;
+    if (si !== undefined && sn !== undefined) {
+      this.seqId = si;
+      this.seqNum = sn;
     }
     const w = this.w;
     w.ensure(total);
@@ -217,8 +238,10 @@ export class RequestEncoder {
     pos += base.length;
     buf[pos++] = 0x60; // `
     buf[pos++] = 0x73; // s
-    buf.writeInt32BE(messageLen, pos);
-    pos += 4;
+    buf[pos++] = (messageLen >>> 24) & 0xff; // 4-byte big-endian length
+    buf[pos++] = (messageLen >>> 16) & 0xff;
+    buf[pos++] = (messageLen >>> 8) & 0xff;
+    buf[pos++] = messageLen & 0xff;
     if (typeof message === 'string') pos += buf.write(message, pos, 'utf8');
     else {
       buf.set(message, pos);
@@ -227,9 +250,16 @@ export class RequestEncoder {
     if (tail !== undefined) pos += buf.write(tail, pos, 'utf8');
     else {
       pos = writeAscii(buf, pos, '},sd:');
-      pos = writeDecimal(buf, pos, seq.sd as number);
+      pos = writeDecimal(buf, pos, sd);
       pos = writeAscii(buf, pos, ',ts:"');
-      pos = writeAscii(buf, pos, ts);
+      if (clock) {
+        if (tsMs !== this.msDigitsOf) {
+          this.msDigitsOf = tsMs;
+          this.msDigits = String(tsMs);
+        }
+        pos = writeAscii(buf, pos, this.msDigits);
+        pos = writeSixDigits(buf, pos, tsSub);
+      } else pos = writeAscii(buf, pos, tsText as string);
       buf[pos++] = 0x22; // "
       buf[pos++] = 0x7d; // }
     }
@@ -247,9 +277,11 @@ export class RequestEncoder {
   private base(ev: EncodeEvent): Buffer {
     const own = ev.lineAttrs && Object.keys(ev.lineAttrs).length > 0 ? ev.lineAttrs : undefined;
     const cacheKey = own ? undefined : (ev.threadId ?? '');
+    // Consecutive events of one stream: the head of the last one, without a map lookup.
+    if (cacheKey !== undefined && cacheKey === this.lastBaseKey && ev.baseAttrs === this.lastBaseAttrs && this.lastBase) return this.lastBase;
     if (cacheKey !== undefined) {
       const hit = this.baseCache.get(cacheKey);
-      if (hit && hit.attrs === ev.baseAttrs) return hit.buf;
+      if (hit && hit.attrs === ev.baseAttrs) return this.rememberBase(cacheKey, ev.baseAttrs, hit.buf);
     }
     let attrs: Record<string, unknown> = ev.baseAttrs ?? {};
     if (own) {
@@ -268,14 +300,24 @@ export class RequestEncoder {
     s += a === '{}' ? 'attrs:{' : `attrs:${a.slice(0, -1)},`;
     s += 'message:';
     const out = Buffer.from(s, 'utf8');
-    if (cacheKey !== undefined) this.baseCache.set(cacheKey, { attrs: ev.baseAttrs, buf: out });
+    if (cacheKey !== undefined) {
+      this.baseCache.set(cacheKey, { attrs: ev.baseAttrs, buf: out });
+      return this.rememberBase(cacheKey, ev.baseAttrs, out);
+    }
     return out;
+  }
+
+  private rememberBase(key: string, attrs: Record<string, unknown> | undefined, buf: Buffer): Buffer {
+    this.lastBaseKey = key;
+    this.lastBaseAttrs = attrs;
+    this.lastBase = buf;
+    return buf;
   }
 
   private prepare(ev: EncodeEvent): PreparedEvent {
     const base = this.base(ev);
     const messageLen = typeof ev.message === 'string' ? Buffer.byteLength(ev.message) : ev.message.length;
-    const ts = typeof ev.ts === 'string' ? ev.ts : ev.ts.toString();
+    const ts = ev.ts === undefined ? clockText(ev.tsMs ?? 0, ev.tsSub ?? 0) : typeof ev.ts === 'string' ? ev.ts : ev.ts.toString();
     return { base, messageLen, tail: this.tail(ev, this.sequence(ev), ts) };
   }
 
@@ -338,6 +380,21 @@ function writeDecimal(buf: Buffer, pos: number, n: number): number {
     n = Math.floor(n / 10);
   }
   return end;
+}
+
+/** Writes 0 ≤ n < 10⁶ as six digits (zero-padded); returns the position after them. */
+function writeSixDigits(buf: Buffer, pos: number, n: number): number {
+  for (let i = pos + 5; i >= pos; i--) {
+    buf[i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return pos + 6;
+}
+
+/** `ms` × 10⁶ + `sub` nanoseconds as decimal text. */
+function clockText(ms: number, sub: number): string {
+  const s = String(sub);
+  return String(ms) + '000000'.slice(s.length) + s;
 }
 
 /** URL-safe base64 (with padding) of SHA-1 over random bytes: Scalyr's 28-char session id form. */

@@ -63,26 +63,25 @@ export function threadIdOf(stream: Stream): string {
 }
 
 /**
- * Monotonic event time for events without their own timestamp: nanoseconds since the epoch as
- * decimal text, the wall clock in ms plus a 6-digit counter that keeps successive values distinct
- * (the same values as `max(now_ms × 10⁶, last + 1)`, without a BigInt per event).
+ * Monotonic event time for events without their own timestamp: nanoseconds since the epoch, the
+ * wall clock in ms plus a 6-digit counter that keeps successive values distinct (the same values
+ * as `max(now_ms × 10⁶, last + 1)`, without a BigInt per event). `tick(ms)` advances it and leaves
+ * the time in `CLOCK` (ms, sub); `nowNsText` gives it as decimal text.
  */
-let lastMs = 0;
-let lastSub = 0;
-let msText = '0';
+const CLOCK = { ms: 0, sub: 0 };
+function tick(ms: number): void {
+  if (ms > CLOCK.ms) {
+    CLOCK.ms = ms;
+    CLOCK.sub = 0;
+  } else if (++CLOCK.sub > 999_999) {
+    CLOCK.ms++;
+    CLOCK.sub = 0;
+  }
+}
+
 export function nowNsText(ms = Date.now()): string {
-  if (ms > lastMs) {
-    lastMs = ms;
-    lastSub = 0;
-    msText = String(ms);
-    return msText + '000000';
-  }
-  if (++lastSub > 999_999) {
-    lastMs++;
-    lastSub = 0;
-    msText = String(lastMs);
-  }
-  return msText + pad6(lastSub);
+  tick(ms);
+  return String(CLOCK.ms) + pad6(CLOCK.sub);
 }
 
 /** `n` (0 ≤ n < 10⁶) as six digits. */
@@ -100,6 +99,8 @@ export interface BuiltRequest {
   /** Streams that contributed. */
   streams: number;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 const NO_PARTS: { lineAttrs?: Record<string, unknown>; sampleRate?: number } = Object.freeze({});
 
@@ -140,6 +141,9 @@ export function buildRequest(
   let lastAdded: Stream | undefined; // the stream last added to `seen`
   let threadId = '';
   const clockMs = Date.now();
+  // One event object for the whole request, refilled per event (the encoder keeps nothing of it);
+  // every field always present, so it keeps one shape.
+  const base: EncodeEvent = { threadId, baseAttrs: undefined, lineAttrs: undefined, message: EMPTY, ts: undefined, tsMs: 0, tsSub: 0, sampleRate: undefined, si: undefined, sn: undefined };
   for (;;) {
     while (batch && e >= batch.events.length) {
       b++;
@@ -158,10 +162,21 @@ export function buildRequest(
     const { lineAttrs, sampleRate } = eventParts(ev);
     const whole = o === 0;
     const newStream = stream !== lastAdded && !seen.has(stream);
-    const ts = ev.ts ?? nowNsText(clockMs);
-    // One object shape for every event (si/sn present, maybe undefined): no shape change per event.
     const seqId = stream.seqId;
-    const base: EncodeEvent = { threadId, baseAttrs: stream.attrs, lineAttrs, message: ev.message, ts, sampleRate, si: seqId, sn: seqId !== undefined ? ev.end : undefined };
+    base.threadId = threadId;
+    base.baseAttrs = stream.attrs;
+    base.lineAttrs = lineAttrs;
+    base.message = ev.message;
+    base.sampleRate = sampleRate;
+    base.si = seqId;
+    base.sn = seqId !== undefined ? ev.end : undefined;
+    if (ev.ts !== undefined) base.ts = ev.ts;
+    else {
+      base.ts = undefined;
+      tick(clockMs);
+      base.tsMs = CLOCK.ms;
+      base.tsSub = CLOCK.sub;
+    }
     const logName = newStream ? `Lines for file ${stream.path}` : '';
     // A stream's first event in the request must fit together with its logs/threads entry.
     const fits = !newStream || enc.measure(base) + enc.logCost(threadId, logName, stream.attrs) <= enc.room;

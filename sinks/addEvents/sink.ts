@@ -15,7 +15,7 @@
  * - Bounded: the FIFO holds only what sources were allowed to read (their credits return on
  *   ack), at most `max_in_flight` requests are outstanding, and answers are size-capped.
  * - A request goes out when full or `linger_ms` after its oldest event arrived (at once while
- *   flushing or stopping). Compression (zlib `deflate`) runs on libuv's threadpool.
+ *   flushing or stopping; the sink's first request after `first_linger_ms`, default `linger_ms`). Compression (zlib `deflate`) runs on libuv's threadpool.
  * - Pipelined: while a request is in flight the next two are built and compressed (building
  *   one overlaps compressing the other), and each goes out as soon as the answer before it
  *   arrives; requests are still sent in order (with the default
@@ -82,6 +82,12 @@ export interface AddEventsSinkConfig {
   retry_base_ms?: number;
   retry_max_ms?: number;
   linger_ms?: number;
+  /**
+   * The linger of the sink's first request (default `linger_ms`). The agent's sink passes 0: the
+   * first upload after start goes out with what was read by then (the user sees the agent work,
+   * and a bad key or server at once); later requests linger as usual.
+   */
+  first_linger_ms?: number;
   max_response_bytes?: number;
   [extra: string]: unknown;
 }
@@ -164,6 +170,9 @@ class AddEventsSinkImpl implements AddEventsSink {
   private allowedSize: number;
   private readonly maxInFlight: number;
   private readonly lingerMs: number;
+  private readonly firstLingerMs: number;
+  /** A request was made (the first one lingers only `firstLingerMs`). */
+  private madeRequest = false;
   /** `max_no_success_secs` in ms (0 = never drop: back-pressure holds reading instead). */
   private readonly maxNoSuccessMs: number;
   private readonly offBudgetWait?: () => void;
@@ -238,6 +247,7 @@ class AddEventsSinkImpl implements AddEventsSink {
     this.allowedSize = this.maxSize;
     this.offBudgetWait = readBudget?.onWait(() => this.pump());
     this.lingerMs = Math.max(0, num(config.linger_ms, 500));
+    this.firstLingerMs = Math.min(this.lingerMs, Math.max(0, num(config.first_linger_ms, this.lingerMs)));
     this.maxNoSuccessMs = Math.max(0, num(config.max_no_success_secs, 0)) * 1000;
     this.backoff = new Backoff(Math.max(1, num(config.retry_base_ms, 1000)), Math.max(1, num(config.retry_max_ms, 30_000)));
     this.transport = new Transport({
@@ -481,11 +491,13 @@ class AddEventsSinkImpl implements AddEventsSink {
     const urgent = this.flushing > 0 || !this.accepting || this.readBudget?.exhausted === true;
     if (!urgent && this.unsentBytes() < this.allowedSize) {
       const waited = now - head.arrived;
-      if (waited < this.lingerMs) {
-        this.arm(this.lingerMs - waited);
+      const linger = this.madeRequest ? this.lingerMs : this.firstLingerMs;
+      if (waited < linger) {
+        this.arm(linger - waited);
         return undefined;
       }
     }
+    this.madeRequest = true;
     const r: Req = { from: this.cursor, events: 0, messageBytes: 0, state: 'queued', attempts: 0 };
     this.requests.push(r);
     return r;

@@ -27,7 +27,7 @@
  * `connection_timeout` seconds. Nothing is thrown into the agent.
  */
 import { Observable } from 'rxjs';
-import { createClient } from 'redis';
+import type { createClient } from 'redis';
 import type { MonitorContext } from '../../lib/registry.js';
 import { defineComponent, readDeclared, type OptionDecl, type OptionProblem } from '../../lib/component.js';
 import { scalyrOption as s } from '../../lib/config/schema.js';
@@ -203,6 +203,8 @@ export function redisMonitor(config: Readonly<Record<string, unknown>>, ctx: Mon
   }
 
   async function connect(h: HostState): Promise<ReturnType<typeof createClient>> {
+    // The client library (~500 modules) is loaded by the first connection, not at agent start.
+    const { createClient } = await import('redis');
     const client = createClient({
       socket: { host: h.host, port: h.port, reconnectStrategy: false, ...(h.timeoutMs ? { connectTimeout: h.timeoutMs } : {}) },
       ...(h.password !== undefined ? { password: h.password } : {}),

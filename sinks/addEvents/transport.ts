@@ -25,6 +25,11 @@ import got, { type Response } from 'got';
 export interface TransportOptions {
   scalyrServer: string;
   allowHttp: boolean;
+  /**
+   * A full URL to POST to, used as is (the OTLP sink's `/v1/logs`…); `scalyrServer` and
+   * `allowHttp` are then ignored. Default: `<scalyr_server>/addEvents`.
+   */
+  endpoint?: string;
   verifyServerCertificate: boolean;
   caCertPath?: string;
   httpsProxy?: string;
@@ -39,6 +44,8 @@ export interface TransportOptions {
 export interface HttpAnswer {
   statusCode: number;
   body: string;
+  /** The body as bytes (binary answers: an OTLP protobuf response or `google.rpc.Status`). */
+  rawBody?: Buffer;
   contentType?: string;
   /** `Retry-After` in milliseconds, when the server sent a usable one. */
   retryAfterMs?: number;
@@ -81,6 +88,31 @@ export function resolveServerUrl(server: string, allowHttp: boolean): string {
     throw new Error(`scalyr_server: ${JSON.stringify(server)} must be scheme://host[:port] without a path`);
   }
   return `${u.protocol}//${u.host}`;
+}
+
+/** A full http(s) URL to POST to (kept as given). Throws an Error naming the problem when it is unusable. */
+export function resolveEndpointUrl(endpoint: string): URL {
+  const s = String(endpoint ?? '').trim();
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new Error(`cannot parse ${JSON.stringify(redactUrl(s))} as an http(s) URL`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error(`unsupported scheme ${u.protocol} in ${JSON.stringify(redactUrl(s))} (use http:// or https://)`);
+  return u;
+}
+
+/** A URL with its user name and password hidden, for messages and status. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username) u.username = '***';
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//***@');
+  }
 }
 
 /** A proxy URL with its password hidden, for messages. */
@@ -221,8 +253,14 @@ export class Transport {
   private readonly inflight = new Set<AbortController>();
 
   constructor(private readonly opts: TransportOptions) {
-    this.url = resolveServerUrl(opts.scalyrServer, opts.allowHttp);
-    this.endpoint = `${this.url}/addEvents`;
+    if (opts.endpoint !== undefined) {
+      const u = resolveEndpointUrl(opts.endpoint);
+      this.url = u.origin;
+      this.endpoint = u.href;
+    } else {
+      this.url = resolveServerUrl(opts.scalyrServer, opts.allowHttp);
+      this.endpoint = `${this.url}/addEvents`;
+    }
     const target = new URL(this.url);
     const isHttps = target.protocol === 'https:';
     if (opts.caCertPath) {
@@ -286,6 +324,7 @@ export class Transport {
       return {
         statusCode: res.statusCode,
         body: res.body,
+        rawBody: res.rawBody,
         contentType: res.headers['content-type'],
         retryAfterMs: parseRetryAfter(Array.isArray(ra) ? ra[0] : ra),
       };

@@ -6,6 +6,7 @@
  * upload them and, once an upload that carried events succeeded, call {@link Stream.ack} with
  * the stream offset that is now safe. Checkpoints and read credits advance only from acks.
  */
+import type { TelemetryRecord } from './telemetry.js';
 
 /** One event: a log line or group, a metric line, an aggregated APM record. */
 export interface Event {
@@ -27,14 +28,24 @@ export interface Event {
    */
   text?: string;
   textOf?: Buffer;
+  /**
+   * The event's structure, when its producer knows it (a metric sample, a span, an OTLP log
+   * record; lib/telemetry.ts), for sinks that export more than text (OTLP). Operators keep it;
+   * addEvents and the embedded sink ignore it.
+   */
+  record?: TelemetryRecord;
 }
 
 /** Where a batch came from. One object per file incarnation (path + device + inode), per monitor… */
 export interface Stream {
   /** Unique and stable for the life of the stream, e.g. `file:/var/log/a.log#2049:1234`. */
   id: string;
-  /** What kind of producer this is. */
-  kind: 'log' | 'metric' | 'apm' | string;
+  /**
+   * What kind of producer this is: `log` (a file, a log record), `metric` (a monitor), `apm`
+   * (Scout's per-minute aggregates), `trace` (spans). A sink that declares `accepts` gets only
+   * the kinds it lists.
+   */
+  kind: 'log' | 'metric' | 'apm' | 'trace' | string;
   /** The path shown to the user and used as the `logfile` attribute (after `rename_logfile`). */
   path: string;
   /** Attributes shared by every event of the stream (`parser`, `logfile`, the entry's attributes). */

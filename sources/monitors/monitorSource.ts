@@ -39,6 +39,7 @@ import { countDrop, countError, createCounters, errorMessage } from '../../lib/c
 import { formatMetricLine, formatMetricTime, monitorName, shortModuleName, type ScalyrMonitorSample } from './metricLine.js';
 import { lookupMonitorComponent, resolveMonitorComponent, resolveMonitorModule, type MonitorComponent } from './resolveMonitor.js';
 import { readDeclared } from '../../lib/component.js';
+import type { MetricRecord } from '../../lib/telemetry.js';
 
 /**
  * What the monitor source itself reads: the keys every `monitors[]` entry may have (`own`; a
@@ -363,7 +364,8 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
         events.push({ message: warn, end: offset, ts });
       }
       offset += bytes;
-      events.push({ message: line, end: offset, ts });
+      // The structured sample beside the line, for sinks that export metrics as such (OTLP gauges).
+      events.push({ message: line, end: offset, ts, record: metricRecord(s, short) });
     }
     if (clean) garbageBurst = false;
     if (events.length === 0 || !out) return;
@@ -516,4 +518,12 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
       return Promise.resolve();
     },
   };
+}
+
+const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** A sample as a {@link MetricRecord}: a numeric string (a shell command's `42`) as the number Scalyr would read. */
+export function metricRecord(s: ScalyrMonitorSample, monitor: string): MetricRecord {
+  const value = typeof s.value === 'string' && NUMERIC.test(s.value.trim()) ? Number(s.value) : s.value;
+  return { kind: 'metric', name: s.metric, value, ...(s.fields ? { fields: s.fields } : {}), monitor };
 }

@@ -159,8 +159,9 @@ export function createAgent(opts: AgentOptions): Agent {
     if (started) await started.catch(() => undefined);
     await stopWatcher?.();
     configs$.complete();
-    // Sources first (they wait for the sink to flush what they sent), the sink last.
-    await supervisor?.stopAll((keys) => [...keys.filter((k) => k !== 'sink'), ...keys.filter((k) => k === 'sink')], deadlineMs);
+    // Sources first (they wait for the sinks to flush what they sent), the sinks last.
+    const isSink = (k: string) => k === 'sink' || k.startsWith('sink:');
+    await supervisor?.stopAll((keys) => [...keys.filter((k) => !isSink(k)), ...keys.filter(isSink)], deadlineMs);
     await closeServices(services);
     logger.info('sluice stopped.');
     await agentLog?.close();

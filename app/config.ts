@@ -30,16 +30,15 @@ import { errorMessage } from '../lib/counters.js';
 import type { Registry } from '../lib/registry.js';
 import type { Component } from '../lib/component.js';
 import { createDefaultRegistry } from './builtins.js';
-import { LOG_PART_OPTIONS } from './logPipeline.js';
+import { LOG_ENTRY_PART_OPTIONS, MONITOR_PART_OPTIONS } from './parts/routes.js';
 import { SOURCES_OPTION } from './parts/pluginSource.js';
-import { MONITOR_ENTRY_OPTIONS } from '../sources/monitors/monitorSource.js';
 
 /** What the agent and the log / monitor parts read themselves (the components declare the rest). */
 export const PART_DECLARATIONS: PartDeclarations = {
   // `sources[]` items are parts of their own: a reload starts, restarts or stops just the ones that changed.
   agent: [...AGENT_OPTIONS, { ...SOURCES_OPTION, live: true }],
-  logEntry: LOG_PART_OPTIONS,
-  monitorEntry: MONITOR_ENTRY_OPTIONS,
+  logEntry: LOG_ENTRY_PART_OPTIONS,
+  monitorEntry: MONITOR_PART_OPTIONS,
 };
 
 /** The config schema of everything `registry` holds (the agent's options, the parts', the components'). */

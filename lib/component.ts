@@ -193,6 +193,11 @@ export interface Component<K extends ComponentKind = ComponentKind> {
    * one sample per interval: the runner starts it at once, without the initial jitter.
    */
   longLived?: boolean;
+  /**
+   * A sink that takes only some stream kinds (`log`, `metric`, `apm`, `trace`): batches of other
+   * kinds routed to it are acknowledged for it at once, as not its business. Default: every kind.
+   */
+  accepts?: readonly string[];
   create: FactoryOf<K>;
 }
 

@@ -119,12 +119,19 @@ async function foreground(args: CliArgs, out: Output): Promise<number> {
   fs.writeFileSync(pidFile, `${process.pid}\n`);
   fs.rmSync(path.join(cfg.agent_data_path, STOP_REPORT_FILE), { force: true });
 
-  const mode = cfg.api_key ? `uploading to ${cfg.scalyr_server}` : `writing to the embedded default sink ${cfg.embedded_output}`;
+  const where = (name: string, o: Record<string, unknown>) => `${name} (${o.type}${o.type === 'addEvents' ? ` ${o.scalyr_server ?? cfg.scalyr_server}` : o.endpoint ? ` ${o.endpoint}` : o.type === 'embedded' ? ` ${o.dir ?? cfg.embedded_output}` : ''})`;
+  const mode = cfg.sinks
+    ? `sending to ${Object.entries(cfg.sinks).map(([n, o]) => where(n, o)).join(', ')}`
+    : cfg.api_key
+      ? `uploading to ${cfg.scalyr_server}`
+      : `writing to the embedded default sink ${cfg.embedded_output}`;
   out.out(`sluice is running (pid ${process.pid}), ${mode}. Config ${configPath}. Stop with Ctrl-C or "sluice stop".`);
   const progress = setInterval(() => {
     const s = agent.status();
     const files = s.logs.reduce((n, l) => n + l.files.length, 0);
-    const c = (s.sink.counters ?? { sentEvents: 0, sentBytes: 0 }) as { sentEvents: number; sentBytes: number };
+    // Every sink's deliveries (one sink without `sinks`).
+    const all = s.sinks ? Object.values(s.sinks).map((x) => x.counters) : [s.sink.counters];
+    const c = all.reduce((t: { sentEvents: number; sentBytes: number }, x) => ({ sentEvents: t.sentEvents + (x?.sentEvents ?? 0), sentBytes: t.sentBytes + (x?.sentBytes ?? 0) }), { sentEvents: 0, sentBytes: 0 });
     out.out(
       `sluice: reading ${files} file(s) from ${s.logs.length} log entr${s.logs.length === 1 ? 'y' : 'ies'}, ${s.monitors.length} monitor(s); shipped ${c.sentEvents} events (${formatBytes(c.sentBytes)}); ${formatBytes(s.pendingBytes)} pending.`,
     );

@@ -6,6 +6,7 @@
  */
 import { call, AgentNotRunningError } from '../control/client.js';
 import type { AgentStatus } from '../agent.js';
+import type { SinkStatus } from '../../lib/status/types.js';
 import { healthOf } from '../../lib/status/health.js';
 import { configFor, type CliArgs, type Output } from './args.js';
 import { formatBytes } from './format.js';
@@ -26,7 +27,7 @@ function rows(s: AgentStatus): Row[] {
   const list: [string, Counters | undefined][] = [
     ...s.logs.map((l) => [`log ${l.path}`, l.counters] as [string, Counters]),
     ...s.monitors.map((m) => [`monitor ${m.key}`, m.counters as Counters | undefined] as [string, Counters | undefined]),
-    ['sink', s.sink.counters as Counters | undefined],
+    ...sinkList(s).map(([name, x]) => [name === undefined ? 'sink' : `sink ${name}`, x.counters as Counters | undefined] as [string, Counters | undefined]),
   ];
   return list.map(([name, c]) => ({
     name,
@@ -39,6 +40,13 @@ function rows(s: AgentStatus): Row[] {
       .join(' '),
     errors: c?.errors ?? 0,
   }));
+}
+
+/** The sinks to show: each named one, or the single sink (name undefined) of a config without `sinks`. */
+function sinkList(s: AgentStatus): [string | undefined, Record<string, unknown> & { counters?: unknown }][] {
+  const named = Object.entries(s.sinks ?? {});
+  if (named.length > 1 || (named.length === 1 && named[0][0] !== 'default')) return named;
+  return [[undefined, s.sink]];
 }
 
 function bar(fraction: number, width = 20): string {
@@ -79,13 +87,29 @@ export function renderTop(s: AgentStatus, prev: AgentStatus | undefined, opts: {
       out.push(`  ${f.path}  ${bar(total ? (f.copiedBytes ?? 0) / total : 1)} ${formatBytes(pending)} pending`);
     }
   }
-  const sink = s.sink as Record<string, unknown>;
   out.push('');
-  const sinkCounters = sink.counters as (Counters & { lastError?: { message: string } }) | undefined;
-  const lastError = (sink.lastError as string | null | undefined) ?? sinkCounters?.lastError?.message;
-  out.push(
-    `${c('1', 'Sink')}  last status ${String(sink.lastResponseStatus ?? (sink.lastWriteTime ? 'written' : '-'))}  retries ${String(sink.retries ?? 0)}  errors ${sinkCounters?.errors ?? 0}  last error ${lastError ? c('31', lastError) : '-'}`,
-  );
+  for (const [name, sink] of sinkList(s)) {
+    const sinkCounters = sink.counters as (Counters & { lastError?: { message: string } }) | undefined;
+    const lastError = (sink.lastError as string | null | undefined) ?? (sink.error as string | undefined) ?? sinkCounters?.lastError?.message;
+    const status = sink.lastResponseStatus ?? sink.lastHttpStatus ?? (sink.lastWriteTime ? 'written' : '-');
+    const retries = sink.retries ?? sink.consecutiveFailures ?? 0;
+    const routing = (s.sinks?.[name ?? 'default'] ?? sink).routing as SinkStatus['routing'];
+    const state = routing && !routing.running ? `  ${c('31', 'not running')}` : '';
+    out.push(
+      `${c('1', name === undefined ? 'Sink' : `Sink ${name}`)} (${String(sink.type ?? s.mode)})${state}  last status ${String(status)}  retries ${String(retries)}  errors ${sinkCounters?.errors ?? 0}  last error ${lastError ? c('31', lastError) : '-'}`,
+    );
+    // Which streams this sink holds back (delivered to it, not acknowledged) and for how long.
+    if (routing && (routing.holdingStreams > 0 || routing.parkedBatches > 0)) {
+      if (routing.parkedBatches > 0) out.push(`  ${routing.parkedBatches} batch(es) parked until it runs`);
+      for (const h of routing.holding.slice(0, 5)) {
+        out.push(`  holds back ${h.path || h.stream} (${h.kind}): ${h.kind === 'log' ? formatBytes(h.behind) : `${h.behind} event(s)`} unacknowledged for ${Math.max(0, Math.round((s.now - h.since) / 1000))}s`);
+      }
+      if (routing.holdingStreams > 5) out.push(`  … and ${routing.holdingStreams - 5} more stream(s)`);
+    }
+  }
+  for (const r of s.routes ?? []) {
+    if (r.waiting) out.push(`route ${r.sinks.join('+') || '(no sinks)'}: budget ${bar(r.totalBytes ? r.pendingBytes / r.totalBytes : 0, 10)} ${formatBytes(r.pendingBytes)} of ${formatBytes(r.totalBytes)}: ${c('33', 'reading paused')}`);
+  }
   return out.join('\n') + '\n';
 }
 

@@ -10,7 +10,8 @@ import { createCounters, errorMessage } from '../../lib/counters.js';
 import type { AgentStatus } from '../../lib/status/types.js';
 import type { LogSource } from '../../sources/file/logSource.js';
 import type { FileSourceServices } from '../../sources/file/component.js';
-import { chainStages, entryChain, createEntryStats, summarize, LOG_PART_OPTIONS, type EntryStats } from '../logPipeline.js';
+import { chainStages, entryChain, createEntryStats, summarize, type EntryStats } from '../logPipeline.js';
+import { LOG_ENTRY_PART_OPTIONS, routeOf } from './routes.js';
 import { declared, derive, undeclared, type Built, type KindSpec, type Listed, type Part, type PartContext } from './types.js';
 
 type LogStatus = AgentStatus['logs'][number];
@@ -29,7 +30,7 @@ export interface LogPartSpec extends KindSpec<LogPart> {
 }
 
 /** The keys of a `logs[]` entry the log part reads itself (`parse_format`, `operators`…). */
-const LOG_PART = declared('log', LOG_PART_OPTIONS);
+const LOG_PART = declared('log', LOG_ENTRY_PART_OPTIONS);
 
 /**
  * What the entry's part is built from: the file source, and the chain's stages (its parser, the
@@ -60,7 +61,10 @@ export function logSpec(cfg: AgentConfig, entry: LogEntryConfig, index: number, 
     live,
     create: async () => {
       const stats = createEntryStats();
-      const perFile = entryChain({ id, entry, agent: cfg, registry: ctx.registry, taps: ctx.taps, stats, logger, credits: ctx.credits });
+      // Its route and that route's read budget: a sink that is down holds back only what goes to it.
+      const route = routeOf(entry); // undefined: every sink, whichever the config names later
+      const credits = hub.budgets.of(route);
+      const perFile = entryChain({ id, entry, agent: cfg, registry: ctx.registry, taps: ctx.taps, stats, logger, credits });
       const file = ctx.registry.component('source', 'file');
       if (!file) throw new Error('no file source registered');
       const services: FileSourceServices = {
@@ -70,13 +74,13 @@ export function logSpec(cfg: AgentConfig, entry: LogEntryConfig, index: number, 
         perFile,
         initialPositions: entry.implicit ? ctx.initialPositions : undefined,
       };
-      const source = file.create(entry as unknown as Record<string, unknown>, { id, logger, agent: cfg, credits: ctx.credits, dataPath: cfg.agent_data_path, services }) as unknown as LogSource;
+      const source = file.create(entry as unknown as Record<string, unknown>, { id, logger, agent: cfg, credits, dataPath: cfg.agent_data_path, services }) as unknown as LogSource;
       // The streams this part delivered: a successor re-reads them, so their queued batches go.
       const streams = new WeakSet<Stream>();
       const sub = source.batches$.subscribe({
         next: (b) => {
           streams.add(b.stream);
-          hub.deliver(b);
+          hub.deliver(b, route);
         },
         error: (err) => logger.error(`${id} (${entry.path}) stopped: ${errorMessage(err)}`),
       });
@@ -101,18 +105,18 @@ export function logSpec(cfg: AgentConfig, entry: LogEntryConfig, index: number, 
           // Stop reading, let what is in flight be acknowledged, then checkpoint and give the
           // files up (handles stay open until stop()).
           sub.unsubscribe();
-          if (hub.sink) await hub.sink.flush(deadline);
+          await hub.flush(deadline, route);
           await source.detach();
         },
         async stop(deadline = stopDeadlineMs) {
           sub.unsubscribe();
-          if (hub.sink) await hub.sink.flush(deadline);
+          await hub.flush(deadline, route);
           await source.stop(deadline);
         },
         discardQueued(reread) {
           // After stop(): this source ignores acks now, and the successor reads these streams
           // again from their checkpoints (only those it found again), so nothing is lost.
-          const n = hub.sink?.discard?.((s) => streams.has(s) && s.seqId !== undefined && reread.has(s.seqId)) ?? 0;
+          const n = hub.discard((s) => streams.has(s) && s.seqId !== undefined && reread.has(s.seqId));
           if (n > 0) logger.info(`${id} (${entry.path}) restarted: ${n} queued events dropped from the sink; the restarted entry reads them again from its checkpoint.`);
         },
       };

@@ -1,6 +1,6 @@
 /**
  * The monitor part: one `monitors[]` entry, sampled by its monitor component. Its restart key is
- * the values of what the monitor entry (`MONITOR_ENTRY_OPTIONS`) and the monitor's component
+ * the values of what the monitor entry (`MONITOR_PART_OPTIONS`: its keys and its route) and the monitor's component
  * declare; a monitor the registry does not hold (a plugin module by path) declares nothing, so
  * any change to its entry restarts it.
  */
@@ -10,7 +10,8 @@ import { errorMessage } from '../../lib/counters.js';
 import { logBacklog } from '../../lib/checkpoints/backlog.js';
 import type { LogBacklog } from '../../lib/component.js';
 import type { AgentStatus } from '../../lib/status/types.js';
-import { createMonitorSource, MONITOR_ENTRY_OPTIONS, type MonitorSource, type MonitorStatus } from '../../sources/monitors/monitorSource.js';
+import { createMonitorSource, type MonitorSource, type MonitorStatus } from '../../sources/monitors/monitorSource.js';
+import { MONITOR_PART_OPTIONS, routeOf } from './routes.js';
 import { assignMonitorIds, monitorName } from '../../sources/monitors/metricLine.js';
 import { declared, derive, undeclared, type Built, type KindSpec, type Listed, type Part, type PartContext } from './types.js';
 
@@ -28,7 +29,7 @@ export interface MonitorPartSpec extends KindSpec<MonitorPart> {
 /** What a monitor part is built from: the monitor entry's declarations and the monitor's component. */
 export function monitorPartComponents(m: MonitorConfig, ctx: Pick<PartContext, 'registry'>): Built[] {
   const module = String(m.module ?? '');
-  return [{ components: [declared('monitor entry', MONITOR_ENTRY_OPTIONS), ctx.registry.component('monitor', module) ?? undeclared(`monitor:${module}`)], own: m }];
+  return [{ components: [declared('monitor entry', MONITOR_PART_OPTIONS), ctx.registry.component('monitor', module) ?? undeclared(`monitor:${module}`)], own: m }];
 }
 
 export function monitorSpec(cfg: AgentConfig, m: MonitorConfig, id: string, ctx: PartContext): MonitorPartSpec {
@@ -49,7 +50,8 @@ export function monitorSpec(cfg: AgentConfig, m: MonitorConfig, id: string, ctx:
         baseDir: ctx.configDir,
         services: { logBacklog: ((p: string) => logBacklog(ctx.checkpoints, p)) satisfies LogBacklog },
       });
-      const sub = source.batches$.subscribe({ next: ctx.hub.deliver, error: (err) => ctx.logger.error(`Monitor ${name} stopped: ${errorMessage(err)}`) });
+      const route = routeOf(m);
+      const sub = source.batches$.subscribe({ next: (b) => ctx.hub.deliver(b, route), error: (err) => ctx.logger.error(`Monitor ${name} stopped: ${errorMessage(err)}`) });
       return {
         kind: 'monitor',
         source,

@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AgentConfig } from '../../lib/config/types.js';
 import { CheckpointStore } from '../../lib/checkpoints/store.js';
-import { Credits } from '../../lib/pipeline/credits.js';
 import { ReadBuffers } from '../../lib/pipeline/readBuffers.js';
 import { createHub } from './hub.js';
 import type { PartContext } from './types.js';
@@ -26,7 +25,7 @@ export interface StopOutcome {
   batchesPending?: number;
 }
 
-export async function openServices(cfg: AgentConfig, base: Omit<PartContext, 'hub' | 'credits' | 'readBuffers' | 'checkpoints'>): Promise<Services> {
+export async function openServices(cfg: AgentConfig, base: Omit<PartContext, 'hub' | 'readBuffers' | 'checkpoints'>): Promise<Services> {
   const ownLog = path.join(cfg.agent_log_path, 'agent.log');
   const checkpoints = await CheckpointStore.open(cfg.agent_data_path, {
     logger: base.logger,
@@ -35,8 +34,8 @@ export async function openServices(cfg: AgentConfig, base: Omit<PartContext, 'hu
   });
   return {
     ...base,
-    hub: createHub(base.taps, base.logger),
-    credits: new Credits(cfg.max_pending_bytes),
+    // Each route (set of sinks) gets a read budget of max_pending_bytes (lib/pipeline/routeBudgets.ts).
+    hub: createHub(base.taps, base.logger, cfg.max_pending_bytes),
     // Read pages reused across files once acknowledged (at most the read budget's worth kept).
     readBuffers: new ReadBuffers(cfg.read_page_size, Math.ceil(cfg.max_pending_bytes / cfg.read_page_size)),
     checkpoints,
@@ -49,13 +48,15 @@ export async function closeServices(s: Services | undefined): Promise<void> {
   s?.readBuffers.clear();
 }
 
-/** What is still read but undelivered: the read credits in use and the last sink's own figures. */
+/** What is still read but undelivered: the read credits in use and the sinks' own figures (summed). */
 export function leftBehind(s: Services | undefined): StopOutcome {
-  const out: StopOutcome = { pendingBytes: s?.credits.inUse ?? 0 };
-  const sink = s?.hub.sink?.status() as { bytesPending?: unknown; pendingBytes?: unknown; batchesPending?: unknown } | undefined;
-  const sp = sink?.bytesPending ?? sink?.pendingBytes;
-  if (typeof sp === 'number') out.sinkPendingBytes = sp;
-  if (typeof sink?.batchesPending === 'number') out.batchesPending = sink.batchesPending;
+  const out: StopOutcome = { pendingBytes: s?.hub.budgets.inUse ?? 0 };
+  for (const sink of s?.hub.lastSinks.values() ?? []) {
+    const st = sink.status() as { bytesPending?: unknown; pendingBytes?: unknown; batchesPending?: unknown } | undefined;
+    const sp = st?.bytesPending ?? st?.pendingBytes;
+    if (typeof sp === 'number') out.sinkPendingBytes = (out.sinkPendingBytes ?? 0) + sp;
+    if (typeof st?.batchesPending === 'number') out.batchesPending = (out.batchesPending ?? 0) + st.batchesPending;
+  }
   return out;
 }
 

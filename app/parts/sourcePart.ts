@@ -48,7 +48,7 @@ export function sourceSpecs(cfg: AgentConfig, ctx: PartContext): SourcePartSpec[
       slice,
       live,
       create: () => {
-        const source = createSourcePart(item, { registry: ctx.registry, logger: ctx.logger, agent: cfg as unknown as Record<string, unknown>, credits: ctx.credits, dataPath: cfg.agent_data_path, id: name });
+        const source = createSourcePart(item, { registry: ctx.registry, logger: ctx.logger, agent: cfg as unknown as Record<string, unknown>, credits: ctx.hub.budgets.of(), dataPath: cfg.agent_data_path, id: name });
         const sub = source.batches$.subscribe({ next: ctx.hub.deliver, error: (err) => ctx.logger.error(`Source ${name} stopped: ${errorMessage(err)}`) });
         return {
           kind: 'source',

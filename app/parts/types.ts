@@ -8,7 +8,6 @@ import { restartKey, liveValues } from '../../lib/component.js';
 import type { AgentConfig } from '../../lib/config/types.js';
 import type { Logger } from '../../lib/types.js';
 import type { Registry } from '../../lib/registry.js';
-import type { Credits } from '../../lib/pipeline/credits.js';
 import type { ReadBuffers } from '../../lib/pipeline/readBuffers.js';
 import type { Taps } from '../../lib/pipeline/taps.js';
 import type { CheckpointStore } from '../../lib/checkpoints/store.js';
@@ -21,8 +20,8 @@ export interface PartContext {
   logger: Logger;
   registry: Registry;
   taps: Taps;
+  /** Where parts deliver; it also holds the read budgets by route (`hub.budgets`). */
   hub: Hub;
-  credits: Credits;
   readBuffers?: ReadBuffers;
   checkpoints: CheckpointStore;
   stopDeadlineMs: number;

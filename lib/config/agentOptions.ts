@@ -5,7 +5,7 @@
  * to the parts it builds); a change to any other option here takes effect at the next start.
  */
 import { scalyrOption as s, sluiceOption as own, type OptionSpec } from './schema.js';
-import { MAX_PENDING_BYTES, SERVER_ATTRIBUTES } from './sharedOptions.js';
+import { MAX_PENDING_BYTES, NAMED_SINKS, SERVER_ATTRIBUTES, SINKS_ROUTE } from './sharedOptions.js';
 import { schemaFrom, type ConfigSchema } from './derive.js';
 
 /** An agent option: a top-level option of agent.json, and whether a reload applies it. */
@@ -31,7 +31,7 @@ export const APM_SECTION: AgentOption = own({
   name: 'apm',
   type: 'object',
   live: true,
-  fields: [own({ name: 'enabled', type: 'bool', default: false, description: 'Run the APM intake (a drop-in for the Scout APM core agent).' })],
+  fields: [own({ name: 'enabled', type: 'bool', default: false, description: 'Run the APM intake (a drop-in for the Scout APM core agent).' }), SINKS_ROUTE],
   description: 'APM intake, a drop-in for the Scout APM core agent (see the `apm` components below).',
 });
 
@@ -55,7 +55,9 @@ export const AGENT_OPTIONS: readonly AgentOption[] = [
   s({ name: 'k8s_logs', type: 'array', default: [], repeatable: true, env: false, noEffect: true, description: 'Kubernetes log inputs of Scalyr\'s agent. Accepted and ignored.' }),
   s({ name: 'workers', type: 'array', default: [], repeatable: true, env: false, noEffect: true, description: 'Extra upload workers with their own API keys (`api_keys` is its old name). Accepted and ignored: sluice has one upload pipeline.' }),
   own({ name: 'sink', type: 'any', live: true, env: false, description: 'Use another registered sink type (a plugin\'s) instead of `addEvents` (with an `api_key`) or the embedded default: `{type: "name", ...its options}`.' }),
+  NAMED_SINKS,
   APM_SECTION,
+  own({ name: 'otlp_receiver', type: 'object', live: true, fields: [own({ name: 'enabled', type: 'bool', defaultText: 'true when `otlp_receiver` is present', description: 'Run the receiver; present the section and it runs unless this is false.' }), SINKS_ROUTE], description: 'OTLP/HTTP receiver for OpenTelemetry SDKs (see the `otlp_receiver` component below); absent: not started.' }),
   own({ name: 'http_endpoint', type: 'object', live: true, fields: HTTP_ENDPOINT_OPTIONS, description: 'Local HTTP endpoint for health and metrics (see "http_endpoint" below).' }),
   own({ name: 'tests', type: 'array', live: true, env: false, description: 'Config unit tests run by `sluice test` (passed through unchanged).' }),
   // --- the agent itself

@@ -40,6 +40,8 @@ export interface LogEntryConfig {
   staleness_threshold_secs: number;
   /** Set for entries the agent adds itself (its own log). */
   implicit?: boolean;
+  /** The sinks it goes to (default: all). */
+  sinks?: string[];
   /** Anything else the entry carried (kept for plugins). */
   [extra: string]: unknown;
 }
@@ -51,6 +53,8 @@ export interface MonitorConfig {
   sample_interval?: number;
   /** Set for monitors the agent adds itself (`implicit_metric_monitor`, `implicit_agent_process_metrics_monitor`). */
   implicit?: boolean;
+  /** The sinks it goes to (default: all). */
+  sinks?: string[];
   [option: string]: unknown;
 }
 
@@ -109,6 +113,10 @@ export interface AgentConfig {
   embedded_output?: string;
   /** A registered sink type to use instead of addEvents/embedded (sluice option). */
   sink?: { type: string; [option: string]: unknown };
+  /** Named sinks, each `{type, ...options}` (sluice option; absent: one sink named `default`). */
+  sinks?: Record<string, { type: string; [option: string]: unknown }>;
+  /** OTLP/HTTP receiver (sluice option). */
+  otlp_receiver?: Record<string, unknown>;
   /** Tuning of the addEvents upload (sluice option). */
   upload?: Record<string, unknown>;
   /** Plugin modules to load (sluice option). */

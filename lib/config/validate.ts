@@ -569,8 +569,97 @@ export function buildConfig(root: Obj, ctx: BuildContext): AgentConfig | undefin
   }
   out.logs = logs;
 
+  // --- named sinks and the routes that pick them
+  if (has(root, 'sinks') && root.sinks !== undefined) out.sinks = readNamedSinks(reader, schema, root, out);
+  if (isObj(out.otlp_receiver) && (out.otlp_receiver as Obj).enabled === undefined) (out.otlp_receiver as Obj).enabled = isObj(root.otlp_receiver);
+  checkRoutes(diag, root, out);
+
   if (diag.errors.length > errorsBefore) return undefined;
   return numbersForBigints(out) as AgentConfig;
+}
+
+/** A sink name: what a route can spell in a JSON list and a status key. */
+const SINK_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * The top-level `sinks` object: each value `{type, ...options}`, read with that sink's declared
+ * options. A sink's declared top-level options (addEvents's `api_key`, `scalyr_server`…) may be
+ * set in its object too, for that sink alone; unset ones come from the top level.
+ */
+function readNamedSinks(reader: Reader, schema: ConfigSchema, root: Obj, out: Obj): Obj | undefined {
+  const diag = reader.diag;
+  const raw = root.sinks;
+  if (!isObj(raw)) {
+    diag.error('sinks', `expected an object of named sinks like { "otel": { "type": "otlp", ... } }, got ${describeValue(raw)}`, locationOf(root, 'sinks'), 'badType');
+    return undefined;
+  }
+  if (isObj(root.sink)) diag.warn('sink', 'ignored: `sinks` names the destinations (add this one there with a name)', locationOf(root, 'sink', 'key'), 'overridden');
+  const res: Obj = {};
+  const names = Object.keys(raw);
+  if (names.length === 0) diag.error('sinks', 'names no sink: give at least one, or leave `sinks` out for the default one', locationOf(root, 'sinks'), 'badValue');
+  for (const name of names) {
+    const p = joinPath('sinks', name);
+    const item = raw[name];
+    if (!SINK_NAME.test(name)) {
+      diag.error(p, `sink name "${name}" must be 1–64 letters, digits, '_', '.' or '-'`, locationOf(raw, name, 'key'), 'badValue');
+      continue;
+    }
+    if (!isObj(item)) {
+      diag.error(p, `expected an object like { type: "otlp", ... }, got ${describeValue(item)}`, locationOf(raw, name), 'badType');
+      continue;
+    }
+    const type = item.type;
+    // A schema of the agent's own options only (what finds the agent: `status`, `stop`…) knows no sinks.
+    if (schema.components.sink.size === 0) {
+      res[name] = item;
+      continue;
+    }
+    const c = typeof type === 'string' ? schema.components.sink.get(type) : undefined;
+    if (typeof type !== 'string') {
+      diag.error(joinPath(p, 'type'), `missing required option "type" (one of: ${[...new Set([...schema.components.sink.values()].map((x) => x.type))].join(', ')})`, locationOf(item), 'missingRequired');
+      continue;
+    }
+    if (!c) {
+      diag.error(joinPath(p, 'type'), `no sink type "${type}"${suggestion(type, schema.components.sink.keys())} (registered: ${[...new Set([...schema.components.sink.values()].map((x) => x.type))].join(', ')})`, locationOf(item, 'type'), 'badValue');
+      continue;
+    }
+    if (c.options === undefined) {
+      res[name] = item;
+      continue;
+    }
+    // Its top-level options, when set here, override the top-level values for this sink only.
+    const overrides = optionsOf(c, 'global')
+      .filter((o) => has(item, o.name))
+      .map((o) => ({ ...o, default: undefined }));
+    res[name] = readOwn(reader, [TYPE_KEY, ...optionsOf(c), ...overrides], item, p);
+    reportProblems(diag, c, res[name] as Obj, item, p);
+  }
+  void out;
+  return res;
+}
+
+/** The sink names a config has: its `sinks`, else the one `default` sink. */
+export function sinkNamesOf(cfg: Readonly<Record<string, unknown>>): string[] {
+  return isObj(cfg.sinks) ? Object.keys(cfg.sinks) : ['default'];
+}
+
+/** Every `sinks: [...]` route names sinks that exist. */
+function checkRoutes(diag: Diagnostics, root: Obj, out: Obj): void {
+  const known = sinkNamesOf(out);
+  const check = (list: unknown, p: string, at: SourceLocation | undefined) => {
+    if (!Array.isArray(list)) return;
+    list.forEach((n, i) => {
+      if (typeof n === 'string' && known.includes(n)) return;
+      diag.error(joinPath(joinPath(p, 'sinks'), i), `no sink named ${JSON.stringify(n)}${typeof n === 'string' ? suggestion(n, known) : ''} (sinks: ${known.join(', ')})`, at, 'badValue');
+    });
+  };
+  const rawLogs = Array.isArray(root.logs) ? root.logs : [];
+  (out.logs as LogEntryConfig[]).forEach((e, i) => check(e.sinks, joinPath('logs', i), locationOf(rawLogs[i] ?? {}, 'sinks')));
+  const rawMonitors = Array.isArray(root.monitors) ? root.monitors : [];
+  (out.monitors as MonitorConfig[]).forEach((m, i) => check(m.sinks, joinPath('monitors', i), locationOf(rawMonitors[i] ?? {}, 'sinks')));
+  for (const section of ['apm', 'otlp_receiver']) {
+    if (isObj(out[section])) check((out[section] as Obj).sinks, section, isObj(root[section]) ? locationOf(root[section], 'sinks') : undefined);
+  }
 }
 
 /** The APM section's paths and addresses (relative socket path, `host:port`, ingest URL). */

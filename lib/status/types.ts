@@ -16,6 +16,21 @@ export interface ConfigStatus {
   needsRestart?: string[];
 }
 
+export interface SinkStatus {
+  type: string;
+  counters?: ComponentCounters;
+  error?: string;
+  /** Whether it runs, what it takes, batches parked for it, and the streams it holds back. */
+  routing?: {
+    running: boolean;
+    accepts?: readonly string[];
+    parkedBatches: number;
+    holding: { stream: string; path: string; kind: string; behind: number; since: number }[];
+    holdingStreams: number;
+  };
+  [field: string]: unknown;
+}
+
 export interface AgentStatus {
   version: string;
   pid: number;
@@ -26,7 +41,12 @@ export interface AgentStatus {
   /** The sink type in use: `addEvents`, `embedded`, or a registered plugin sink. */
   mode: string;
   config: ConfigStatus;
+  /** The first sink (the only one of a config without `sinks`). */
   sink: Record<string, unknown> & { counters?: ComponentCounters };
+  /** Every sink by name (`default` without `sinks`): its status, counters, and the streams it holds back. */
+  sinks?: Record<string, SinkStatus>;
+  /** The read budgets by route (sink names), when there is more than one. */
+  routes?: { sinks: readonly string[]; pendingBytes: number; totalBytes: number; waiting: boolean }[];
   logs: {
     key: string;
     path: string;
@@ -41,6 +61,8 @@ export interface AgentStatus {
   /** Plugin sources (`sources[]`), present when there are any; `key` is `type(id)`. */
   sources?: { key: string; status?: unknown; counters?: ComponentCounters; error?: string }[];
   apm?: unknown;
+  /** The OTLP receiver (present when `otlp_receiver` is configured). */
+  otlpReceiver?: unknown;
   pendingBytes: number;
   creditsTotal: number;
   /** Seconds without a successful upload, while data waits, before the agent is unhealthy. */

@@ -17,6 +17,8 @@ import { embeddedSink } from '../sinks/ndjson/component.js';
 import { addEventsSink } from '../sinks/addEvents/component.js';
 import { apmIntakeSource } from '../sources/spanSocket/component.js';
 import { checkinSink } from '../sinks/checkin/component.js';
+import { otlpSink } from '../sinks/otlp/component.js';
+import { otlpReceiver } from '../sources/otlp/component.js';
 
 /** The built-in components, in the order the docs list them. */
 export const BUILTIN_COMPONENTS: readonly Component[] = [
@@ -29,7 +31,9 @@ export const BUILTIN_COMPONENTS: readonly Component[] = [
   redactComponent,
   ...BUILTIN_MONITOR_COMPONENTS,
   apmIntakeSource,
+  otlpReceiver,
   addEventsSink,
+  otlpSink,
   embeddedSink,
   checkinSink,
 ] as Component[];

@@ -1,8 +1,10 @@
 /**
  * The APM intake as a source component (`apm_intake`, home `section:apm`): the Scout core-agent
  * span intake (a Unix socket, optionally loopback TCP) → `aggregateSpans` → one `apm` Batch per
- * (minute, app) on `batches$`. It reads the fields of the `apm` section it declares (the
- * intake's and the aggregation's), once, when it is created; `enabled` is the agent's.
+ * (minute, app) on `batches$`; with `export_spans`, also each finished request as one `trace`
+ * Batch (one event per span, `Event.record` a SpanRecord: `./toSpans.ts`). It reads the fields of
+ * the `apm` section it declares (the intake's and the aggregation's), once, when it is created;
+ * `enabled` is the agent's.
  *
  * Services the APM part hands it (`ctx.services`, all optional): `keyring` (shared with the
  * check-in sink), `onMinute(m)` (sees each minute before its batch goes out), `onShutdown` and

@@ -25,6 +25,7 @@ export const SPAN_INTAKE_OPTIONS: OptionDecl[] = [
   own({ name: 'max_live_requests', type: 'int', default: 20000, min: 1, description: 'Most unfinished requests kept at once; at this many, the oldest unfinished request is evicted (counted), so a client that never finishes its requests cannot starve the others.' }),
   own({ name: 'max_spans_per_request', type: 'int', default: 1500, min: 1, description: 'Most spans kept for one request; further spans of it are refused (counted) and its trace is tagged `scout.reached_span_cap`.' }),
   own({ name: 'max_live_spans', type: 'int', default: 1000000, min: 1, description: 'Most spans of unfinished requests kept at once, over all requests; at this many, the oldest unfinished request is evicted (counted).' }),
+  own({ name: 'export_spans', type: 'bool', default: false, description: 'Also emit each finished request as a trace (one span per Scout span, stream kind `trace`), for sinks that export spans such as OTLP.' }),
   own({ name: 'core_agent_version', type: 'string', default: DEFAULT_CORE_AGENT_VERSION, description: 'The version the intake reports to `CoreAgentVersion` (language agents check it).' }),
 ];
 
@@ -43,6 +44,8 @@ export interface IntakeOptions {
   version: string;
   /** App name for a client that registers without one (`apm.name`). */
   appName: string;
+  /** Also emit each finished request as a `trace` batch (`apm.export_spans`). */
+  exportSpans: boolean;
 }
 
 /** A number at least `min`, else the option's declared default. */
@@ -80,6 +83,7 @@ export function intakeOptions(cfg: Readonly<Partial<ApmConfig>>): IntakeOptions 
     frameTimeoutMs: num(c.frame_timeout_secs, 'frame_timeout_secs', 0.001) * 1000,
     version: typeof c.core_agent_version === 'string' ? c.core_agent_version : DEFAULT_CORE_AGENT_VERSION,
     appName: typeof c.name === 'string' ? c.name : '',
+    exportSpans: c.export_spans === true,
   };
   if (typeof c.socket_path === 'string' && c.socket_path) o.socketPath = c.socket_path;
   if (typeof c.tcp === 'string' && c.tcp) o.tcp = parseTcp(c.tcp);

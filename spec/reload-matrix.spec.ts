@@ -39,7 +39,7 @@ import { isolatedAgent } from './helpers/isolated.js';
 import { waitFor } from './helpers/wait.js';
 
 type Obj = Record<string, unknown>;
-type Cfg = Obj & { logs: Obj[]; monitors: Obj[]; apm: Obj; http_endpoint: Obj; sink?: Obj; sources?: Obj[] };
+type Cfg = Obj & { logs: Obj[]; monitors: Obj[]; apm: Obj; otlp_receiver: Obj; http_endpoint: Obj; sink?: Obj; sources?: Obj[] };
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -117,7 +117,7 @@ function sampleItem(fields: readonly OptionSpec[] | undefined): Obj {
 
 interface Env {
   dir: string;
-  servers: { addEvents2: TestServer; checkin2: TestServer };
+  servers: { addEvents2: TestServer; checkin2: TestServer; otlp2: TestServer };
   caCopy: string;
   freePort: number;
   logKeys: string[];
@@ -168,6 +168,13 @@ const SPECIAL: Record<string, Special> = {
   'source:apm_intake.tcp': { why: 'host:port', value: () => '127.0.0.1:0' },
   'source:apm_intake.socket_mode': { why: 'an octal mode', value: () => '660' },
   'source:apm_intake.core_agent_version': { why: 'a version Scout agents know', value: () => '1.4.0' },
+  'source:otlp_receiver.endpoint': { why: 'host:port', value: (_c, e) => `127.0.0.1:${e.freePort}` },
+  'sink:otlp.endpoint': { why: 'a reachable URL', value: (_c, e) => e.servers.otlp2.url },
+  'sink:otlp.logs_endpoint': { why: 'a reachable URL', value: (_c, e) => `${e.servers.otlp2.url}/v1/logs` },
+  'sink:otlp.metrics_endpoint': { why: 'a reachable URL', value: (_c, e) => `${e.servers.otlp2.url}/v1/metrics` },
+  'sink:otlp.traces_endpoint': { why: 'a reachable URL', value: (_c, e) => `${e.servers.otlp2.url}/v1/traces` },
+  'sink:otlp.ca_cert_path': { why: 'must name a readable CA file', value: (_c, e) => e.caCopy },
+  'sink:otlp.proxy': { why: 'an http:// proxy URL', value: () => 'http://127.0.0.1:9' },
   'sink:scout_checkin.ingest_url': { why: 'a reachable URL', value: (_c, e) => e.servers.checkin2.url },
   'http_endpoint.port': { why: 'another free port (0, the base, picks one)', value: (_c, e) => e.freePort },
   'http_endpoint.host': { why: 'an address to bind', value: () => 'localhost' },
@@ -175,8 +182,13 @@ const SPECIAL: Record<string, Special> = {
   'agent.logs': { why: 'a list of parts: one more entry starts one part', value: (c, e) => [...(c as Obj[]), { path: path.join(e.dir, 'more.log') }], touched: () => [], started: 1 },
   'agent.monitors': { why: 'a list of parts: one more monitor starts one part', value: (c) => [...(c as Obj[]), { module: 'shell_monitor', id: 'more', command: 'echo more' }], touched: () => [], started: 1 },
   'agent.apm': { why: '`enabled: false` removes the part', value: (c) => ({ ...(c as Obj), enabled: false }), touched: () => ['apm'], started: 0 },
+  'agent.otlp_receiver': { why: '`enabled: false` removes the part', value: (c) => ({ ...(c as Obj), enabled: false }), touched: () => ['otlp_receiver'], started: 0 },
   'agent.http_endpoint': { why: '`enabled: false` removes the part', value: (c) => ({ ...(c as Obj), enabled: false }), touched: () => ['http_endpoint'], started: 0 },
   'agent.sink': { why: 'selects another sink type: the sink part is rebuilt with it', value: () => ({ type: 'embedded' }), touched: () => ['sink'], alsoBuilt: ['sink:embedded'] },
+  'agent.sinks': { why: 'names the destinations: the default sink gives way to the one named', value: (_c, e) => ({ main: { type: 'embedded', dir: path.join(e.dir, 'named-sink') } }), touched: () => ['sink'], started: 1, alsoBuilt: ['sink:embedded'] },
+  'log entry.sinks': { why: 'names existing sinks (the base has only `default`)', value: () => ['default'] },
+  'monitor entry.sinks': { why: 'names existing sinks (the base has only `default`)', value: () => ['default'] },
+  'apm route.sinks': { why: 'names existing sinks (the base has only `default`)', value: () => ['default'] },
   'agent.sources': { why: 'a list of parts: one more item starts one part', value: (c) => [...(c as Obj[]), { type: 'beacon', id: 'more' }], touched: () => [], started: 1 },
   'agent.plugins': { why: 'one more real plugin module (it adds a parser; nothing restarts)', value: (c) => [...(c as string[]), path.join(ROOT, 'examples/parsers/keyvalue.mjs')] },
   'agent.implicit_agent_log_collection': { why: 'adds the agent log entry', touched: () => [], started: 1 },
@@ -231,13 +243,13 @@ describe('reload matrix: every declared option, one at a time, in one running ag
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-matrix-'));
     const ca = makeTestCa();
     const tls = { certPem: ca.certPem, keyPem: ca.keyPem };
-    const [addEvents, addEvents2, checkin, checkin2] = await Promise.all([startTestServer(tls), startTestServer(tls), startTestServer(), startTestServer()]);
-    servers.push(addEvents, addEvents2, checkin, checkin2);
+    const [addEvents, addEvents2, checkin, checkin2, otlp, otlp2] = await Promise.all([startTestServer(tls), startTestServer(tls), startTestServer(), startTestServer(), startTestServer(), startTestServer()]);
+    servers.push(addEvents, addEvents2, checkin, checkin2, otlp, otlp2);
     const caCopy = path.join(dir, 'ca-copy.pem');
     fs.copyFileSync(ca.caPath, caCopy);
     const files = ['a.log', 'b.log', 'c.log', 'a2.log'].map((f) => path.join(dir, f));
     for (const f of files) fs.writeFileSync(f, '');
-    const env: Env = { dir, servers: { addEvents2, checkin2 }, caCopy, freePort: await freePort(), logKeys: files.slice(0, 3).map((f) => `log:${f}`), monitorLogKeys: [] };
+    const env: Env = { dir, servers: { addEvents2, checkin2, otlp2 }, caCopy, freePort: await freePort(), logKeys: files.slice(0, 3).map((f) => `log:${f}`), monitorLogKeys: [] };
 
     const base: Cfg = {
       ...isolatedAgent(dir),
@@ -268,6 +280,7 @@ describe('reload matrix: every declared option, one at a time, in one running ag
         { module: 'linux_system_metrics', id: 'm' },
       ],
       apm: { enabled: true, socket_path: path.join(dir, 'apm.sock'), ingest_url: checkin.url, key: 'scout-key' },
+      otlp_receiver: { endpoint: '127.0.0.1:0' },
       http_endpoint: { enabled: true, port: 0 },
       sources: [{ type: 'beacon', id: 'b' }],
     };
@@ -289,6 +302,7 @@ describe('reload matrix: every declared option, one at a time, in one running ag
     const monitorEntry: Unit = { name: 'monitor entry', options: PART_DECLARATIONS.monitorEntry };
     const file = unit('source', 'file');
     const apmUnits = registry.components().filter((c) => c.home === 'section:apm').map((c) => unit(c.kind, c.type));
+    const otlpUnits = registry.components().filter((c) => c.home === 'section:otlp_receiver').map((c) => unit(c.kind, c.type));
     const raw = unit('parser', 'raw');
     // The log files monitors write (syslog's, journald's message logs) are log parts of the running agent too.
     const monitorLogs = () => (agent!.config.logs as Obj[]).map((e) => String(e.path)).filter((p) => !base.logs.some((b: Obj) => b.path === p) && !p.endsWith('/agent.log'));
@@ -304,6 +318,8 @@ describe('reload matrix: every declared option, one at a time, in one running ag
       // Every other registered monitor runs from its example (entries appended to base.monitors below).
       ...otherMonitors.map((m, i) => ({ key: `monitor:${m.type}(matrix)`, units: [monitorEntry, unit('monitor', m.type)], own: (c: Cfg) => c.monitors[3 + i] })),
       { key: 'apm', units: apmUnits, own: (c) => c.apm },
+      // The receiver's logs pass its own sampling and redaction stages.
+      { key: 'otlp_receiver', units: [...otlpUnits, unit('operator', 'sample'), unit('operator', 'redact')], own: (c) => c.otlp_receiver },
       { key: 'http_endpoint', units: [{ name: 'http_endpoint', options: HTTP_ENDPOINT_OPTIONS }], own: (c) => c.http_endpoint },
       { key: 'source:beacon(b)', units: [unit('source', 'beacon')], own: (c) => (c.sources as Obj[])[0] },
     ];
@@ -341,7 +357,8 @@ describe('reload matrix: every declared option, one at a time, in one running ag
       const decls = declarers.flatMap((p) => p.units.flatMap((x) => x.options.filter((d) => d.name === o.name && (d.scope ?? 'own') === (o.scope ?? 'own'))));
       const noEffect = o.noEffect || (decls.length > 0 && decls.every((d) => d.noEffect));
       const live = decls.length > 0 ? decls.every((d) => d.live) : !!o.live;
-      const agentOpt = PART_DECLARATIONS.agent.find((x) => x.name === o.name);
+      // An agent option (a component's own option may share its name: the receiver's `max_pending_bytes`).
+      const agentOpt = global || u === agentUnit ? PART_DECLARATIONS.agent.find((x) => x.name === o.name) : undefined;
       const expectTouched = special.touched ? special.touched(env) : noEffect || live ? [] : declarers.map((p) => p.key);
       // A monitor option that changes the log files it writes (`message_log`, `parser`…) changes their log entries: those parts restart too.
       const logsBefore = new Map((a.config.logs as Obj[]).map((e) => [`log:${String(e.path)}`, canonical(e)]));
@@ -440,8 +457,15 @@ describe('reload matrix: every declared option, one at a time, in one running ag
     const embedded = unit('sink', 'embedded');
     await matrix(embeddedBase, slots(embedded), [embedded], new Set());
 
+    // Phase 3: an OTLP sink (the singular `sink` of type otlp), in the same agent.
+    const otlpBase: Cfg = { ...structuredClone(base), sink: { type: 'otlp', endpoint: otlp.url, retry_base_ms: 50, retry_max_ms: 100, linger_ms: 20 } };
+    expect((await a.reload(otlpBase)).restarted).toEqual(['sink']);
+    const otlpSink = unit('sink', 'otlp');
+    await matrix(otlpBase, slots(otlpSink), [otlpSink], new Set());
+    expect((await a.reload(base)).restarted).toEqual(['sink']);
+
     // Every built-in component was in the matrix.
-    const inMatrix = new Set([...phase1, ...slots(embedded)].flatMap((p) => p.units.map((x) => x.name)));
+    const inMatrix = new Set([...phase1, ...slots(embedded), ...slots(otlpSink)].flatMap((p) => p.units.map((x) => x.name)));
     for (const c of createDefaultRegistry().components()) if (!inMatrix.has(`${c.kind}:${c.type}`)) fail(`${c.kind}:${c.type}`, 'is not part of the running agent in this spec');
     expect(covered.length).toBeGreaterThan(50);
     expect(covered).toEqual(expect.arrayContaining(['source:beacon.text', 'source:beacon.every_ms', 'agent.sources', 'log entry.operators', 'sink:embedded.dir']));

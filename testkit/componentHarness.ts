@@ -18,9 +18,11 @@
  * it read.
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { Observable, Subject, VirtualTimeScheduler, identity, isObservable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Component, ComponentContext, ComponentKind, OptionDecl } from '../lib/component.js';
@@ -44,6 +46,7 @@ import { createReadLog, record, type ReadLog } from './recording.js';
 import { startTestServer, parseAddEventsBody, type TestServer } from './tlsServer.js';
 import { startStatusPeer, toPeer, type StatusPeer } from './statusPeer.js';
 import { examplePeers, type ExamplePeers } from './examplePeers.js';
+import { otlpRecordCount } from './otlpServer.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -158,7 +161,8 @@ export async function createEnv(registry: Registry): Promise<HarnessEnv> {
  * defaults of its global ones.
  */
 export async function configsFor(c: Component, registry: Registry, env: HarnessEnv, runDir: string): Promise<{ own: Record<string, unknown>; agent: Record<string, unknown> }> {
-  const envOpts = environment(runDir, env.receiver);
+  // `endpoint`: a sink's (OTLP) is the receiver's URL; a source's (the OTLP receiver) a free loopback port.
+  const envOpts = { ...environment(runDir, env.receiver), endpoint: c.kind === 'sink' ? env.receiver.url : '127.0.0.1:0' };
   const ownNames = new Set(optionsOf(c, 'own').map((o) => o.name));
   const ownEnv: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(envOpts)) if (ownNames.has(k)) ownEnv[k] = v;
@@ -462,6 +466,31 @@ const SOURCE_INPUTS: Record<string, (src: RunningSource) => Promise<{ events: nu
     });
     return { events: commands.length, bytes: frames.reduce((n, f) => n + f.length, 0), expectOut: 1 };
   },
+  /** OTLP/JSON over HTTP to the receiver's address: three log records and a span, gzip'd. */
+  async otlp_receiver(src) {
+    const listening = String(((src.status?.() ?? {}) as { listening?: unknown }).listening ?? '');
+    const m = /^(.*):(\d+)$/.exec(listening);
+    if (!m) throw new Error(`the OTLP receiver listens on no address (status: ${JSON.stringify(src.status?.())})`);
+    const ns = `${Date.now()}000000`;
+    const resource = { attributes: [{ key: 'service.name', value: { stringValue: 'harness' } }] };
+    const logs = { resourceLogs: [{ resource, scopeLogs: [{ scope: { name: 'h' }, logRecords: ['one', 'two password=x', 'three'].map((b) => ({ timeUnixNano: ns, severityNumber: 9, body: { stringValue: b } })) }] }] };
+    const traces = { resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 'h' }, spans: [{ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', name: 'GET /h', kind: 2, startTimeUnixNano: ns, endTimeUnixNano: ns }] }] }] };
+    let bytes = 0;
+    for (const [p, msg] of [['/v1/logs', logs], ['/v1/traces', traces]] as const) {
+      const body = zlib.gzipSync(JSON.stringify(msg));
+      bytes += body.length;
+      const status = await new Promise<number>((resolve, reject) => {
+        const r = http.request({ host: m[1], port: Number(m[2]), path: p, method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        r.on('error', reject);
+        r.end(body);
+      });
+      if (status !== 200) throw new Error(`the OTLP receiver answered ${p} with ${status}`);
+    }
+    return { events: 4, bytes, expectOut: 4 };
+  },
 };
 
 interface RunningSource {
@@ -642,7 +671,7 @@ function filesUnder(dir: string): string[] {
 }
 
 /**
- * Events delivered: in addEvents requests the receiver got, plus lines in files the sink wrote;
+ * Events delivered: in addEvents (or OTLP) requests the receiver got, plus lines in files the sink wrote;
  * `opaque`: requests whose body is not addEvents (a check-in), whose events cannot be counted.
  */
 function delivered(env: HarnessEnv, from: number, dataDir: string): { events: number; opaque: number } {
@@ -650,7 +679,8 @@ function delivered(env: HarnessEnv, from: number, dataDir: string): { events: nu
   let opaque = 0;
   for (const r of env.receiver.requests.slice(from)) {
     try {
-      n += parseAddEventsBody(r.body).events.length;
+      // An OTLP export (the otlp sink) counts its records; anything else must be an addEvents body.
+      n += otlpRecordCount(r.url, r.headers['content-type'], r.body) ?? parseAddEventsBody(r.body).events.length;
     } catch {
       opaque++;
     }

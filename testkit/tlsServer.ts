@@ -80,7 +80,7 @@ export interface RecordedRequest {
   url: string;
   headers: http.IncomingHttpHeaders;
   raw: Buffer;
-  /** The body after undoing Content-Encoding: deflate. */
+  /** The body after undoing Content-Encoding: deflate (addEvents) or gzip (OTLP). */
   body: Buffer;
   /** The fault used to answer it (`{}` = success). */
   fault: Fault;
@@ -106,8 +106,10 @@ export interface TestServer {
   url: string;
   port: number;
   requests: RecordedRequest[];
-  /** Answers for the next requests, in order; when empty, `{"status":"success"}`. */
+  /** Answers for the next requests, in order; when empty, `script()`'s, else `{"status":"success"}`. */
   faults: Fault[];
+  /** The answer to a request when `faults` is empty (e.g. 503 until a time), if set. */
+  script?: () => Fault | undefined;
   /** Connections accepted (for keep-alive checks). */
   connections: number;
   close(): Promise<void>;
@@ -133,14 +135,19 @@ export async function startTestServer(tls?: { certPem: string; keyPem: string },
     req.on('end', () => {
       const raw = Buffer.concat(chunks);
       let body = raw;
-      if (req.headers['content-encoding'] === 'deflate') {
+      const encoding = req.headers['content-encoding'];
+      if (encoding === 'deflate' || encoding === 'gzip') {
         try {
-          body = zlib.inflateSync(raw);
+          body = encoding === 'deflate' ? zlib.inflateSync(raw) : zlib.gunzipSync(raw);
         } catch {
-          body = Buffer.from('<<inflate failed>>');
+          body = Buffer.from(`<<${encoding === 'deflate' ? 'inflate' : 'gunzip'} failed>>`);
         }
       }
-      const f = state.faults.shift() ?? {};
+      // An OTLP/HTTP export (the otlp sink pointed here) is answered as a collector would: an
+      // empty response of the request's encoding (no partial success).
+      const otlp = /^\/v1\/(logs|metrics|traces)$/.test(req.url ?? '');
+      const protobufReq = String(req.headers['content-type'] ?? '').startsWith('application/x-protobuf');
+      const f = state.faults.shift() ?? state.script?.() ?? {};
       state.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw, body, fault: f });
       const answer = () => {
         if (f.reset) {
@@ -149,7 +156,7 @@ export async function startTestServer(tls?: { certPem: string; keyPem: string },
         }
         if (f.hang) return;
         res.statusCode = f.status ?? 200;
-        res.setHeader('Content-Type', f.contentType ?? 'application/json');
+        res.setHeader('Content-Type', f.contentType ?? (otlp && protobufReq ? 'application/x-protobuf' : 'application/json'));
         for (const [k, v] of Object.entries(f.headers ?? {})) res.setHeader(k, v);
         if (f.hugeBytes) {
           const chunk = Buffer.alloc(64 * 1024, 0x61);
@@ -168,7 +175,7 @@ export async function startTestServer(tls?: { certPem: string; keyPem: string },
           pump();
           return;
         }
-        res.end(f.body ?? SUCCESS);
+        res.end(f.body ?? (otlp ? (protobufReq ? '' : '{}') : SUCCESS));
       };
       if (f.delayMs) {
         const t = setTimeout(() => {

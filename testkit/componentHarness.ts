@@ -679,8 +679,12 @@ function delivered(env: HarnessEnv, from: number, dataDir: string): { events: nu
   let opaque = 0;
   for (const r of env.receiver.requests.slice(from)) {
     try {
-      // An OTLP export (the otlp sink) counts its records; anything else must be an addEvents body.
-      n += otlpRecordCount(r.url, r.headers['content-type'], r.body) ?? parseAddEventsBody(r.body).events.length;
+      // An OTLP export (the otlp sink) counts its records, an addEvents body its events; anything
+      // else (a Scout check-in, JSON the test server already gunzipped) is opaque.
+      const otlp = otlpRecordCount(r.url, r.headers['content-type'], r.body);
+      if (otlp !== undefined) n += otlp;
+      else if (r.url.split('?')[0].endsWith('/addEvents')) n += parseAddEventsBody(r.body).events.length;
+      else opaque++;
     } catch {
       opaque++;
     }

@@ -34,7 +34,11 @@ import type { CheckpointEntry, IncarnationCheckpoint } from '../../lib/checkpoin
 import { errorMessage } from '../../lib/counters.js';
 import { Tailer } from './tailer.js';
 import { fingerprintMatches, sameHead } from './fingerprint.js';
+
 import { findByInode, findCopiesSince, findRotatedCopy } from './copytruncate.js';
+
+/** How long a watcher event waits for more writes before the file is read (see `sleep`). */
+const WAKE_COALESCE_MS = 20;
 
 /** Finished, not yet acknowledged incarnations whose handles a follower keeps open (see retire). */
 const OPEN_RETIRED_MAX = 64;
@@ -249,10 +253,17 @@ export class Follower {
     this.maybeForget();
   }
 
+  /**
+   * Waits at the end of the file: for the poll interval (growing while idle), or until a watcher
+   * event. An event is followed by a short coalescing wait (`WAKE_COALESCE_MS`), so a file that
+   * receives thousands of small writes a second is read, and its path checked, once per window
+   * instead of once per write (the cost per event of a live tail; at most that much latency).
+   */
   private sleep(): Promise<void> {
-    if (this.halted || this.wokenEarly) {
+    if (this.halted) return Promise.resolve();
+    if (this.wokenEarly) {
       this.wokenEarly = false;
-      return Promise.resolve();
+      return this.coalesce();
     }
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -262,9 +273,15 @@ export class Follower {
       timer.unref?.();
       this.wakeUp = () => {
         clearTimeout(timer);
-        resolve();
+        void this.coalesce().then(resolve);
       };
     });
+  }
+
+  /** The coalescing wait after a watcher event (none while halting). */
+  private coalesce(): Promise<void> {
+    if (this.halted) return Promise.resolve();
+    return new Promise<void>((resolve) => setTimeout(resolve, WAKE_COALESCE_MS).unref?.());
   }
 
   private checkBehind(t: Tailer, limit: number | undefined): void {

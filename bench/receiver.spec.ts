@@ -51,6 +51,30 @@ describe('scanBody', () => {
     expect(r).toEqual({ events: 2, lines: 3, messageBytes: Buffer.byteLength('a "quoted" line\nsecond') + 5 });
   });
 
+  it('counts lines and bytes of escaped JSON messages as they decode, without decoding the ones not wanted', () => {
+    // Seeded strings of quotes, backslashes, tabs, newlines, control characters, non-ASCII and
+    // astral characters (escaped by JSON.stringify, and as \\u escapes by hand).
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const alphabet = ['a', 'Z', ' ', '"', '\\', '\t', '\n', '\u0001', 'é', '€', '😀', '/'];
+    const msgs: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      let m = '';
+      for (let n = Math.floor(rnd() * 12); n > 0; n--) m += alphabet[Math.floor(rnd() * alphabet.length)];
+      msgs.push(m);
+    }
+    const hand = (m: string) => '"' + [...m].map((ch) => (ch === '\n' ? '\\u000a' : ch === '😀' ? '\\ud83d\\ude00' : JSON.stringify(ch).slice(1, -1))).join('') + '"';
+    for (const enc of [(m: string) => JSON.stringify(m), hand]) {
+      const body = Buffer.from(`{"events":[${msgs.map((m) => `{"attrs":{"message":${enc(m)}}}`).join(',')}]}`);
+      const seen: string[] = [];
+      const r = scanBody(body, (m) => seen.push(m.toString()), (i) => i % 3 === 0);
+      expect(r.events).toBe(msgs.length);
+      expect(r.lines).toBe(msgs.reduce((n, m) => n + (m.match(/\n/g)?.length ?? 0) + (m.length > 0 && !m.endsWith('\n') ? 1 : 0), 0));
+      expect(r.messageBytes).toBe(msgs.reduce((n, m) => n + Buffer.byteLength(m), 0));
+      expect(seen).toEqual(msgs.filter((_, i) => i % 3 === 0));
+    }
+  });
+
   it('counts lines of messages with and without newlines in any order (the newline search is remembered)', () => {
     const msgs = ['a', 'b\n', 'c', 'd\ne\n', 'f', 'g\nh', 'i'];
     for (const body of [sluiceBody(msgs), Buffer.from(JSON.stringify({ events: msgs.map((m) => ({ attrs: { message: m.replace(/\n/g, ' ') } })) }))]) {

@@ -22,6 +22,7 @@
  *   `max_in_flight: 1`, a retried request is never overtaken, so per-file order holds).
  * - The API key never appears in logs, status or errors (it is redacted from server messages).
  */
+import { FlushWaiters } from '../../lib/flushWaiters.js';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -197,11 +198,10 @@ class AddEventsSinkImpl implements AddEventsSink {
 
   private accepting = true;
   private closed = false;
-  private flushing = 0;
   private gateUntil = 0;
   private timer?: NodeJS.Timeout;
   private timerAt = 0;
-  private flushWaiters: { target: number; finish: () => void }[] = [];
+  private readonly flushes = new FlushWaiters();
   private stopPromise?: Promise<void>;
   private warnedStopped = false;
   private loggedBurstStatus?: string;
@@ -324,23 +324,9 @@ class AddEventsSinkImpl implements AddEventsSink {
 
   flush(deadlineMs?: number): Promise<void> {
     if (this.entries.length === 0 || this.closed) return Promise.resolve();
-    const target = this.nextSeq - 1; // everything written so far
-    return new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
-        if (timer) clearTimeout(timer);
-        this.flushing--;
-        this.flushWaiters = this.flushWaiters.filter((w) => w.finish !== finish);
-        resolve();
-      };
-      this.flushing++;
-      this.flushWaiters.push({ target, finish });
-      if (deadlineMs !== undefined && Number.isFinite(deadlineMs)) timer = setTimeout(finish, Math.max(0, deadlineMs));
-      this.pump();
-    });
+    const done = this.flushes.wait(this.nextSeq - 1, deadlineMs); // everything written so far
+    this.pump();
+    return done;
   }
 
   stop(deadlineMs = 5000): Promise<void> {
@@ -404,7 +390,7 @@ class AddEventsSinkImpl implements AddEventsSink {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.transport.close();
-    for (const w of [...this.flushWaiters]) w.finish();
+    this.flushes.finishAll();
   }
 
   status(): Record<string, unknown> {
@@ -488,7 +474,7 @@ class AddEventsSinkImpl implements AddEventsSink {
       return undefined;
     }
     // Reading waits for budget: lingering cannot bring more data, only delay the answer that frees it.
-    const urgent = this.flushing > 0 || !this.accepting || this.readBudget?.exhausted === true;
+    const urgent = this.flushes.active || !this.accepting || this.readBudget?.exhausted === true;
     if (!urgent && this.unsentBytes() < this.allowedSize) {
       const waited = now - head.arrived;
       const linger = this.madeRequest ? this.lingerMs : this.firstLingerMs;
@@ -733,7 +719,7 @@ class AddEventsSinkImpl implements AddEventsSink {
     }
     const head = this.entries[0];
     if (head && head.seq === settled.b && settled.e > 0) this.ack(head.batch.stream, head.batch.events[settled.e - 1].end);
-    for (const w of [...this.flushWaiters]) if (w.target < this.baseSeq) w.finish();
+    this.flushes.settled(this.baseSeq);
     if (this.requests.length === 0 && this.entries.length === 0 && this.pool.length > 0 && !this.poolTimer) {
       // Idle for a while: give the buffers' memory back (a short pause keeps them).
       this.poolTimer = setTimeout(() => {

@@ -6,6 +6,7 @@
  * is acknowledged up to a position once every lane has delivered (or dropped, counted) all of
  * its events before that position.
  */
+import { FlushWaiters } from '../../lib/flushWaiters.js';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -175,8 +176,7 @@ class OtlpSinkImpl implements OtlpSink {
   private readonly lastAck = new WeakMap<Stream, number>();
   private accepting = true;
   private closed = false;
-  private flushing = 0;
-  private flushWaiters: { target: number; finish: () => void }[] = [];
+  private readonly flushes = new FlushWaiters();
   private stopPromise?: Promise<void>;
   private warned = new Set<string>();
 
@@ -349,24 +349,10 @@ class OtlpSinkImpl implements OtlpSink {
 
   flush(deadlineMs?: number): Promise<void> {
     if (this.entries.length === 0 || this.closed) return Promise.resolve();
-    const target = this.nextSeq - 1;
-    return new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
-        if (timer) clearTimeout(timer);
-        this.flushing--;
-        this.flushWaiters = this.flushWaiters.filter((w) => w.finish !== finish);
-        resolve();
-      };
-      this.flushing++;
-      this.flushWaiters.push({ target, finish });
-      if (deadlineMs !== undefined && Number.isFinite(deadlineMs)) timer = setTimeout(finish, Math.max(0, deadlineMs));
-      this.settle();
-      this.pumpAll();
-    });
+    const done = this.flushes.wait(this.nextSeq - 1, deadlineMs);
+    this.settle();
+    this.pumpAll();
+    return done;
   }
 
   stop(deadlineMs = 5000): Promise<void> {
@@ -571,7 +557,7 @@ class OtlpSinkImpl implements OtlpSink {
     }
     if (!full && events >= this.maxEvents) full = true;
     if (!full && est >= l.allowedBytes) full = true;
-    const urgent = this.flushing > 0 || !this.accepting || this.readBudget?.exhausted === true;
+    const urgent = this.flushes.active || !this.accepting || this.readBudget?.exhausted === true;
     if (!full && !urgent) {
       const waited = now - firstArrived;
       if (waited < this.lingerMs) {
@@ -819,7 +805,7 @@ class OtlpSinkImpl implements OtlpSink {
     }
     const head = this.entries[0];
     if (head && head.seq === settled.b && settled.e > 0) this.ack(head.batch.stream, head.batch.events[settled.e - 1].end);
-    for (const w of [...this.flushWaiters]) if (w.target < this.baseSeq) w.finish();
+    this.flushes.settled(this.baseSeq);
   }
 
   /** True when no lane has taken any event of `en` into a request (a lane's cursor passes its events only by taking them). */
@@ -852,7 +838,7 @@ class OtlpSinkImpl implements OtlpSink {
       l.requests = [];
       l.transport.close();
     }
-    for (const w of [...this.flushWaiters]) w.finish();
+    this.flushes.finishAll();
   }
 
   /** Hides configured header values (API keys) in any text shown to people. */

@@ -8,7 +8,10 @@
  *   as OTLP spans with the app's parent/child structure;
  * - the OpenTelemetry JS SDK's own log and trace exporters send to the agent's `otlp_receiver`,
  *   which routes them to an `addEvents` sink (a local Scalyr API): the logs arrive as events,
- *   redacted by the receiver's `redaction_rules`.
+ *   redacted by the receiver's `redaction_rules`;
+ * - the SDK's trace, log and metric exporters to the receiver, out through an `otlp` sink to a
+ *   backend that decodes with the official definitions: ids, parents, kinds, times, attributes
+ *   (ints stay ints), status, events, severity, trace context, sums and gauges, field by field.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -258,5 +261,112 @@ describe('the OpenTelemetry SDK to the agent\'s otlp_receiver, out through addEv
     expect(st.redactions).toBeGreaterThanOrEqual(1);
     await lp.shutdown();
     await tp.shutdown();
+  }, 30_000);
+});
+
+describe('the OpenTelemetry SDK through the agent to an OTLP backend (receiver → otlp sink)', () => {
+  let backend: OtlpServer;
+  let agent: Agent | undefined;
+  beforeAll(async () => {
+    backend = await startOtlpServer();
+  });
+  afterAll(async () => {
+    await agent?.stop();
+    await backend.close();
+  });
+
+  it('what the SDK sent is what the backend decodes, field by field (spans, logs, metrics)', async () => {
+    const dir = tmp('sluice-otlp-roundtrip-');
+    agent = createAgent({
+      config: { ...quiet(dir), sinks: { otel: otelSink(backend) }, otlp_receiver: { endpoint: '127.0.0.1:0' } },
+      watchConfig: false,
+    });
+    await agent.start();
+    const base = `http://${String((agent.status() as any).otlpReceiver?.status?.listening ?? '')}`;
+    const { resourceFromAttributes } = req('@opentelemetry/resources');
+    const api = req('@opentelemetry/api');
+    const traceBase = req('@opentelemetry/sdk-trace-base');
+    const sdkLogs = req('@opentelemetry/sdk-logs');
+    const sdkMetrics = req('@opentelemetry/sdk-metrics');
+    const { SeverityNumber } = req('@opentelemetry/api-logs');
+    const { OTLPTraceExporter } = req('@opentelemetry/exporter-trace-otlp-proto');
+    const { OTLPLogExporter } = req('@opentelemetry/exporter-logs-otlp-proto');
+    const { OTLPMetricExporter } = req('@opentelemetry/exporter-metrics-otlp-proto');
+    const resource = resourceFromAttributes({ 'service.name': 'shop', 'service.version': '2.0.1' });
+
+    // Traces: a server span with a child in error.
+    const tp = new traceBase.BasicTracerProvider({ resource, spanProcessors: [new traceBase.SimpleSpanProcessor(new OTLPTraceExporter({ url: `${base}/v1/traces`, compression: 'gzip' }))] });
+    const tracer = tp.getTracer('shop-tracer', '0.3.0');
+    const parent = tracer.startSpan('POST /pay', { kind: api.SpanKind.SERVER, attributes: { 'http.method': 'POST', 'http.status_code': 502 } });
+    const child = tracer.startSpan('charge card', { kind: api.SpanKind.CLIENT, attributes: { 'peer.service': 'bank', retries: 2 } }, api.trace.setSpan(api.context.active(), parent));
+    child.addEvent('retry', { attempt: 1 });
+    child.setStatus({ code: api.SpanStatusCode.ERROR, message: 'bank timeout' });
+    child.end();
+    parent.end();
+    await tp.forceFlush();
+    // Logs: one with trace context and severity.
+    const lp = new sdkLogs.LoggerProvider({ resource, processors: [new sdkLogs.SimpleLogRecordProcessor(new OTLPLogExporter({ url: `${base}/v1/logs` }))] });
+    // (No context manager is registered here: the span's context is passed explicitly.)
+    lp.getLogger('shop-logger').emit({ severityNumber: SeverityNumber.ERROR, severityText: 'ERROR', body: 'payment failed', attributes: { 'order.id': 'A-17' }, context: api.trace.setSpan(api.context.active(), parent) });
+    await lp.forceFlush();
+    // Metrics: a counter (a monotonic cumulative sum) and a gauge.
+    const reader = new sdkMetrics.PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: `${base}/v1/metrics` }), exportIntervalMillis: 60_000 });
+    const mp = new sdkMetrics.MeterProvider({ resource, readers: [reader] });
+    const meter = mp.getMeter('shop-meter');
+    meter.createCounter('payments').add(5, { outcome: 'failed' });
+    meter.createObservableGauge('queue.depth').addCallback((r: any) => r.observe(7, { queue: 'pay' }));
+    await mp.forceFlush();
+
+    const spans = () => decoded(backend, 'traces').flatMap((r) => r.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans.map((s: any) => ({ s, resource: attrsOf(rs.resource?.attributes), scope: ss.scope })))));
+    const logs = () => decoded(backend, 'logs').flatMap((r) => r.resourceLogs.flatMap((rl: any) => rl.scopeLogs.flatMap((sl: any) => sl.logRecords.map((lr: any) => ({ lr, resource: attrsOf(rl.resource?.attributes) })))));
+    const metrics = () => decoded(backend, 'metrics').flatMap((r) => r.resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics)));
+    await until('two spans, a log and two metrics at the backend', () => spans().length >= 2 && logs().length >= 1 && metrics().length >= 2, 15_000, () => JSON.stringify(backend.requests.map((r) => r.path)));
+
+    const hexOf = (b: any) => Buffer.from(b ?? []).toString('hex');
+    const nsOf = (hr: [number, number]) => String(BigInt(hr[0]) * 1_000_000_000n + BigInt(hr[1]));
+    const byName = Object.fromEntries(spans().map((x) => [x.s.name, x]));
+    const p = byName['POST /pay']!;
+    const c = byName['charge card']!;
+    expect(p.resource).toMatchObject({ 'service.name': 'shop', 'service.version': '2.0.1' });
+    expect(p.scope).toMatchObject({ name: 'shop-tracer', version: '0.3.0' });
+    expect(hexOf(p.s.traceId)).toBe(parent.spanContext().traceId);
+    expect(hexOf(p.s.spanId)).toBe(parent.spanContext().spanId);
+    expect(hexOf(p.s.parentSpanId)).toBe('');
+    expect(hexOf(c.s.traceId)).toBe(parent.spanContext().traceId);
+    expect(hexOf(c.s.spanId)).toBe(child.spanContext().spanId);
+    expect(hexOf(c.s.parentSpanId)).toBe(parent.spanContext().spanId);
+    expect(p.s.kind).toBe(2);
+    expect(c.s.kind).toBe(3);
+    expect(String(p.s.startTimeUnixNano)).toBe(nsOf(parent.startTime));
+    expect(String(p.s.endTimeUnixNano)).toBe(nsOf(parent.endTime));
+    expect(String(c.s.startTimeUnixNano)).toBe(nsOf(child.startTime));
+    expect(String(c.s.endTimeUnixNano)).toBe(nsOf(child.endTime));
+    // attrsOf gives an intValue as its decimal string; the type is checked on the value itself.
+    expect(attrsOf(p.s.attributes)).toMatchObject({ 'http.method': 'POST', 'http.status_code': '502' });
+    expect(p.s.attributes.find((kv: any) => kv.key === 'http.status_code').value.intValue).toBeDefined();
+    expect(attrsOf(c.s.attributes)).toMatchObject({ 'peer.service': 'bank', retries: '2' });
+    expect(c.s.status).toMatchObject({ code: 2, message: 'bank timeout' });
+    expect(c.s.events.map((e: any) => ({ name: e.name, time: String(e.timeUnixNano), attrs: attrsOf(e.attributes) }))).toEqual([{ name: 'retry', time: nsOf(child.events[0].time), attrs: { attempt: '1' } }]);
+
+    const [{ lr, resource: lres }] = logs();
+    expect(lres).toMatchObject({ 'service.name': 'shop' });
+    expect(lr.body.stringValue).toBe('payment failed');
+    expect(lr.severityNumber).toBe(SeverityNumber.ERROR);
+    expect(lr.severityText).toBe('ERROR');
+    expect(attrsOf(lr.attributes)).toMatchObject({ 'order.id': 'A-17' });
+    expect(hexOf(lr.traceId)).toBe(parent.spanContext().traceId);
+    expect(hexOf(lr.spanId)).toBe(parent.spanContext().spanId);
+
+    const payments = metrics().find((m: any) => m.name === 'payments');
+    expect(payments.sum).toMatchObject({ isMonotonic: true });
+    expect(Number(payments.sum.dataPoints[0].asDouble ?? payments.sum.dataPoints[0].asInt)).toBe(5);
+    expect(attrsOf(payments.sum.dataPoints[0].attributes)).toMatchObject({ outcome: 'failed' });
+    const depth = metrics().find((m: any) => m.name === 'queue.depth');
+    expect(Number(depth.gauge.dataPoints[0].asDouble ?? depth.gauge.dataPoints[0].asInt)).toBe(7);
+    expect(attrsOf(depth.gauge.dataPoints[0].attributes)).toMatchObject({ queue: 'pay' });
+
+    await tp.shutdown();
+    await lp.shutdown();
+    await mp.shutdown();
   }, 30_000);
 });

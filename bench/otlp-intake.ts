@@ -13,10 +13,10 @@
  * (utime+stime of its process tree from /proc); its peak RSS; 429 answers (back-pressure).
  */
 import http from 'node:http';
-import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
 import { startReceiver } from './receiver.js';
+import { freePort } from '../testkit/statusPeers.js';
 import { treeSample } from './sidebyside.js';
 import { Flags, benchConfig, isMain, machine, pinSelf, record, sleep, startAgent, tmpDir } from './common.js';
 
@@ -63,14 +63,6 @@ function post(agent: http.Agent, port: number, body: Buffer): Promise<{ status: 
     req.on('error', reject);
     req.end(body);
   });
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 async function main(): Promise<void> {

@@ -102,7 +102,7 @@ export function renderTop(s: AgentStatus, prev: AgentStatus | undefined, opts: {
     if (routing && (routing.holdingStreams > 0 || routing.parkedBatches > 0)) {
       if (routing.parkedBatches > 0) out.push(`  ${routing.parkedBatches} batch(es) parked until it runs`);
       for (const h of routing.holding.slice(0, 5)) {
-        out.push(`  holds back ${h.path || h.stream} (${h.kind}): ${h.kind === 'log' ? formatBytes(h.behind) : `${h.behind} event(s)`} unacknowledged for ${Math.max(0, Math.round((s.now - h.since) / 1000))}s`);
+        out.push(`  holds back ${h.path || h.stream} (${h.kind}): ${h.stream.startsWith('file:') ? formatBytes(h.behind) : `${h.behind} event(s)`} unacknowledged for ${Math.max(0, Math.round((s.now - h.since) / 1000))}s`);
       }
       if (routing.holdingStreams > 5) out.push(`  … and ${routing.holdingStreams - 5} more stream(s)`);
     }

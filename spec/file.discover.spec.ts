@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FileDiscovery, isGlob, matchPaths, splitPattern } from '../sources/file/discover.js';
+import { PathWatcher } from '../sources/file/pathWatcher.js';
 import { fnmatch } from '../lib/fnmatch.js';
 import { findCopiesSince, looksLikeRotatedCopy } from '../sources/file/copytruncate.js';
 import { sameHead } from '../sources/file/fingerprint.js';
@@ -156,5 +157,57 @@ describe('FileDiscovery', () => {
     await waitFor(() => seen.some((s) => s.length === 1));
     expect(d.scans).toBeGreaterThan(1);
     await d.stop();
+  });
+
+  it('forwards writes to matching files only, with the path as matched (symlinks too), and follows new directories', async () => {
+    const dir = tree(['a.log', 'other.txt', 'skip.log', 'target/real.data']);
+    fs.symlinkSync(path.join(dir, 'target/real.data'), path.join(dir, 'link.log'));
+    const events: string[] = [];
+    const seen: string[][] = [];
+    const d = new FileDiscovery({ pattern: `${dir}/*.log`, excludes: ['*/skip.log'], logger: silentLogger, rescanMs: 3_600_000, onMatches: (f) => seen.push(f), onFileEvent: (p) => events.push(p) });
+    await d.start();
+    expect(seen[0]).toEqual([`${dir}/a.log`, `${dir}/link.log`]);
+    fs.appendFileSync(path.join(dir, 'other.txt'), 'x\n');
+    fs.appendFileSync(path.join(dir, 'skip.log'), 'x\n');
+    fs.appendFileSync(path.join(dir, 'a.log'), 'x\n');
+    fs.appendFileSync(path.join(dir, 'target/real.data'), 'x\n');
+    await waitFor(() => events.includes(`${dir}/a.log`) && events.includes(`${dir}/link.log`));
+    expect(events.filter((e) => !e.endsWith('/a.log') && !e.endsWith('/link.log'))).toEqual([]);
+    await d.stop();
+
+    // A directory level of the pattern: a directory made later is watched once a pass found it.
+    const root = tree([]);
+    const seen2: string[][] = [];
+    const events2: string[] = [];
+    const d2 = new FileDiscovery({ pattern: `${root}/*/app.log`, excludes: [], logger: silentLogger, rescanMs: 3_600_000, onMatches: (f) => seen2.push(f), onFileEvent: (p) => events2.push(p) });
+    await d2.start();
+    fs.mkdirSync(path.join(root, 'svc'));
+    await waitFor(() => d2.scans >= 3);
+    fs.writeFileSync(path.join(root, 'svc/app.log'), 'one\n');
+    await waitFor(() => seen2.some((f) => f.includes(`${root}/svc/app.log`)));
+    fs.appendFileSync(path.join(root, 'svc/app.log'), 'two\n');
+    await waitFor(() => events2.includes(`${root}/svc/app.log`));
+    await d2.stop();
+    await d2.stop();
+  });
+});
+
+describe('PathWatcher', () => {
+  it('skips what cannot be watched, reports how many watches it added, and closes idempotently', async () => {
+    const dir = tree(['a.log']);
+    const got: [string, string, string | undefined][] = [];
+    const w = new PathWatcher({ logger: silentLogger, onEvent: (t, e, n) => got.push([t.path, e, n]) });
+    expect(w.sync([{ path: dir, kind: 'dir' }, { path: path.join(dir, 'missing'), kind: 'dir' }])).toBe(1);
+    expect(w.sync([{ path: dir, kind: 'dir' }])).toBe(0);
+    expect(w.size).toBe(1);
+    fs.appendFileSync(path.join(dir, 'a.log'), 'x\n');
+    await waitFor(() => got.some(([, e, n]) => e === 'change' && n === 'a.log'));
+    fs.renameSync(path.join(dir, 'a.log'), path.join(dir, 'a.log.1'));
+    await waitFor(() => got.some(([, e, n]) => e === 'rename' && n === 'a.log.1'));
+    expect(w.sync([])).toBe(0);
+    expect(w.size).toBe(0);
+    w.close();
+    w.close();
+    expect(w.sync([{ path: dir, kind: 'dir' }])).toBe(0);
   });
 });

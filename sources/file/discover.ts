@@ -9,15 +9,15 @@
  *   (`*` crosses `/`). Results are sorted. Unreadable files, symlink loops and other errors are
  *   returned as `problems` (never thrown) so the caller can report them and retry next scan.
  * - The walk only descends as deep as the pattern needs, and never loops through symlinks.
- * - `FileDiscovery` watches only the directories the pattern involves (chokidar, fs.watch
- *   underneath; depth limited unless the pattern has `**`), rescans on directory events, and
- *   rescans every `rescanMs` as a safety net (`max_new_log_detection_time`). File change events
- *   are forwarded so tailers wake up without polling.
+ * - `FileDiscovery` watches (inotify, `pathWatcher.ts`) exactly the directories the last pass
+ *   walked, plus the symlinked files it matched; it rescans when a name that can matter appears
+ *   or goes away, and every `rescanMs` as a safety net (`max_new_log_detection_time`). A change
+ *   to a matching file is forwarded at once, with no file system call, so its tailer wakes up.
  */
 import { promises as fsp, constants as fsc } from 'node:fs';
 import * as path from 'node:path';
 import micromatch from 'micromatch';
-import { watch, type FSWatcher } from 'chokidar';
+import { PathWatcher, type WatchEvent, type WatchTarget } from './pathWatcher.js';
 import type { Logger } from '../../lib/types.js';
 import { errorMessage } from '../../lib/counters.js';
 import { fnmatchRegExp } from '../../lib/fnmatch.js';
@@ -49,6 +49,10 @@ export function splitPattern(pattern: string): { base: string; segments: string[
 export interface MatchResult {
   files: string[];
   problems: { path: string; error: string }[];
+  /** Every directory the walk looked into or through; `leaf` when only files it holds can match (not sub-directories). */
+  dirs: { path: string; leaf: boolean }[];
+  /** Matched files that are symlinks (their writes are seen in the target's directory). */
+  links: string[];
 }
 
 /** One glob pass. Never rejects. */
@@ -57,6 +61,8 @@ export async function matchPaths(pattern: string, excludes: string[] = []): Prom
   const found = new Set<string>();
   const problems: MatchResult['problems'] = [];
   const visited = new Set<string>();
+  const dirs = new Map<string, boolean>();
+  const links: string[] = [];
   // A path named without wildcards that is not a regular file is reported; what a glob matches
   // among directories, fifos and sockets is skipped quietly (`/var/log/*` matches directories).
   const literal = !segments.some(isGlob);
@@ -69,6 +75,7 @@ export async function matchPaths(pattern: string, excludes: string[] = []): Prom
       }
       await fsp.access(p, fsc.R_OK);
       found.add(p);
+      if ((await fsp.lstat(p)).isSymbolicLink()) links.push(p);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' && !(await fsp.lstat(p).then(() => true, () => false))) return; // vanished or never there
@@ -90,6 +97,8 @@ export async function matchPaths(pattern: string, excludes: string[] = []): Prom
   const walk = async (dir: string, idx: number, seen: Set<string>): Promise<void> => {
     if (idx === segments.length) return candidate(dir);
     const seg = segments[idx];
+    const leaf = idx === segments.length - 1 && seg !== '**';
+    dirs.set(dir, (dirs.get(dir) ?? true) && leaf);
     if (!isGlob(seg)) return walk(path.join(dir, seg), idx + 1, seen);
     const listing = await listDir(dir);
     if (!listing) return;
@@ -116,7 +125,8 @@ export async function matchPaths(pattern: string, excludes: string[] = []): Prom
   await walk(base, 0, visited);
   const ex = excludes.map(fnmatchRegExp);
   const files = [...found].filter((f) => !ex.some((r) => r.test(f))).sort();
-  return { files, problems };
+  const kept = new Set(files);
+  return { files, problems, dirs: [...dirs].map(([p, leaf]) => ({ path: p, leaf })), links: links.filter((l) => kept.has(l)) };
 }
 
 export interface FileDiscoveryOptions {
@@ -127,30 +137,32 @@ export interface FileDiscoveryOptions {
   rescanMs: number;
   /** Called with every match of a pass (`initial` for the first pass). */
   onMatches: (files: string[], initial: boolean) => void;
-  /** Called when a watched file changed or vanished (wakes its tailer). */
+  /** Called when a matching file changed, appeared or vanished (wakes its tailer). */
   onFileEvent?: (file: string) => void;
   /** Called with the problems of a pass (unreadable files, loops…). */
   onProblems?: (problems: MatchResult['problems']) => void;
-  /** Use chokidar (default true; tests of the rescan path turn it off). */
+  /** Watch with inotify (default true; tests of the rescan path turn it off). */
   watch?: boolean;
 }
 
-/** Runs `matchPaths` on start, on directory events, and every `rescanMs`. */
+/** Runs `matchPaths` on start, when a name that can match appears or goes away, and every `rescanMs`. */
 export class FileDiscovery {
-  private watcher?: FSWatcher;
+  private watcher?: PathWatcher;
   private timer?: NodeJS.Timeout;
   private debounce?: NodeJS.Timeout;
   private scanning?: Promise<void>;
   private again = false;
   private stopped = false;
   private passes = 0;
-  private readonly base: string;
-  private readonly depth: number | undefined;
+  /** Watched directories: true when only the files they hold can match. */
+  private leaves = new Map<string, boolean>();
+  private readonly matches: (file: string) => boolean;
 
   constructor(private readonly opts: FileDiscoveryOptions) {
-    const { base, segments } = splitPattern(opts.pattern);
-    this.base = base;
-    this.depth = segments.includes('**') ? undefined : Math.max(0, segments.length - 1);
+    const resolved = path.resolve(opts.pattern);
+    const ex = opts.excludes.map(fnmatchRegExp);
+    const re = isGlob(resolved) ? micromatch.makeRe(resolved.replace(/\[!/g, '[^'), MM_OPTS) : undefined;
+    this.matches = (p) => (re ? re.test(p) : p === resolved) && !ex.some((r) => r.test(p));
   }
 
   /** Number of scan passes done (status, tests). */
@@ -158,7 +170,7 @@ export class FileDiscovery {
     return this.passes;
   }
 
-  /** First pass (awaited), then watcher and timer. */
+  /** First pass (awaited, with its watches in place), then the timer. */
   async start(): Promise<void> {
     await this.rescan();
     if (this.stopped) return;
@@ -189,64 +201,49 @@ export class FileDiscovery {
     const initial = this.passes++ === 0;
     if (r.problems.length) this.opts.onProblems?.(r.problems);
     this.opts.onMatches(r.files, initial);
-    if (this.opts.watch !== false && !this.watcher) await this.startWatcher();
+    if (this.opts.watch === false) return;
+    this.watcher ??= new PathWatcher({ logger: this.opts.logger, onEvent: (t, e, n) => this.onWatchEvent(t, e, n) });
+    this.leaves = new Map(r.dirs.map((d) => [d.path, d.leaf]));
+    const targets: WatchTarget[] = [...r.dirs.map((d) => ({ path: d.path, kind: 'dir' as const })), ...r.links.map((l) => ({ path: l, kind: 'file' as const }))];
+    // Names created between this pass's listing and a new watch would go unseen: one more pass.
+    if (this.watcher.sync(targets) > 0) this.again = true;
   }
 
-  private async startWatcher(): Promise<void> {
-    const exists = await fsp.stat(this.base).then((s) => s.isDirectory(), () => false);
-    if (!exists || this.stopped) return;
-    // Only files the pattern can match are watched (directories always, to follow new ones).
-    const fileMatches = isGlob(this.opts.pattern)
-      ? ((re) => (p: string) => re.test(p))(micromatch.makeRe(path.resolve(this.opts.pattern).replace(/\[!/g, '[^'), MM_OPTS))
-      : (p: string) => p === path.resolve(this.opts.pattern);
-    const w = watch(this.base, {
-      ignored: (p: string, stats?: { isFile(): boolean }) => stats?.isFile() === true && !fileMatches(p),
-      ignoreInitial: true,
-      persistent: true,
-      atomic: false,
-      depth: this.depth,
-      followSymlinks: true,
-      ignorePermissionErrors: true,
-    });
-    this.watcher = w;
-    const soon = () => {
-      if (this.debounce || this.stopped) return;
-      this.debounce = setTimeout(() => {
-        this.debounce = undefined;
-        void this.rescan();
-      }, 20);
-    };
-    w.on('add', (p: string) => {
-      this.opts.onFileEvent?.(p);
-      soon();
-    });
-    w.on('addDir', soon);
-    w.on('change', (p: string) => this.opts.onFileEvent?.(p));
-    w.on('unlink', (p: string) => {
-      this.opts.onFileEvent?.(p);
-      soon();
-    });
-    w.on('error', (err: unknown) => this.opts.logger.warn(`Watching ${this.base} failed: ${errorMessage(err)} (periodic rescans continue).`));
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 2000);
-      w.once('ready', () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-    // Files created while the watcher was starting: one more pass.
-    this.again = true;
+  private onWatchEvent(t: WatchTarget, event: WatchEvent, name: string | undefined): void {
+    if (this.stopped) return;
+    if (t.kind === 'file') {
+      this.opts.onFileEvent?.(t.path);
+      if (event === 'rename') {
+        // The link's target was renamed or removed: watch whatever the link names now.
+        this.watcher?.drop(t);
+        this.soon();
+      }
+      return;
+    }
+    if (name === undefined) return this.soon();
+    const file = t.path === '/' ? `/${name}` : `${t.path}/${name}`;
+    const matches = this.matches(file);
+    if (matches) this.opts.onFileEvent?.(file);
+    // A name appeared or went away: rescan if it can match, or if it may be a directory on the way.
+    if (event === 'rename' && (matches || this.leaves.get(t.path) === false)) this.soon();
   }
 
-  /** Stops watcher and timers. Idempotent. */
+  private soon(): void {
+    if (this.debounce || this.stopped) return;
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      void this.rescan();
+    }, 20);
+  }
+
+  /** Stops watches and timers. Idempotent. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.debounce) clearTimeout(this.debounce);
     this.timer = this.debounce = undefined;
-    const w = this.watcher;
-    this.watcher = undefined;
     await this.scanning?.catch(() => undefined);
-    await w?.close().catch(() => undefined);
+    this.watcher?.close();
+    this.watcher = undefined;
   }
 }

@@ -75,7 +75,7 @@ export interface LogSourceContext {
   initialPositions?: Record<string, number>;
   /** Fallback stat poll of idle files in ms (default 10000 with watchers, whose events wake tailers at once; 1000 without). */
   pollIntervalMs?: number;
-  /** Use chokidar watchers (default true). */
+  /** Watch the pattern's directories with inotify (default true). */
   watch?: boolean;
   /** Scheduler for the partial-line timers (tests). */
   scheduler?: SchedulerLike;

@@ -4,12 +4,14 @@
  * Only the main file and `*.json` fragments count: editor temp files (`.swp`, `~`, `.tmp`) are
  * ignored. A bad file is then rejected by validation, never half-applied.
  *
- * chokidar gives prompt events; a stat of the few config files every `pollMs` is the safety net
- * (fs events can be missed, e.g. a rename-over right after the watcher started, or on NFS).
+ * inotify watches of the two directories (`pathWatcher.ts`) give prompt events; a stat of the few
+ * config files every `pollMs` is the safety net (fs events can be missed, e.g. a rename-over
+ * right after the watcher started, or on NFS), and re-syncs the watches (an `agent.d/` made later).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { watch } from 'chokidar';
+import { PathWatcher } from './pathWatcher.js';
+import { silentLogger } from './logger.js';
 
 export async function watchConfigFiles(
   configPath: string,
@@ -51,21 +53,25 @@ export async function watchConfigFiles(
       .join('|');
   }
   let signature = currentSignature();
+  // Watch the directories (an editor's rename-over-save replaces the file's inode).
+  const watcher = new PathWatcher({
+    logger: silentLogger,
+    onEvent: (t, _event, name) => {
+      const p = name === undefined ? undefined : path.join(t.path, name);
+      if (p === fragments) watcher.sync(targets); // agent.d/ made (or replaced) after the start
+      if (p === undefined || relevant(p)) fire();
+    },
+  });
+  const targets = [...new Set([path.dirname(main), fragments])].map((p) => ({ path: p, kind: 'dir' as const }));
+  watcher.sync(targets);
   const poll = setInterval(() => {
+    watcher.sync(targets);
     if (currentSignature() !== signature) fire();
   }, opts.pollMs ?? 1000);
   poll.unref();
-
-  // Watch the directories (an editor's rename-over-save replaces the file's inode).
-  const watcher = watch([path.dirname(main), fragments], { ignoreInitial: true, depth: 0, persistent: true });
-  const onEvent = (p: string) => {
-    if (relevant(p)) fire();
-  };
-  watcher.on('add', onEvent).on('change', onEvent).on('unlink', onEvent).on('error', () => undefined);
-  await Promise.race([new Promise<void>((r) => watcher.once('ready', () => r())), new Promise((r) => setTimeout(r, 5000).unref())]);
   return async () => {
     clearTimeout(timer);
     clearInterval(poll);
-    await watcher.close();
+    watcher.close();
   };
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FileDiscovery, isGlob, matchPaths, splitPattern } from '../sources/file/discover.js';
-import { PathWatcher } from '../sources/file/pathWatcher.js';
+import { PathWatcher } from '../lib/pathWatcher.js';
 import { fnmatch } from '../lib/fnmatch.js';
 import { findCopiesSince, looksLikeRotatedCopy } from '../sources/file/copytruncate.js';
 import { sameHead } from '../sources/file/fingerprint.js';

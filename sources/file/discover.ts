@@ -9,7 +9,7 @@
  *   (`*` crosses `/`). Results are sorted. Unreadable files, symlink loops and other errors are
  *   returned as `problems` (never thrown) so the caller can report them and retry next scan.
  * - The walk only descends as deep as the pattern needs, and never loops through symlinks.
- * - `FileDiscovery` watches (inotify, `pathWatcher.ts`) exactly the directories the last pass
+ * - `FileDiscovery` watches (inotify, `lib/pathWatcher.ts`) exactly the directories the last pass
  *   walked, plus the symlinked files it matched; it rescans when a name that can matter appears
  *   or goes away, and every `rescanMs` as a safety net (`max_new_log_detection_time`). A change
  *   to a matching file is forwarded at once, with no file system call, so its tailer wakes up.
@@ -17,7 +17,7 @@
 import { promises as fsp, constants as fsc } from 'node:fs';
 import * as path from 'node:path';
 import micromatch from 'micromatch';
-import { PathWatcher, type WatchEvent, type WatchTarget } from './pathWatcher.js';
+import { PathWatcher, type WatchEvent, type WatchTarget } from '../../lib/pathWatcher.js';
 import type { Logger } from '../../lib/types.js';
 import { errorMessage } from '../../lib/counters.js';
 import { fnmatchRegExp } from '../../lib/fnmatch.js';

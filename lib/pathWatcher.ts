@@ -1,6 +1,8 @@
 /**
- * The inotify watches of one `logs[]` entry: the directories its pattern involves, plus the
- * symlinked files it matched (whose writes land in another directory).
+ * A set of inotify watches (`fs.watch`) kept equal to a list of paths: directories (events name
+ * the entry that changed) and single files. File discovery watches the directories a `logs[]`
+ * pattern involves plus the symlinked files it matched (their writes land in the target's
+ * directory); the config watcher watches the config file's directory and `agent.d/`.
  *
  * Promises:
  * - `sync(targets)` makes the set of watches equal to `targets`: new ones are added, those no
@@ -21,8 +23,8 @@
  * elsewhere is noticed at the next rescan.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import type { Logger } from '../../lib/types.js';
-import { errorMessage } from '../../lib/counters.js';
+import type { Logger } from './types.js';
+import { errorMessage } from './counters.js';
 
 export interface WatchTarget {
   path: string;

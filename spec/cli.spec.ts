@@ -149,6 +149,38 @@ describe('sluice CLI', () => {
     expect(agent.output()).not.toContain('hunter2');
   }, 60_000);
 
+  it('runs the example plugins (source, operator, parser, monitor) in the shipped command, bundle and module tree alike', async () => {
+    // bin/sluice loads the single-file build (dist/bundle/cli) when it is there; plugins import
+    // their own rxjs from node_modules, so Observables cross between two copies of rxjs there.
+    for (const env of [{}, { SLUICE_NO_BUNDLE: '1' }]) {
+      const c = makeConfig({
+        plugins: ['./plugins/uppercase.mjs', './plugins/keyvalue.mjs', './plugins/heartbeat.mjs', './plugins/random-walk.mjs'],
+        sources: [{ type: 'heartbeat', id: 'hb', interval_secs: 0.2, message: 'beat' }],
+        monitors: [{ module: './plugins/random-walk.mjs', id: 'walk', step: 2, sample_interval: 0.2 }],
+      });
+      fs.mkdirSync(path.join(c.dir, 'plugins'));
+      for (const f of ['operators/uppercase.mjs', 'parsers/keyvalue.mjs', 'sources/heartbeat.mjs', 'monitors/random-walk.mjs']) {
+        fs.copyFileSync(path.join(ROOT, 'examples', f), path.join(c.dir, 'plugins', path.basename(f)));
+      }
+      fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(c.dir, 'node_modules'));
+      const cfg = fs.readFileSync(c.configPath, 'utf8').replace('copy_from_start: true,', 'copy_from_start: true, parse_format: "keyvalue", operators: [{ type: "uppercase" }],');
+      fs.writeFileSync(c.configPath, cfg);
+      fs.appendFileSync(c.log, 'level=warn msg=disk password=hunter2\n');
+      const agent = spawn(process.execPath, [BIN, 'start', '--foreground', '--config', c.configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+      children.push(agent);
+      let output = '';
+      agent.stderr!.on('data', (d) => (output += d));
+      const has = (pred: (r: ReturnType<typeof readNdjson>[number]) => boolean) => readNdjson(c.out).some(pred);
+      await waitFor('file line, heartbeat and monitor sample in the sink', () => has((r) => r.logfile === c.log) && has((r) => /beat/.test(r.message)) && has((r) => /random-walk|walk/.test(String(r.logfile))), 20_000, 100);
+      const line = readNdjson(c.out).find((r) => r.logfile === c.log)!;
+      expect(line.message).toBe('LEVEL=WARN MSG=DISK PASSWORD=XXX');
+      expect(line.attrs).toMatchObject({ level: 'warn', msg: 'disk' });
+      expect(sluice(['stop', '--config', c.configPath]).code).toBe(0);
+      expect(await exited(agent)).toBe(0);
+      expect(output).not.toMatch(/plugin .*:/);
+    }
+  }, 60_000);
+
   it('kill -9 and restart: every line arrives, duplicates only from what was not yet checkpointed', async () => {
     const c = makeConfig();
     let agent = startForeground(c.configPath);

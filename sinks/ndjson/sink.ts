@@ -38,6 +38,8 @@ export function createNdjsonSink(config: NdjsonSinkConfig, ctx: { logger: Logger
   let handle: fsp.FileHandle | null = null;
   let fileBytes = 0;
   let stopped = false;
+  /** stop() ran: the handle is closed and no other is opened (takePending only sets `stopped`). */
+  let closed = false;
   let lastWrite = 0;
   let pendingBytes = 0;
   const idleWaiters: (() => void)[] = [];
@@ -47,7 +49,13 @@ export function createNdjsonSink(config: NdjsonSinkConfig, ctx: { logger: Logger
     await fsp.mkdir(config.dir, { recursive: true });
     // Events may hold anything the logs held: never world-readable (0640 before the umask; an
     // existing file that was readable by others loses those bits).
-    handle = await fsp.open(path.join(config.dir, FILE), 'a', FILE_MODE);
+    const h = await fsp.open(path.join(config.dir, FILE), 'a', FILE_MODE);
+    if (closed) {
+      // stop() ran while this was opening: never leave a handle to the garbage collector.
+      await h.close().catch(() => undefined);
+      throw new Error('the embedded sink was stopped');
+    }
+    handle = h;
     const st = await handle.stat();
     if (st.mode & 0o007) await handle.chmod(st.mode & 0o770).catch(() => undefined);
     fileBytes = (await handle.stat()).size;
@@ -100,6 +108,10 @@ export function createNdjsonSink(config: NdjsonSinkConfig, ctx: { logger: Logger
         }
       } catch (err) {
         // Keep the data: put the batches back and retry after a pause.
+        if (closed) {
+          queue = batches.concat(queue);
+          return;
+        }
         countError(counters, err);
         ctx.logger.error(`Embedded sink could not write to ${config.dir}: ${errorMessage(err)}`);
         queue = batches.concat(queue);
@@ -141,9 +153,10 @@ export function createNdjsonSink(config: NdjsonSinkConfig, ctx: { logger: Logger
       if (handle) await handle.sync().catch(() => undefined);
     },
     async stop(deadlineMs = 5000): Promise<void> {
-      if (stopped) return;
+      // Idempotent; also after takePending(), which stops writing but leaves the file open.
+      if (closed) return;
       await sink.flush(deadlineMs);
-      stopped = true;
+      stopped = closed = true;
       if (handle) await handle.close().catch(() => undefined);
       handle = null;
     },

@@ -21,7 +21,7 @@ import { createRequire } from 'node:module';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createAgent, type Agent } from '../app/agent.js';
-import { attrsOf, decodeOtlp, startOtlpServer, type OtlpServer } from '../testkit/otlpServer.js';
+import { attrsOf, decodeOtlp } from '../testkit/otlpServer.js';
 import { startTestServer, parseAddEventsBody, type TestServer } from '../testkit/tlsServer.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -55,19 +55,19 @@ const quiet = (dir: string) => ({
   server_attributes: { serverHost: 'otlp-host-1', region: 'test' },
 });
 
-const otelSink = (s: OtlpServer) => ({ type: 'otlp', endpoint: s.url, protocol: 'http/protobuf', compression: 'gzip', linger_ms: 50, retry_base_ms: 100, retry_max_ms: 500 });
+const otelSink = (s: TestServer) => ({ type: 'otlp', endpoint: s.url, protocol: 'http/protobuf', compression: 'gzip', linger_ms: 50, retry_base_ms: 100, retry_max_ms: 500 });
 
 /** Every record of `signal` the receiver got, decoded with the official definitions. */
-function decoded(s: OtlpServer, signal: 'logs' | 'metrics' | 'traces'): any[] {
-  return s.requests.filter((r) => r.path === `/v1/${signal}`).map((r) => decodeOtlp(signal, r.body));
+function decoded(s: TestServer, signal: 'logs' | 'metrics' | 'traces'): any[] {
+  return s.requests.filter((r) => r.url === `/v1/${signal}`).map((r) => decodeOtlp(signal, r.body));
 }
 
 describe('an agent exporting to a named otlp sink', () => {
-  let server: OtlpServer;
+  let server: TestServer;
   let agent: Agent | undefined;
   let child: ChildProcess | undefined;
   beforeEach(async () => {
-    server = await startOtlpServer();
+    server = await startTestServer();
   });
   afterEach(async () => {
     if (child && child.exitCode === null) {
@@ -95,7 +95,7 @@ describe('an agent exporting to a named otlp sink', () => {
     });
     await agent.start();
     const records = () => decoded(server, 'logs').flatMap((r) => r.resourceLogs.flatMap((rl: any) => rl.scopeLogs.flatMap((sl: any) => sl.logRecords.map((lr: any) => ({ lr, resource: attrsOf(rl.resource?.attributes) })))));
-    await until('two log records', () => records().length >= 2, 15_000, () => JSON.stringify(server.requests.map((r) => r.path)));
+    await until('two log records', () => records().length >= 2, 15_000, () => JSON.stringify(server.requests.map((r) => r.url)));
     await until('a gauge', () => decoded(server, 'metrics').length > 0);
     for (const r of server.requests) {
       expect(r.headers['content-type']).toBe('application/x-protobuf');
@@ -265,10 +265,10 @@ describe('the OpenTelemetry SDK to the agent\'s otlp_receiver, out through addEv
 });
 
 describe('the OpenTelemetry SDK through the agent to an OTLP backend (receiver â†’ otlp sink)', () => {
-  let backend: OtlpServer;
+  let backend: TestServer;
   let agent: Agent | undefined;
   beforeAll(async () => {
-    backend = await startOtlpServer();
+    backend = await startTestServer();
   });
   afterAll(async () => {
     await agent?.stop();
@@ -320,7 +320,7 @@ describe('the OpenTelemetry SDK through the agent to an OTLP backend (receiver â
     const spans = () => decoded(backend, 'traces').flatMap((r) => r.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans.map((s: any) => ({ s, resource: attrsOf(rs.resource?.attributes), scope: ss.scope })))));
     const logs = () => decoded(backend, 'logs').flatMap((r) => r.resourceLogs.flatMap((rl: any) => rl.scopeLogs.flatMap((sl: any) => sl.logRecords.map((lr: any) => ({ lr, resource: attrsOf(rl.resource?.attributes) })))));
     const metrics = () => decoded(backend, 'metrics').flatMap((r) => r.resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics)));
-    await until('two spans, a log and two metrics at the backend', () => spans().length >= 2 && logs().length >= 1 && metrics().length >= 2, 15_000, () => JSON.stringify(backend.requests.map((r) => r.path)));
+    await until('two spans, a log and two metrics at the backend', () => spans().length >= 2 && logs().length >= 1 && metrics().length >= 2, 15_000, () => JSON.stringify(backend.requests.map((r) => r.url)));
 
     const hexOf = (b: any) => Buffer.from(b ?? []).toString('hex');
     const nsOf = (hr: [number, number]) => String(BigInt(hr[0]) * 1_000_000_000n + BigInt(hr[1]));

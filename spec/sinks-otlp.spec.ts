@@ -13,13 +13,13 @@ import { Credits } from '../lib/pipeline/credits.js';
 import { createOtlpSink, signalUrl, type OtlpSink, type OtlpSinkConfig } from '../sinks/otlp/sink.js';
 import { otlpSink } from '../sinks/otlp/component.js';
 import { withDefaults } from '../lib/component.js';
-import { makeTestCa, waitFor, type TestCa } from '../testkit/tlsServer.js';
-import { attrsOf, decodeOtlp, otlpProto, startOtlpServer, type OtlpServer } from '../testkit/otlpServer.js';
+import { makeTestCa, startTestServer, waitFor, type TestCa, type TestServer } from '../testkit/tlsServer.js';
+import { attrsOf, decodeOtlp, otlpProto } from '../testkit/otlpServer.js';
 import { startConnectProxy } from './helpers/connectProxy.js';
 
 type TestStream = Stream & { acks: number[]; ackRequests: number[] };
 
-let server: OtlpServer;
+let server: TestServer;
 let ca: TestCa;
 const sinks: OtlpSink[] = [];
 
@@ -64,7 +64,7 @@ function mkSink(cfg: Partial<OtlpSinkConfig> = {}, readBudget?: Credits) {
 /** Every log record received so far (protobuf), with its resource and scope. */
 function receivedLogs(srv = server) {
   const out: { rec: Record<string, any>; resource: Record<string, unknown>; scope: Record<string, any> }[] = [];
-  for (const r of srv.requests.filter((x) => x.path === '/v1/logs')) {
+  for (const r of srv.requests.filter((x) => x.url === '/v1/logs')) {
     const d = decodeOtlp('logs', r.body);
     for (const rl of d.resourceLogs ?? []) for (const sl of rl.scopeLogs ?? []) for (const rec of sl.logRecords ?? []) out.push({ rec, resource: attrsOf(rl.resource?.attributes), scope: sl.scope });
   }
@@ -84,7 +84,7 @@ beforeAll(() => {
 });
 
 beforeEach(async () => {
-  server = await startOtlpServer();
+  server = await startTestServer();
 });
 
 afterEach(async () => {
@@ -95,7 +95,7 @@ afterEach(async () => {
 describe('mapping (decoded with the official definitions)', () => {
   test('logs over HTTPS with a private CA: body, times, attributes, log.file.path, host.name, severity, headers, gzip', async () => {
     await server.close();
-    server = await startOtlpServer(ca);
+    server = await startTestServer(ca);
     const { sink } = mkSink({ ca_cert_path: ca.caPath, headers: { 'x-api-key': 'k3y-s3cret-value', 'X-Tenant': 't1' }, resource_attributes: { 'service.name': 'shop', 'deployment.environment': 'prod' } });
     const s = mkStream('app');
     const before = BigInt(Date.now()) * 1_000_000n;
@@ -111,7 +111,7 @@ describe('mapping (decoded with the official definitions)', () => {
     expect(s.acks).toEqual([lb.end]);
     expect(server.requests).toHaveLength(1);
     const req = server.requests[0];
-    expect(req.path).toBe('/v1/logs');
+    expect(req.url).toBe('/v1/logs');
     expect(req.method).toBe('POST');
     expect(req.headers['content-type']).toBe('application/x-protobuf');
     expect(req.headers['content-encoding']).toBe('gzip');
@@ -211,8 +211,8 @@ describe('mapping (decoded with the official definitions)', () => {
       ]);
     sink.write(mb);
     await sink.flush(5000);
-    expect(server.requests.map((r) => r.path).sort()).toEqual(['/v1/logs', '/v1/metrics']);
-    const m = decodeOtlp('metrics', server.requests.find((r) => r.path === '/v1/metrics')!.body);
+    expect(server.requests.map((r) => r.url).sort()).toEqual(['/v1/logs', '/v1/metrics']);
+    const m = decodeOtlp('metrics', server.requests.find((r) => r.url === '/v1/metrics')!.body);
     expect(m.resourceMetrics).toHaveLength(1);
     expect(attrsOf(m.resourceMetrics[0].resource.attributes)).toEqual({ 'host.name': 'web-1', region: 'eu' });
     const metrics = m.resourceMetrics[0].scopeMetrics[0].metrics as Record<string, any>[];
@@ -263,7 +263,7 @@ describe('mapping (decoded with the official definitions)', () => {
     const bad = { kind: 'span', traceId: 'nothex', spanId: '1', name: 'x', startNs: 1n, endNs: 2n, attributes: {} } as TelemetryRecord;
     sink.write(batch(s, 0, [{ message: 'root', record: root }, { message: 'child', record: child }, { message: 'bad', record: bad }]));
     await sink.flush(5000);
-    const t = decodeOtlp('traces', server.requests.find((r) => r.path === '/v1/traces')!.body);
+    const t = decodeOtlp('traces', server.requests.find((r) => r.url === '/v1/traces')!.body);
     const spans = t.resourceSpans[0].scopeSpans[0].spans as Record<string, any>[];
     expect(spans).toHaveLength(2);
     const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : undefined);
@@ -299,7 +299,7 @@ describe('mapping (decoded with the official definitions)', () => {
       expect(r.headers['content-type']).toBe('application/json');
       expect(r.headers['content-encoding']).toBeUndefined();
     }
-    const get = (p: string) => JSON.parse(server.requests.find((r) => r.path === p)!.body.toString('utf8'));
+    const get = (p: string) => JSON.parse(server.requests.find((r) => r.url === p)!.body.toString('utf8'));
     const l = get('/v1/logs').resourceLogs[0];
     expect(l.resource.attributes).toContainEqual({ key: 'host.name', value: { stringValue: 'web-1' } });
     const rec = l.scopeLogs[0].logRecords[0];
@@ -362,7 +362,7 @@ describe('delivery', () => {
   });
 
   test('413 splits the request in halves until it fits; a single record still too large is dropped as too_large', async () => {
-    server.answer = (req) => {
+    server.script = (req) => {
       const d = decodeOtlp('logs', req.body);
       const n = d.resourceLogs[0].scopeLogs[0].logRecords.length;
       const huge = d.resourceLogs[0].scopeLogs[0].logRecords.some((r: any) => r.body.stringValue.startsWith('HUGE'));
@@ -490,7 +490,7 @@ describe('delivery', () => {
     ]);
     other.write(batch(s, b2.end, ['late\n']));
     expect(other.counters.dropped).toEqual({ sink_stopped: 1 });
-    server = await startOtlpServer(); // for afterEach
+    server = await startTestServer(); // for afterEach
   });
 
   test('ack order with several streams interleaved, across failures: per stream in order, never before delivery', async () => {
@@ -510,7 +510,7 @@ describe('delivery', () => {
     }
     sink.write({ stream: streams[0], events: [], end: offsets[0] + 10 });
     await sink.flush(8000);
-    const delivered = (upTo: number) => new Set(server.requests.slice(0, upTo).filter((_r, i) => !failed.has(i)).flatMap((r) => receivedLogs({ ...server, requests: [r] } as OtlpServer).map((x) => x.rec.body.stringValue as string)));
+    const delivered = (upTo: number) => new Set(server.requests.slice(0, upTo).filter((_r, i) => !failed.has(i)).flatMap((r) => receivedLogs({ ...server, requests: [r] } as TestServer).map((x) => x.rec.body.stringValue as string)));
     for (let k = 0; k < 3; k++) {
       const s = streams[k];
       expect([...s.acks].sort((x, y) => x - y)).toEqual(s.acks);
@@ -527,7 +527,7 @@ describe('delivery', () => {
   });
 
   test('a failing lane holds back acks of a stream whose other events went out; other kinds (apm) are acked in order', async () => {
-    server.answer = (req) => (req.path === '/v1/metrics' && server.requests.filter((r) => r.path === '/v1/metrics').length <= 2 ? { status: 503 } : {});
+    server.script = (req) => (req.url === '/v1/metrics' && server.requests.filter((r) => r.url === '/v1/metrics').length <= 2 ? { status: 503 } : {});
     const { sink } = mkSink({ retry_base_ms: 150, retry_max_ms: 200 });
     const mon = mkStream('mon', 'metric', {});
     const apm = mkStream('scout', 'apm', {});
@@ -575,7 +575,7 @@ describe('delivery', () => {
 
   test('HTTPS: an unknown CA is refused and retried (data kept); verify_server_certificate: false accepts it', async () => {
     await server.close();
-    server = await startOtlpServer(ca);
+    server = await startTestServer(ca);
     const { sink, logger } = mkSink({ retry_base_ms: 50 });
     const s = mkStream('tls');
     sink.write(batch(s, 0, ['secure\n']));
@@ -646,6 +646,6 @@ describe('configuration', () => {
     // The emptied batch is first in the queue: acknowledged at once (nothing of it is pending any more).
     expect(a.acks).toEqual([4]);
     expect(sink.takePending().map((p) => [p.stream.id, p.events.length])).toEqual([[b.id, 1]]);
-    server = await startOtlpServer();
+    server = await startTestServer();
   });
 });

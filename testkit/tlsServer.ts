@@ -4,7 +4,9 @@
  * node-forge (keys from node's crypto for speed), a local HTTPS (or HTTP) server on 127.0.0.1:0
  * that records every request (raw and inflated body, headers) and answers through a scriptable
  * fault queue, and a parser for Scalyr's body dialect (unquoted keys, `` `s `` length-prefixed
- * strings) so tests can compare decoded events byte for byte.
+ * strings) so tests can compare decoded events byte for byte. The same server is the OTLP/HTTP
+ * receiver of the otlp sink's specs (it answers `/v1/*` as a collector would); the official
+ * protobuf definitions that decode those requests are in testkit/otlpServer.ts.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -82,6 +84,8 @@ export interface RecordedRequest {
   raw: Buffer;
   /** The body after undoing Content-Encoding: deflate (addEvents) or gzip (OTLP). */
   body: Buffer;
+  /** When the body had arrived (`Date.now()`), for checks on retry spacing. */
+  at: number;
   /** The fault used to answer it (`{}` = success). */
   fault: Fault;
 }
@@ -93,7 +97,7 @@ export interface RecordedRequest {
  */
 export interface Fault {
   status?: number;
-  body?: string;
+  body?: Buffer | string;
   contentType?: string;
   reset?: boolean;
   hang?: boolean;
@@ -106,10 +110,14 @@ export interface TestServer {
   url: string;
   port: number;
   requests: RecordedRequest[];
-  /** Answers for the next requests, in order; when empty, `script()`'s, else `{"status":"success"}`. */
+  /** Answers for the next requests, in order; when empty, `script(req)`'s, else the default answer. */
   faults: Fault[];
-  /** The answer to a request when `faults` is empty (e.g. 503 until a time), if set. */
-  script?: () => Fault | undefined;
+  /**
+   * The answer to a request when `faults` is empty (e.g. 503 until a time, or one that depends
+   * on the request), if set; undefined means the default answer. It is called with the request
+   * already in `requests`.
+   */
+  script?: (req: RecordedRequest) => Fault | undefined;
   /** Connections accepted (for keep-alive checks). */
   connections: number;
   close(): Promise<void>;
@@ -117,7 +125,90 @@ export interface TestServer {
 
 export const SUCCESS = '{"status":"success","bytesCharged":0}';
 
-/** Starts a recording server on 127.0.0.1:0 (HTTPS when `tls` is given). */
+export type OtlpSignal = 'logs' | 'metrics' | 'traces';
+
+/** The OTLP/HTTP signal a request path exports to (`/v1/logs` → `logs`), undefined for any other path. */
+export function otlpSignal(url: string): OtlpSignal | undefined {
+  const m = /^\/v1\/(logs|metrics|traces)$/.exec(url);
+  return m ? (m[1] as OtlpSignal) : undefined;
+}
+
+/** `raw` with its Content-Encoding (deflate: addEvents, gzip: OTLP) undone; a marker text when that fails. */
+function decodeBody(raw: Buffer, encoding: string | undefined): Buffer {
+  if (encoding !== 'deflate' && encoding !== 'gzip') return raw;
+  try {
+    return encoding === 'deflate' ? zlib.inflateSync(raw) : zlib.gunzipSync(raw);
+  } catch {
+    return Buffer.from(`<<${encoding === 'deflate' ? 'inflate' : 'gunzip'} failed>>`);
+  }
+}
+
+/**
+ * The answer when the fault gives none: an OTLP/HTTP export (the otlp sink, an SDK exporter) is
+ * answered as a collector would, with an empty response of the request's encoding (no partial
+ * success); anything else with addEvents' success.
+ */
+function defaultAnswer(req: RecordedRequest): { contentType: string; body: string } {
+  if (otlpSignal(req.url) === undefined) return { contentType: 'application/json', body: SUCCESS };
+  const protobuf = String(req.headers['content-type'] ?? '').startsWith('application/x-protobuf');
+  return protobuf ? { contentType: 'application/x-protobuf', body: '' } : { contentType: 'application/json', body: '{}' };
+}
+
+/** Streams a body of `bytes` bytes, waiting for 'drain' whenever the socket's buffer is full. */
+function streamHuge(res: http.ServerResponse, bytes: number): void {
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  let left = bytes;
+  const pump = () => {
+    while (left > 0) {
+      left -= chunk.length;
+      if (!res.write(chunk)) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+    res.end();
+  };
+  res.on('error', () => {});
+  pump();
+}
+
+/** Answers `rec` (received on `req`) as its fault says, at once (the delay is the caller's). */
+function respond(req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest): void {
+  const f = rec.fault;
+  if (f.reset) {
+    req.socket.destroy();
+    return;
+  }
+  if (f.hang) return;
+  const d = defaultAnswer(rec);
+  res.statusCode = f.status ?? 200;
+  res.setHeader('Content-Type', f.contentType ?? d.contentType);
+  for (const [k, v] of Object.entries(f.headers ?? {})) res.setHeader(k, v);
+  if (f.hugeBytes) streamHuge(res, f.hugeBytes);
+  else res.end(f.body ?? d.body);
+}
+
+/**
+ * Keeps every socket of `server` in `sockets` until it closes (so close() can destroy keep-alive
+ * ones) and counts accepted connections in `state.connections` (with TLS, completed handshakes).
+ */
+function trackSockets(server: net.Server, tls: boolean, state: TestServer, sockets: Set<net.Socket>): void {
+  const track = (s: net.Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  };
+  server.on(tls ? 'secureConnection' : 'connection', (s: net.Socket) => {
+    state.connections++;
+    track(s);
+  });
+  if (tls) server.on('connection', track);
+  server.on('tlsClientError', () => {});
+}
+
+/**
+ * Starts a recording server on 127.0.0.1:0 (HTTPS when `tls` is given): the addEvents receiver,
+ * and an OTLP/HTTP one on `/v1/logs|metrics|traces` (decode those with testkit/otlpServer.ts).
+ */
 export async function startTestServer(tls?: { certPem: string; keyPem: string }, port = 0): Promise<TestServer> {
   const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -134,73 +225,32 @@ export async function startTestServer(tls?: { certPem: string; keyPem: string },
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const raw = Buffer.concat(chunks);
-      let body = raw;
-      const encoding = req.headers['content-encoding'];
-      if (encoding === 'deflate' || encoding === 'gzip') {
-        try {
-          body = encoding === 'deflate' ? zlib.inflateSync(raw) : zlib.gunzipSync(raw);
-        } catch {
-          body = Buffer.from(`<<${encoding === 'deflate' ? 'inflate' : 'gunzip'} failed>>`);
-        }
+      const body = decodeBody(raw, req.headers['content-encoding']);
+      const rec: RecordedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw, body, at: Date.now(), fault: {} };
+      state.requests.push(rec);
+      rec.fault = state.faults.shift() ?? state.script?.(rec) ?? {};
+      const delayMs = rec.fault.delayMs;
+      if (!delayMs) {
+        respond(req, res, rec);
+        return;
       }
-      // An OTLP/HTTP export (the otlp sink pointed here) is answered as a collector would: an
-      // empty response of the request's encoding (no partial success).
-      const otlp = /^\/v1\/(logs|metrics|traces)$/.test(req.url ?? '');
-      const protobufReq = String(req.headers['content-type'] ?? '').startsWith('application/x-protobuf');
-      const f = state.faults.shift() ?? state.script?.() ?? {};
-      state.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw, body, fault: f });
-      const answer = () => {
-        if (f.reset) {
-          req.socket.destroy();
-          return;
-        }
-        if (f.hang) return;
-        res.statusCode = f.status ?? 200;
-        res.setHeader('Content-Type', f.contentType ?? (otlp && protobufReq ? 'application/x-protobuf' : 'application/json'));
-        for (const [k, v] of Object.entries(f.headers ?? {})) res.setHeader(k, v);
-        if (f.hugeBytes) {
-          const chunk = Buffer.alloc(64 * 1024, 0x61);
-          let left = f.hugeBytes;
-          const pump = () => {
-            while (left > 0) {
-              left -= chunk.length;
-              if (!res.write(chunk)) {
-                res.once('drain', pump);
-                return;
-              }
-            }
-            res.end();
-          };
-          res.on('error', () => {});
-          pump();
-          return;
-        }
-        res.end(f.body ?? (otlp ? (protobufReq ? '' : '{}') : SUCCESS));
-      };
-      if (f.delayMs) {
-        const t = setTimeout(() => {
-          timers.delete(t);
-          answer();
-        }, f.delayMs);
-        timers.add(t);
-      } else answer();
+      // The delayed answer's timer is kept until it fires, so close() can cancel it.
+      const t = setTimeout(() => {
+        timers.delete(t);
+        respond(req, res, rec);
+      }, delayMs);
+      timers.add(t);
     });
   };
   const server = tls ? https.createServer({ cert: tls.certPem, key: tls.keyPem }, handler) : http.createServer(handler);
-  server.on(tls ? 'secureConnection' : 'connection', (s: net.Socket) => {
-    state.connections++;
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  if (tls) server.on('connection', (s: net.Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  server.on('tlsClientError', () => {});
+  trackSockets(server, !!tls, state, sockets);
+  // listen() calls back once the port is bound; only then is the address (the port 0 chose) known.
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const addr = server.address() as net.AddressInfo;
   state.port = addr.port;
   state.url = `${tls ? 'https' : 'http'}://127.0.0.1:${addr.port}`;
+  // Resolves when the server has closed: pending delays are cancelled and open (keep-alive,
+  // hanging) sockets destroyed first, or close() would wait for them.
   state.close = () =>
     new Promise<void>((resolve) => {
       for (const t of timers) clearTimeout(t);

@@ -331,7 +331,8 @@ describe('delivery', () => {
     const s = mkStream('r');
     const b = batch(s, 0, ['one\n', 'two\n', 'three\n']);
     sink.write(b);
-    await waitFor(() => server.requests.length === 1, 5000, 'first attempt');
+    // The server records a request before it answers: wait for the sink to have read the answer.
+    await waitFor(() => server.requests.length === 1 && sink.status().consecutiveFailures === 1, 5000, 'first attempt answered');
     expect(s.acks).toEqual([]);
     expect(sink.status()).toMatchObject({ state: 'retrying', consecutiveFailures: 1, lastHttpStatus: 503 });
     expect(sink.status().nextRetryTime).toBeGreaterThan(Date.now() + 500);

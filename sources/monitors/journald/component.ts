@@ -30,6 +30,8 @@ export const DEFAULT_JOURNAL_FIELDS: Readonly<Record<string, string>> = {
 /** The longest journalctl JSON line (one entry) read; a longer entry is skipped and counted (`entry_too_large`). */
 export const MAX_ENTRY_BYTES = 4 * 1024 * 1024;
 /** The longest wait between two restarts of journalctl. */
+/** How long a journalctl must keep running, without writing an entry, to count as recovered. */
+const HEALTHY_RUN_MS = 1000;
 const MAX_RESTART_DELAY_MS = 60_000;
 
 const AGENT_LOG_PATH = MONITOR_ENTRY_OPTIONS.find((o) => o.name === 'agent_log_path' && o.scope === 'global')!;
@@ -348,8 +350,9 @@ export function journaldMonitor(config: Readonly<Record<string, unknown>>, ctx: 
       if (stopped) return;
       checkBacklog();
       storeCursor();
-      // A journalctl that has kept running for an interval is healthy again.
-      if (run && fault !== undefined && Date.now() - runStartedAt >= pollMs) recovered();
+      // A journalctl that has kept running for a second (or a poll interval, if longer) is healthy
+      // again; one that starts and dies each time may take longer than a short interval to die.
+      if (run && fault !== undefined && Date.now() - runStartedAt >= Math.max(pollMs, HEALTHY_RUN_MS)) recovered();
     }, pollMs);
 
     start();

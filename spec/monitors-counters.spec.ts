@@ -1,0 +1,226 @@
+/**
+ * Monitor counters: which samples the monitor runner marks as cumulative counters (a sample's
+ * `counter`, a component's `counterMetrics`) and the start of each counter series' cumulative
+ * period (stable across samples, a new one at a reset), as the `MetricRecord` the OTLP sink
+ * exports. The runner is the real `createMonitorSource` under virtual time.
+ */
+import { VirtualTimeScheduler, VirtualAction, Subscription, defer, of } from 'rxjs';
+import { createRegistry, type MonitorSample } from '../lib/registry.js';
+import { defineComponent } from '../lib/component.js';
+import { memoryLogger } from '../lib/logger.js';
+import type { AgentConfig, MonitorConfig } from '../lib/config/types.js';
+import type { Batch } from '../lib/types.js';
+import type { MetricRecord } from '../lib/telemetry.js';
+import { createMonitorSource } from '../sources/monitors/monitorSource.js';
+import { CounterPeriods, counterMatcher } from '../sources/monitors/counterSeries.js';
+
+const ms = (n: number) => BigInt(n) * 1_000_000n;
+
+describe('CounterPeriods', () => {
+  test('a series starts at its first point; later points keep that start', () => {
+    const p = new CounterPeriods();
+    expect(p.startOf('c', { k: 'v' }, 10, ms(1000))).toBe(ms(1000));
+    expect(p.startOf('c', { k: 'v' }, 15, ms(2000))).toBe(ms(1000));
+    expect(p.startOf('c', { k: 'v' }, 15, ms(3000))).toBe(ms(1000));
+  });
+
+  test('a lower value is a reset: that point starts a new period, kept afterwards', () => {
+    const p = new CounterPeriods();
+    p.startOf('c', undefined, 100, ms(1000));
+    expect(p.startOf('c', undefined, 120, ms(2000))).toBe(ms(1000));
+    expect(p.startOf('c', undefined, 3, ms(3000))).toBe(ms(3000));
+    expect(p.startOf('c', undefined, 9, ms(4000))).toBe(ms(3000));
+  });
+
+  test('series are told apart by name and fields, not by the order of the fields', () => {
+    const p = new CounterPeriods();
+    p.startOf('c', { a: '1', b: 'x' }, 5, ms(1000));
+    expect(p.startOf('c', { b: 'x', a: '1' }, 6, ms(2000))).toBe(ms(1000));
+    expect(p.startOf('c', { a: '2', b: 'x' }, 1, ms(2000))).toBe(ms(2000));
+    expect(p.startOf('d', { a: '1', b: 'x' }, 1, ms(2500))).toBe(ms(2500));
+    // a number field and a string field of the same text are different series
+    p.startOf('e', { n: 1 }, 1, ms(1000));
+    expect(p.startOf('e', { n: '1' }, 1, ms(2000))).toBe(ms(2000));
+    expect(p.size).toBe(5);
+  });
+
+  test('bounded: the least recently seen series is forgotten first; seen again it starts anew', () => {
+    const p = new CounterPeriods(2);
+    p.startOf('a', undefined, 1, ms(1));
+    p.startOf('b', undefined, 1, ms(2));
+    p.startOf('a', undefined, 2, ms(3)); // a is now the most recent
+    p.startOf('c', undefined, 1, ms(4)); // b goes
+    expect(p.size).toBe(2);
+    expect(p.startOf('a', undefined, 3, ms(5))).toBe(ms(1));
+    expect(p.startOf('b', undefined, 2, ms(6))).toBe(ms(6));
+  });
+});
+
+describe('counterMatcher', () => {
+  test('exact names and fnmatch globs', () => {
+    const m = counterMatcher(['proc.stat.cpu', 'mysql.global.com_*', 'x.?']);
+    expect(m('proc.stat.cpu')).toBe(true);
+    expect(m('proc.stat.cpux')).toBe(false);
+    expect(m('mysql.global.com_select')).toBe(true);
+    expect(m('mysql.global.connections')).toBe(false);
+    expect(m('x.a')).toBe(true);
+    expect(m('x.ab')).toBe(false);
+    expect(counterMatcher(undefined)('anything')).toBe(false);
+    expect(counterMatcher([])('anything')).toBe(false);
+  });
+});
+
+function agent(jitter: boolean): AgentConfig {
+  return { agent_log_path: '/var/log/sluice', agent_data_path: '/var/lib/sluice', global_monitor_sample_interval: 30, global_monitor_sample_interval_enable_jitter: jitter } as AgentConfig;
+}
+
+/** Runs a monitor entry under virtual time; `records()` are the MetricRecords of its events so far. */
+function harness() {
+  const scheduler = new VirtualTimeScheduler(VirtualAction, 0);
+  const registry = createRegistry();
+  const logger = memoryLogger();
+  const subs = new Subscription();
+  /** `jitter`: the first sample comes 20 % of the interval after the start (a fixed draw). */
+  const run = (cfg: MonitorConfig, jitter = false) => {
+    const src = createMonitorSource(cfg, { logger, agent: agent(jitter), registry, scheduler, random: () => 0 });
+    const batches: Batch[] = [];
+    subs.add(src.batches$.subscribe((b) => batches.push(b)));
+    const records = () => batches.flatMap((b) => b.events.map((e) => e.record as MetricRecord | undefined)).filter((r): r is MetricRecord => r !== undefined);
+    return { src, records, lines: () => batches.flatMap((b) => b.events.map((e) => String(e.message))) };
+  };
+  const advanceTo = (t: number) => {
+    scheduler.maxFrames = t;
+    scheduler.flush();
+  };
+  return { registry, logger, run, advanceTo, close: () => subs.unsubscribe() };
+}
+
+/** A monitor whose sample `i` (from 0) is `samples(i)`. */
+function scripted(samples: (i: number) => MonitorSample[]) {
+  let i = 0;
+  return () => defer(() => of(samples(i++)));
+}
+
+describe('the monitor runner marks counters', () => {
+  test('a sample marked counter: true is a monotonic record with a stable start; an unmarked one is a gauge', () => {
+    const h = harness();
+    h.registry.register(
+      'monitor',
+      'm',
+      scripted((i) => [
+        { metric: 'requests', value: 10 * (i + 1), fields: { path: '/' }, counter: true },
+        { metric: 'queue', value: 7 - i, fields: { path: '/' } },
+      ]),
+    );
+    const { records, lines } = h.run({ module: 'm', sample_interval: 10 });
+    h.advanceTo(30_000); // samples at 0, 10 s, 20 s, 30 s
+    const req = records().filter((r) => r.name === 'requests');
+    const queue = records().filter((r) => r.name === 'queue');
+    expect(req.map((r) => r.value)).toEqual([10, 20, 30, 40]);
+    expect(req.every((r) => r.monotonic === true)).toBe(true);
+    // the period starts at the series' first point (its start is unknown: a zero-duration first point) and stays there
+    expect(req.map((r) => r.startNs)).toEqual([0n, 0n, 0n, 0n]);
+    expect(queue).toHaveLength(4);
+    for (const r of queue) {
+      expect(r.monotonic).toBeUndefined();
+      expect(r.startNs).toBeUndefined();
+    }
+    // the metric line is Scalyr's, whatever the kind
+    expect(lines()[0]).toBe('1970-01-01 00:00:00.000Z [m()] requests 10 path="/"\n');
+    h.close();
+  });
+
+  test('the start is the first sample of the series, not the creation of the monitor; a reset starts a new period', () => {
+    const h = harness();
+    const values = [5, 8, 2, 4];
+    h.registry.register('monitor', 'm', scripted((i) => [{ metric: 'c', value: values[i] ?? 9, counter: true }]));
+    // created at 0, first sample after a 2 s jitter, then every 10 s
+    const { records } = h.run({ module: 'm', sample_interval: 10 }, true);
+    h.advanceTo(32_000);
+    const got = records().map((r) => [r.value, r.startNs]);
+    expect(got).toEqual([
+      [5, ms(2_000)],
+      [8, ms(2_000)],
+      [2, ms(22_000)],
+      [4, ms(22_000)],
+    ]);
+    h.close();
+  });
+
+  test('a series that first appears later starts at its own first point', () => {
+    const h = harness();
+    h.registry.register('monitor', 'm', scripted((i) => (i === 0 ? [{ metric: 'c', value: 1, fields: { dev: 'a' }, counter: true }] : [{ metric: 'c', value: i, fields: { dev: 'a' }, counter: true }, { metric: 'c', value: i, fields: { dev: 'b' }, counter: true }])));
+    const { records } = h.run({ module: 'm', sample_interval: 10 });
+    h.advanceTo(20_000);
+    const of = (dev: string) => records().filter((r) => r.fields?.dev === dev).map((r) => r.startNs);
+    expect(of('a')).toEqual([0n, 0n, 0n]);
+    expect(of('b')).toEqual([ms(10_000), ms(10_000)]);
+    h.close();
+  });
+
+  test('a component declares its counters in counterMetrics (names and globs); a sample\'s counter: false wins', () => {
+    const h = harness();
+    h.registry.add(
+      defineComponent({
+        kind: 'monitor',
+        type: 'decl',
+        counterMetrics: ['db.commits', 'db.rows.*'],
+        create: scripted(() => [
+          { metric: 'db.commits', value: 3 },
+          { metric: 'db.rows.read', value: 4 },
+          { metric: 'db.connections', value: 2 },
+          { metric: 'db.rows.estimate', value: 9, counter: false },
+        ]),
+      }),
+    );
+    const { records } = h.run({ module: 'decl', sample_interval: 10 });
+    h.advanceTo(0);
+    const kind = Object.fromEntries(records().map((r) => [r.name, r.monotonic === true]));
+    expect(kind).toEqual({ 'db.commits': true, 'db.rows.read': true, 'db.connections': false, 'db.rows.estimate': false });
+    h.close();
+  });
+
+  test('a numeric string counter is a number; a non-numeric one stays a gauge (a Sum needs a number)', () => {
+    const h = harness();
+    h.registry.register('monitor', 'm', scripted(() => [{ metric: 'snmp.octets', value: '4711', counter: true }, { metric: 'state', value: 'up', counter: true }]));
+    const { records } = h.run({ module: 'm', sample_interval: 10 });
+    h.advanceTo(0);
+    const [octets, state] = records();
+    expect(octets).toMatchObject({ name: 'snmp.octets', value: 4711, monotonic: true, startNs: 0n });
+    expect(state.monotonic).toBeUndefined();
+    h.close();
+  });
+
+  test('counter must be a boolean: anything else is an invalid sample (counted, not sent)', () => {
+    const h = harness();
+    h.registry.register('monitor', 'm', () => of([{ metric: 'c', value: 1, counter: 'yes' } as unknown as MonitorSample, { metric: 'ok', value: 1 }]));
+    const { src, records } = h.run({ module: 'm', sample_interval: 10 });
+    h.advanceTo(0);
+    expect(records().map((r) => r.name)).toEqual(['ok']);
+    expect(src.status().invalidSamples).toBe(1);
+    expect(src.status().lastError).toMatch(/counter must be true or false/);
+    h.close();
+  });
+
+  test('rate-limited lines still advance the series, so a reset among them is not missed', () => {
+    const h = harness();
+    const values = [50, 60, 1, 2];
+    h.registry.register('monitor', 'm', scripted((i) => [{ metric: 'c', value: values[i], counter: true }]));
+    // Lines are 35–36 bytes; a 40-byte burst refilled at 1 B/s lets through the lines at 0 s and 36 s only.
+    const { src, records } = h.run({ module: 'm', sample_interval: 12, monitor_log_write_rate: 1, monitor_log_max_write_burst: 40 });
+    h.advanceTo(36_000);
+    expect(src.status().rateLimitedLines).toBe(2);
+    // the reset happened at 24 s, on a line that was skipped: the point at 36 s is in the period that began there
+    expect(records().map((r) => [r.value, r.startNs])).toEqual([
+      [50, 0n],
+      [2, ms(24_000)],
+    ]);
+    h.close();
+  });
+
+  test('a plugin component with a bad counterMetrics is refused when it is registered', () => {
+    const r = createRegistry();
+    expect(() => r.add({ kind: 'monitor', type: 'bad', counterMetrics: 'x' as unknown as string[], create: () => of() })).toThrow(/counterMetrics must be a list/);
+    expect(() => r.add({ kind: 'monitor', type: 'bad', counterMetrics: [''], create: () => of() })).toThrow(/counterMetrics/);
+  });
+});

@@ -4,6 +4,9 @@
  * period (stable across samples, a new one at a reset), as the `MetricRecord` the OTLP sink
  * exports. The runner is the real `createMonitorSource` under virtual time.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { VirtualTimeScheduler, VirtualAction, Subscription, defer, of } from 'rxjs';
 import { createRegistry, type MonitorSample } from '../lib/registry.js';
 import { defineComponent } from '../lib/component.js';
@@ -13,6 +16,10 @@ import type { Batch } from '../lib/types.js';
 import type { MetricRecord } from '../lib/telemetry.js';
 import { createMonitorSource } from '../sources/monitors/monitorSource.js';
 import { CounterPeriods, counterMatcher } from '../sources/monitors/counterSeries.js';
+import { collectSystemMetrics, LINUX_SYSTEM_COUNTERS, linuxSystemMetricsComponent, systemMetricsOptions } from '../sources/monitors/linuxSystemMetrics.js';
+import { linuxProcessMetricsComponent } from '../sources/monitors/linuxProcessMetrics.js';
+import { registerBuiltinMonitors } from '../sources/monitors/builtins.js';
+import { waitFor } from '../testkit/statusPeers.js';
 
 const ms = (n: number) => BigInt(n) * 1_000_000n;
 
@@ -222,5 +229,106 @@ describe('the monitor runner marks counters', () => {
     const r = createRegistry();
     expect(() => r.add({ kind: 'monitor', type: 'bad', counterMetrics: 'x' as unknown as string[], create: () => of() })).toThrow(/counterMetrics must be a list/);
     expect(() => r.add({ kind: 'monitor', type: 'bad', counterMetrics: [''], create: () => of() })).toThrow(/counterMetrics/);
+  });
+});
+
+/** A small /proc of every file linux_system_metrics reads (a disk named as one of this machine's /sys/block, and a partition). */
+function fixtureProc(): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-proc-'));
+  const w = (rel: string, text: string) => {
+    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    fs.writeFileSync(path.join(root, rel), text);
+  };
+  w('uptime', '12345.67 23456.78\n');
+  w('meminfo', 'MemTotal:       16000000 kB\nMemFree:         8000000 kB\n');
+  w('vmstat', 'nr_free_pages 100\npgpgin 1\npgpgout 2\npswpin 3\npswpout 4\npgfault 5\npgmajfault 6\n');
+  w('stat', 'cpu  1 2 3 4 5 6 7 8 9 0\ncpu0 1 2 3 4 5 6 7 8 9 0\nintr 100 1 2\nctxt 200\nbtime 1700000000\nprocesses 300\nprocs_running 1\nprocs_blocked 0\n');
+  w('loadavg', '0.10 0.20 0.30 1/200 4242\n');
+  w('sys/kernel/random/entropy_avail', '256\n');
+  w('sys/fs/file-nr', '1000 0 100000\n');
+  w('mounts', '');
+  w('net/dev', 'Inter-|   Receive |  Transmit\n face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed\n  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n');
+  let disk = 'sda';
+  try {
+    disk = fs.readdirSync('/sys/block').find((d) => !/^(ram|loop)\d*$/.test(d)) ?? 'sda';
+  } catch {
+    /* no /sys/block: the name heuristic applies */
+  }
+  w('diskstats', `   8       0 ${disk} 1 2 3 4 5 6 7 8 9 10 11\n   8       1 zzpart1 1 2 3 4 5 6 7 8 9 10 11\n`);
+  return root;
+}
+
+describe('the built-in monitors\' declared counters', () => {
+  test('linux_system_metrics: CPU jiffies, interrupts, context switches, forks, vmstat events, every net/dev column, every diskstats column but the I/Os in progress', async () => {
+    const root = fixtureProc();
+    try {
+      const samples = await collectSystemMetrics(systemMetricsOptions({ proc_root: root }));
+      const names = new Set(samples.map((x) => x.metric));
+      // every declared counter is a metric the monitor writes (no stale or misspelt names)
+      expect(LINUX_SYSTEM_COUNTERS.filter((n) => !names.has(n))).toEqual([]);
+      expect(linuxSystemMetricsComponent.counterMetrics).toBe(LINUX_SYSTEM_COUNTERS);
+      const isCounter = counterMatcher(linuxSystemMetricsComponent.counterMetrics);
+      const gauges = [...names].filter((n) => !isCounter(n)).sort();
+      expect(gauges).toEqual([
+        'iostat.disk.ios_in_progress',
+        'iostat.part.ios_in_progress',
+        'proc.kernel.entropy_avail',
+        'proc.loadavg.15min',
+        'proc.loadavg.1min',
+        'proc.loadavg.5min',
+        'proc.loadavg.runnable',
+        'proc.loadavg.total_threads',
+        'proc.meminfo.memfree',
+        'proc.meminfo.memtotal',
+        'proc.stat.procs_blocked',
+        'proc.uptime.now',
+        'proc.uptime.total',
+        'sys.cpu.count',
+        'sys.fs.file-max',
+        'sys.fs.file-nr',
+      ]);
+      expect(LINUX_SYSTEM_COUNTERS.length).toBe(4 + 6 + 10 + 20);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('linux_process_metrics of this process (real /proc): the sums of deltas are counters starting at the first sample, the rest gauges', async () => {
+    const registry = registerBuiltinMonitors(createRegistry());
+    const src = createMonitorSource({ module: 'linux_process_metrics', id: 'self', pid: '$$', sample_interval: 0.1 }, { logger: memoryLogger(), agent: agent(false), registry });
+    const batches: Batch[] = [];
+    const sub = src.batches$.subscribe((b) => batches.push(b));
+    try {
+      const records = () => batches.flatMap((b) => b.events.map((e) => e.record as MetricRecord));
+      await waitFor(() => records().filter((r) => r.name === 'app.threads').length >= 3, 10_000);
+      const kinds = new Map<string, boolean>();
+      for (const r of records()) kinds.set(`${r.name}${r.fields?.type ? `/${r.fields.type}` : ''}`, r.monotonic === true);
+      expect(Object.fromEntries([...kinds].sort())).toEqual({
+        'app.cpu/system': true,
+        'app.cpu/user': true,
+        'app.disk.bytes/read': true,
+        'app.disk.bytes/write': true,
+        'app.disk.requests/read': true,
+        'app.disk.requests/write': true,
+        'app.io.fds/open': false,
+        'app.io.wait': true,
+        'app.mem.bytes/peak_resident': false,
+        'app.mem.bytes/peak_vmsize': false,
+        'app.mem.bytes/resident': false,
+        'app.mem.bytes/vmsize': false,
+        'app.mem.majflt': true,
+        'app.nice': false,
+        'app.threads': false,
+        'app.uptime': true,
+      });
+      // every counter series starts at the first sample (where its sum of deltas is 0)
+      const firstTs = batches[0].events[0].ts;
+      for (const r of records()) if (r.monotonic) expect([r.name, r.startNs]).toEqual([r.name, firstTs]);
+      expect(records().filter((r) => r.name === 'app.uptime')[0].value).toBe(0);
+      expect(linuxProcessMetricsComponent.counterMetrics).toContain('app.cpu');
+    } finally {
+      sub.unsubscribe();
+      await src.stop();
+    }
   });
 });

@@ -20,6 +20,10 @@ import { collectSystemMetrics, LINUX_SYSTEM_COUNTERS, linuxSystemMetricsComponen
 import { linuxProcessMetricsComponent } from '../sources/monitors/linuxProcessMetrics.js';
 import { registerBuiltinMonitors } from '../sources/monitors/builtins.js';
 import { waitFor } from '../testkit/statusPeers.js';
+import { loadPlugin } from '../lib/plugins.js';
+import { configDocsOf } from '../app/config.js';
+import { createDefaultRegistry } from '../app/builtins.js';
+import { fileURLToPath } from 'node:url';
 
 const ms = (n: number) => BigInt(n) * 1_000_000n;
 
@@ -329,6 +333,65 @@ describe('the built-in monitors\' declared counters', () => {
     } finally {
       sub.unsubscribe();
       await src.stop();
+    }
+  });
+});
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Runs a monitor entry for real (wall clock) until `enough(records)`. */
+async function runUntil(cfg: MonitorConfig, registry: ReturnType<typeof createRegistry>, enough: (rs: MetricRecord[]) => boolean, baseDir?: string): Promise<MetricRecord[]> {
+  const src = createMonitorSource(cfg, { logger: memoryLogger(), agent: agent(false), registry, baseDir });
+  const batches: Batch[] = [];
+  const sub = src.batches$.subscribe((b) => batches.push(b));
+  const records = () => batches.flatMap((b) => b.events.map((e) => e.record)).filter((r): r is MetricRecord => r !== undefined);
+  try {
+    await waitFor(() => enough(records()), 10_000);
+    return records();
+  } finally {
+    sub.unsubscribe();
+    await src.stop();
+  }
+}
+
+describe('plugin monitors mark counters', () => {
+  test('the example plugin by path (a bare factory): its counter: true sample is a counter, its position a gauge', async () => {
+    const rs = await runUntil({ module: './examples/monitors/random-walk.mjs', id: 'demo', sample_interval: 0.05 }, createRegistry(), (r) => r.filter((x) => x.name === 'walk.samples').length >= 3, repoRoot);
+    const samples = rs.filter((r) => r.name === 'walk.samples');
+    expect(samples.every((r) => r.monotonic === true)).toBe(true);
+    expect(new Set(samples.map((r) => r.startNs)).size).toBe(1);
+    expect(rs.filter((r) => r.name === 'walk.position').every((r) => r.monotonic === undefined)).toBe(true);
+  });
+
+  test('a plugin module\'s component declares counterMetrics: its samples are counters and the reference lists them', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-counter-plugin-'));
+    try {
+      const file = path.join(dir, 'jobs.mjs');
+      fs.writeFileSync(
+        file,
+        // No imports: each subscription iterates the iterable create returns (rxjs' from()), one sample each.
+        `let done = 0;
+export const components = [{
+  kind: 'monitor',
+  type: 'jobs_monitor',
+  doc: 'Jobs done and waiting.',
+  options: [],
+  counterMetrics: ['jobs.done', 'jobs.failed.*'],
+  create: () => ({ *[Symbol.iterator]() { done += 2; yield [{ metric: 'jobs.done', value: done }, { metric: 'jobs.failed.timeout', value: 1 }, { metric: 'jobs.waiting', value: 5 }]; } }),
+}];
+`,
+      );
+      const registry = createDefaultRegistry();
+      await loadPlugin(file, dir, registry);
+      expect(registry.component('monitor', 'jobs_monitor')?.counterMetrics).toEqual(['jobs.done', 'jobs.failed.*']);
+      const rs = await runUntil({ module: 'jobs_monitor', sample_interval: 0.05 }, registry, (r) => r.filter((x) => x.name === 'jobs.done').length >= 2);
+      const kind = Object.fromEntries(rs.map((r) => [r.name, r.monotonic === true]));
+      expect(kind).toEqual({ 'jobs.done': true, 'jobs.failed.timeout': true, 'jobs.waiting': false });
+      const docs = configDocsOf(registry);
+      expect(docs).toContain('### Monitor `jobs_monitor` (plugin)');
+      expect(docs).toMatch(/### Monitor `jobs_monitor` \(plugin\)\n\nJobs done and waiting\.\n\nCumulative counters \(exported over OTLP as monotonic cumulative sums; its other metrics as gauges\): `jobs\.done`, `jobs\.failed\.\*`\./);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -70,6 +70,14 @@ export interface MonitorSample {
   metric: string;
   value: number | string | boolean;
   fields?: Record<string, string | number | boolean>;
+  /**
+   * `true`: the value is a cumulative counter (a running total that only grows until it is
+   * reset: requests served, bytes sent, CPU time); `false`: a gauge. Absent: whatever the
+   * monitor component declares in `counterMetrics` (a gauge when it declares nothing). The
+   * metric line is the same either way; sinks that type metrics (OTLP) export a counter as a
+   * monotonic cumulative Sum, a gauge as a Gauge.
+   */
+  counter?: boolean;
 }
 
 export interface MonitorContext extends ComponentContext {
@@ -188,6 +196,13 @@ export interface Component<K extends ComponentKind = ComponentKind> {
    * means no limit.
    */
   monitorLogDefaults?: { monitor_log_write_rate: number; monitor_log_max_write_burst: number };
+  /**
+   * A monitor's cumulative counters: the metric names (exact, or fnmatch globs such as
+   * `mysql.global.com_*`) whose samples are running totals rather than gauges. The monitor
+   * runner marks their samples as counters (a sample's own `counter` wins), so the OTLP sink
+   * exports them as monotonic cumulative Sums; the configuration reference lists them.
+   */
+  counterMetrics?: readonly string[];
   /**
    * A monitor whose Observable runs until it is stopped (a listener, a journal follower), not
    * one sample per interval: the runner starts it at once, without the initial jitter.

@@ -39,6 +39,10 @@ export class Registry {
     if (!map) throw new Error(`unknown component kind "${String(component.kind)}" (kinds: ${COMPONENT_KINDS.join(', ')})`);
     if (typeof component.type !== 'string' || component.type === '') throw new Error(`a ${component.kind} needs a type name`);
     if (typeof component.create !== 'function') throw new Error(`${component.kind} "${component.type}": create is not a function`);
+    const cm = component.counterMetrics;
+    if (cm !== undefined && (!Array.isArray(cm) || !cm.every((n) => typeof n === 'string' && n !== ''))) {
+      throw new Error(`${component.kind} "${component.type}": counterMetrics must be a list of metric names (or globs)`);
+    }
     for (const name of [component.type, ...(component.aliases ?? [])]) map.set(name, component);
     return this;
   }

@@ -17,6 +17,7 @@ import {
   derivedSamples,
   innodbSamples,
   mysqlMonitorComponent,
+  MYSQL_COUNTERS,
   parseHostport,
   parseValue,
   processSamples,
@@ -34,6 +35,7 @@ import { readNdjson } from './helpers/ndjson.js';
 import { freePort, lastValues, runMonitor, startTcpPeer, waitFor } from '../testkit/statusPeers.js';
 import { mariadbMissing, startMariaDb, type MariaDb } from '../testkit/mariadb.js';
 import { makeTestCa } from '../testkit/tlsServer.js';
+import type { MetricRecord } from '../lib/telemetry.js';
 
 const skipReason = mariadbMissing();
 if (skipReason) console.warn(`skipping the real-MariaDB tests of mysql_monitor: ${skipReason}`);
@@ -91,6 +93,23 @@ function monitor(entry: Record<string, unknown>) {
   cleanup.push(() => m.stop());
   return m;
 }
+
+/**
+ * Declared counters MariaDB does not report: MySQL's `Innodb_rows_*` and `Innodb_os_log_fsyncs`,
+ * and the InnoDB status lines of the MySQL 5.x shape (MariaDB 10.2+ prints them differently).
+ */
+const VERSION_DEPENDENT = new Set<string>([
+  'mysql.global.innodb_os_log_fsyncs',
+  'mysql.global.innodb_rows_deleted',
+  'mysql.global.innodb_rows_inserted',
+  'mysql.global.innodb_rows_read',
+  'mysql.global.innodb_rows_updated',
+  'mysql.innodb.oswait_array.reservation_count',
+  'mysql.innodb.oswait_array.signal_count',
+  'mysql.innodb.ibuf.inserts',
+  'mysql.innodb.ibuf.merged_recs',
+  'mysql.innodb.ibuf.merges',
+]);
 
 const metricsOf = (lines: string[]) => new Set(lines.map((l) => l.split(' ')[3]));
 const DERIVED = [
@@ -316,6 +335,53 @@ withDb("real MariaDB over TCP: [mysql_monitor(db)] mysql.vars/global/innodb/proc
   expect(m.src.status().errors).toBe(0);
   expect(m.batches[0].stream.attrs).toMatchObject({ parser: 'agent-metrics' });
   expect(m.batches[0].stream.path).toBe(path.join(dir, 'log', 'mysql_monitor.log'));
+}, 60_000);
+
+withDb('real MariaDB: the status counters (questions, bytes, handler calls, rows read…) are monotonic records with one start per series; current values, high-water marks and uptime are gauges', async () => {
+  const port = await freePort();
+  const db = await startDb(port);
+  await setUp(db);
+  const m = monitor({ database_hostport: `127.0.0.1:${port}` });
+  const samples = () => m.lines().filter((l) => l.includes(' mysql.global.questions ')).length;
+  expect(await waitFor(() => samples() >= 3, 15_000)).toBe(true);
+  const records = m.batches.flatMap((b) => b.events.map((e) => e.record as MetricRecord | undefined)).filter((r): r is MetricRecord => r !== undefined);
+  const byName = new Map<string, MetricRecord[]>();
+  for (const r of records) byName.set(r.name, [...(byName.get(r.name) ?? []), r]);
+  const counter = [
+    'mysql.global.questions',
+    'mysql.global.queries',
+    'mysql.global.bytes_received',
+    'mysql.global.bytes_sent',
+    'mysql.global.com_select',
+    'mysql.global.com_insert',
+    'mysql.global.connections',
+    'mysql.global.handler_read_rnd_next',
+    'mysql.global.handler_write',
+    'mysql.global.rows_read',
+    'mysql.global.innodb_buffer_pool_read_requests',
+    'mysql.global.innodb_data_written',
+    'mysql.global.created_tmp_tables',
+    'mysql.global.select_scan',
+    'mysql.global.threads_created',
+    'mysql.global.opened_tables',
+    'mysql.derived.joins_without_indexes',
+  ];
+  const gauge = ['mysql.global.threads_connected', 'mysql.global.threads_running', 'mysql.global.open_tables', 'mysql.global.max_used_connections', 'mysql.global.uptime', 'mysql.global.innodb_buffer_pool_pages_free', 'mysql.vars.max_connections', 'mysql.process.query', 'mysql.derived.read_percentage', 'mysql.innodb.history_list_length'];
+  for (const name of counter) {
+    const rs = byName.get(name) ?? [];
+    expect([name, rs.length >= 3, rs.every((r) => r.monotonic === true)]).toEqual([name, true, true]);
+    const values = rs.map((r) => r.value as number);
+    expect([name, values.every((v, i) => i === 0 || v >= values[i - 1])]).toEqual([name, true]);
+    expect([name, new Set(rs.map((r) => r.startNs)).size]).toEqual([name, 1]);
+  }
+  for (const name of gauge) {
+    const rs = byName.get(name) ?? [];
+    expect([name, rs.length >= 3, rs.some((r) => r.monotonic !== undefined || r.startNs !== undefined)]).toEqual([name, true, false]);
+  }
+  // The names declared exactly (not by a glob) that this server does not report (version-dependent ones only).
+  const reported = new Set(byName.keys());
+  const absent = MYSQL_COUNTERS.filter((n) => !/[*?[]/.test(n) && !reported.has(n));
+  expect(absent.filter((n) => !VERSION_DEPENDENT.has(n))).toEqual([]);
 }, 60_000);
 
 withDb('real MariaDB over the Unix socket; a user without SLAVE MONITOR: the other metrics still come, the refused part is counted and warned once; collect_replica_metrics: false asks nothing', async () => {

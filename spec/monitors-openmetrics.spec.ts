@@ -14,8 +14,9 @@ import { createAgent, createDefaultRegistry } from '../app/index.js';
 import { memoryLogger } from '../lib/logger.js';
 import type { AgentConfig, MonitorConfig } from '../lib/config/types.js';
 import type { Batch } from '../lib/types.js';
+import type { MetricRecord } from '../lib/telemetry.js';
 import { createMonitorSource } from '../sources/monitors/monitorSource.js';
-import { openmetricsMonitorComponent } from '../sources/monitors/openmetricsMonitor.js';
+import { isCounterSample, openmetricsMonitorComponent } from '../sources/monitors/openmetricsMonitor.js';
 import { parseExposition } from '../sources/monitors/openmetricsParse.js';
 import { unsupportedScalyrMonitor } from '../lib/config/schema.js';
 import { waitFor, sleep } from './helpers/wait.js';
@@ -70,7 +71,7 @@ function runMonitor(cfg: Record<string, unknown>) {
     await src.stop();
   });
   const lines = () => batches.flatMap((b) => b.events.map((e) => String(e.message)));
-  return { src, logger, lines, errors: () => logger.records.filter((r) => r.level === 'error') };
+  return { src, logger, batches, lines, errors: () => logger.records.filter((r) => r.level === 'error') };
 }
 
 const FEW_COLLECTORS = ['--collector.disable-defaults', '--collector.loadavg', '--collector.meminfo', '--collector.cpu'];
@@ -111,6 +112,29 @@ describe('openmetrics_monitor against prometheus-node-exporter', () => {
     expect(lines.some((l) => l.includes(' go_gc_duration_seconds_count '))).toBe(true);
     expect(lines.some((l) => l.includes(' node_scrape_collector_success '))).toBe(false);
     expect(m.src.status()).toMatchObject({ errors: 0, alive: true, invalidSamples: 0 });
+  });
+
+  itExporter('counter families, histogram and summary _count are monotonic records with a stable start; gauges and _sum are not', async () => {
+    const port = await freePort();
+    await startExporter(port);
+    const m = runMonitor({ id: 'node', url: `http://127.0.0.1:${port}/metrics`, metric_name_include_list: ['node_load1', 'node_memory_memtotal_bytes', 'node_cpu_seconds_total', 'go_gc_duration_seconds*'] });
+    const records = () => m.batches.flatMap((b) => b.events.map((e) => e.record as MetricRecord | undefined)).filter((r): r is MetricRecord => r !== undefined);
+    await waitFor('three scrapes', () => records().filter((r) => r.name === 'node_load1').length >= 3);
+    const of = (name: string) => records().filter((r) => r.name === name);
+    const cpu = of('node_cpu_seconds_total');
+    expect(cpu.length).toBeGreaterThan(0);
+    expect(cpu.every((r) => r.monotonic === true && typeof r.startNs === 'bigint')).toBe(true);
+    // one start per series (cpu × mode), the time of its first scrape
+    const starts = new Map<string, Set<bigint>>();
+    for (const r of cpu) {
+      const k = `${r.fields?.cpu}/${r.fields?.mode}`;
+      starts.set(k, (starts.get(k) ?? new Set()).add(r.startNs!));
+    }
+    expect([...starts.values()].every((s) => s.size === 1)).toBe(true);
+    expect(of('go_gc_duration_seconds_count').every((r) => r.monotonic === true)).toBe(true);
+    for (const name of ['node_load1', 'node_memory_memtotal_bytes', 'go_gc_duration_seconds_sum']) {
+      expect([name, of(name).length > 0, of(name).some((r) => r.monotonic !== undefined)]).toEqual([name, true, false]);
+    }
   });
 
   itExporter('the whole default exposition parses without an invalid line; every sample becomes a valid metric line', async () => {
@@ -184,6 +208,62 @@ describe('openmetrics_monitor against sluice\'s own /metrics', () => {
     expect(msgs.some((x: string) => x.includes('sluice_process_'))).toBe(false);
     expect(msgs.every((x: string) => x.includes(`[${short}(self)] sluice_`))).toBe(true);
     expect(agent.status().monitors.find((x) => x.key.includes(short))?.counters).toMatchObject({ errors: 0 });
+  });
+});
+
+describe('which scraped samples are counters', () => {
+  test('Prometheus text (TYPE names the sample) and OpenMetrics (TYPE names the family, the sample is _total); histogram/summary counts', () => {
+    const body = [
+      '# TYPE http_requests_total counter',
+      'http_requests_total{code="200"} 7',
+      '# TYPE jobs counter',
+      'jobs_total 3',
+      'jobs_created 1700000000',
+      '# TYPE temp gauge',
+      'temp 21.5',
+      '# TYPE lat histogram',
+      'lat_bucket{le="1"} 2',
+      'lat_bucket{le="+Inf"} 3',
+      'lat_sum 4.5',
+      'lat_count 3',
+      '# TYPE rpc summary',
+      'rpc{quantile="0.5"} 0.1',
+      'rpc_sum 9',
+      'rpc_count 4',
+      'legacy_total 5',
+      '# TYPE size_total gauge',
+      'size_total 8',
+    ].join('\n');
+    const parsed = parseExposition(body);
+    const kinds = Object.fromEntries(parsed.samples.map((p) => [`${p.name}${p.labels.le ? `{le=${p.labels.le}}` : ''}${p.labels.quantile ? `{q=${p.labels.quantile}}` : ''}`, isCounterSample(parsed.types, p.name)]));
+    expect(kinds).toEqual({
+      http_requests_total: true,
+      jobs_total: true,
+      jobs_created: false,
+      temp: false,
+      'lat_bucket{le=1}': true,
+      'lat_bucket{le=+Inf}': true,
+      lat_sum: false,
+      lat_count: true,
+      'rpc{q=0.5}': false,
+      rpc_sum: false,
+      rpc_count: true,
+      legacy_total: false, // untyped: no TYPE says it is a counter
+      size_total: false,
+    });
+  });
+
+  it('a scrape of a local server: counter samples are marked, the line is unchanged', async () => {
+    const peer = await fakePeer((res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
+      res.end('# TYPE reqs_total counter\nreqs_total{path="/"} 12\n# TYPE inflight gauge\ninflight 3\n');
+    });
+    const m = runMonitor({ id: 'p', url: peer.url });
+    await waitFor('a scrape', () => m.lines().length >= 2);
+    const recs = m.batches.flatMap((b) => b.events.map((e) => e.record as MetricRecord));
+    expect(recs.find((r) => r.name === 'reqs_total')).toMatchObject({ value: 12, fields: { path: '/' }, monotonic: true });
+    expect(recs.find((r) => r.name === 'inflight')?.monotonic).toBeUndefined();
+    expect(m.lines().find((l) => l.includes(' reqs_total '))).toMatch(/\] reqs_total 12 path="\/"\n$/);
   });
 });
 

@@ -22,6 +22,7 @@ import { readNdjson } from './helpers/ndjson.js';
 import { unsupportedScalyrMonitor } from '../lib/config/schema.js';
 import { freePort, lastValues, runMonitor, startTcpPeer, waitFor } from '../testkit/statusPeers.js';
 import { postgresMissing, startPostgres as startRealPostgres, type RealServer } from '../testkit/realServers.js';
+import type { MetricRecord } from '../lib/telemetry.js';
 
 const skipReason = postgresMissing();
 if (skipReason) console.warn(`skipping the real-PostgreSQL tests of postgres_monitor: ${skipReason}`);
@@ -175,6 +176,38 @@ withPg('real PostgreSQL: metric lines [postgres_monitor(id)] postgres.database.*
   expect(m.batches[0].stream.attrs).toMatchObject({ parser: 'agent-metrics' });
   expect(m.batches[0].stream.path).toBe(path.join(dir, 'log', 'postgres_monitor.log'));
   expect(m.src.status().errors).toBe(0);
+}, 60_000);
+
+withPg('real PostgreSQL: pg_stat_database counters are monotonic records with one start per series, a new one after pg_stat_reset(); connections and size are gauges', async () => {
+  const port = await freePort();
+  await startPostgres(port);
+  await setUp(port);
+  const m = monitor(port);
+  const records = () => m.batches.flatMap((b) => b.events.map((e) => e.record as MetricRecord | undefined)).filter((r): r is MetricRecord => r !== undefined);
+  const of = (name: string) => records().filter((r) => r.name === name);
+  expect(await waitFor(() => of('postgres.database.transactions_committed').length >= 3, 10_000)).toBe(true);
+  const counters = METRICS.filter((n) => !['postgres.database.size', 'postgres.database.connections', 'postgres.database.stats_reset'].includes(n));
+  expect(counters.length).toBeGreaterThanOrEqual(14);
+  for (const name of counters) {
+    const rs = of(name);
+    expect([name, rs.length >= 3, rs.every((r) => r.monotonic === true), new Set(rs.map((r) => r.startNs)).size]).toEqual([name, true, true, 1]);
+  }
+  for (const name of ['postgres.database.size', 'postgres.database.connections']) expect([name, of(name).some((r) => r.monotonic !== undefined || r.startNs !== undefined)]).toEqual([name, false]);
+  // A statistics reset makes the totals drop: the next point begins a new cumulative period.
+  const first = of('postgres.database.transactions_committed')[0].startNs!;
+  const admin = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: DB });
+  await admin.connect();
+  await admin.query('select pg_stat_reset()');
+  await admin.end();
+  const restarted = () => of('postgres.database.transactions_committed').find((r) => r.startNs !== first);
+  expect(await waitFor(() => restarted() !== undefined, 10_000)).toBe(true);
+  const rs = of('postgres.database.transactions_committed');
+  const i = rs.indexOf(restarted()!);
+  expect(rs[i].value as number).toBeLessThan(rs[i - 1].value as number);
+  // the new period starts at that point, and the points after it keep it
+  const t = rs[i].startNs!;
+  expect(t).toBeGreaterThan(first);
+  expect(rs.slice(i).every((r) => r.startNs === t)).toBe(true);
 }, 60_000);
 
 withPg('real PostgreSQL down, then up, then restarted: one error per outage, every failure counted, recovers each time', async () => {

@@ -22,6 +22,7 @@ import { memoryLogger } from '../lib/logger.js';
 import { isolatedAgent } from './helpers/isolated.js';
 import { readNdjson } from './helpers/ndjson.js';
 import { runMonitor, waitFor } from '../testkit/statusPeers.js';
+import type { MetricRecord } from '../lib/telemetry.js';
 import { freeUdpPort, snmpdMissing, snmpEnv, startSnmpd as startRealSnmpd, type Snmpd } from '../testkit/snmpd.js';
 
 const SNMPGET = ['/usr/bin/snmpget'].find((p) => fs.existsSync(p));
@@ -128,6 +129,21 @@ withSnmpd('real snmpd: v2c and v1 values as Scalyr\'s metric lines, by OID name,
   expect(ups[ups.length - 1]).toBeGreaterThan(ups[0]);
   expect(m.src.status().errors).toBe(0);
   expect(v1.src.status().errors).toBe(0);
+}, 20_000);
+
+withSnmpd('real snmpd: Counter32 (ifInOctets) and Counter64 (ifHCInOctets) values are counters with one start per series; TimeTicks and Integer values are gauges', async () => {
+  const port = await freeUdpPort();
+  await startSnmpd(port);
+  const m = monitor(port, { id: 'ctr', oid_groups: { g: ['IF-MIB::ifInOctets.1', 'IF-MIB::ifHCInOctets.1', 'SNMPv2-MIB::sysUpTime.0', 'IF-MIB::ifNumber.0'] }, poll_targets: [{ targets: [{ host: '127.0.0.1', port, timeout: 0.2, retries: 0 }], oids: ['g'] }] });
+  const records = () => m.batches.flatMap((b) => b.events.map((e) => e.record as MetricRecord | undefined)).filter((r): r is MetricRecord => r !== undefined);
+  const of = (name: string) => records().filter((r) => r.name === name);
+  expect(await waitFor(() => of('IF-MIB::ifInOctets.1').length >= 3, 8000)).toBe(true);
+  for (const name of ['IF-MIB::ifInOctets.1', 'IF-MIB::ifHCInOctets.1']) {
+    const rs = of(name);
+    expect([name, rs.length >= 3, rs.every((r) => r.monotonic === true && typeof r.value === 'number'), new Set(rs.map((r) => r.startNs)).size]).toEqual([name, true, true, 1]);
+  }
+  for (const name of ['SNMPv2-MIB::sysUpTime.0', 'IF-MIB::ifNumber.0']) expect([name, of(name).length > 0, of(name).some((r) => r.monotonic !== undefined)]).toEqual([name, true, false]);
+  expect(m.src.status().errors).toBe(0);
 }, 20_000);
 
 withSnmpd('real snmpd down, up, then restarted on the same port: one error per outage, every failure counted, values again after the restart', async () => {

@@ -31,7 +31,10 @@ export default function randomWalk(config, ctx) {
     samples++;
     return of([
       { metric: 'walk.position', value: position, fields: { walker: String(config.id ?? 'default') } },
-      { metric: 'walk.samples', value: samples },
+      // A running total: marked as a counter, it is exported over OTLP as a monotonic sum (the
+      // position goes up and down: a gauge). A component may list its counters in
+      // `counterMetrics` instead; on the sample it works for the bare factory too.
+      { metric: 'walk.samples', value: samples, counter: true },
     ]);
   });
 }

@@ -92,6 +92,9 @@ function componentSection(c: Component, builtin: boolean): string {
   const lines: string[] = [`### ${KIND_TITLE[c.kind]} \`${c.type}\`${builtin ? '' : ' (plugin)'}`, ''];
   if (c.aliases?.length) lines.push(`Also named: ${c.aliases.map((a) => '`' + a + '`').join(', ')}.`, '');
   if (c.doc) lines.push(c.doc, '');
+  if (c.counterMetrics?.length) {
+    lines.push(`Cumulative counters (exported over OTLP as monotonic cumulative sums; its other metrics as gauges): ${c.counterMetrics.map((m) => '`' + m + '`').join(', ')}.`, '');
+  }
   if (c.options === undefined) {
     lines.push('Declares no options: its config is passed to it unchecked, and any change to it restarts its part.', '');
     return lines.join('\n');

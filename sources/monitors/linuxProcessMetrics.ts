@@ -61,6 +61,14 @@ export interface ProcessReading {
 const CUMULATIVE = ['cpu.user', 'cpu.system', 'uptime', 'majflt', 'disk.bytes.read', 'disk.bytes.write', 'disk.requests.read', 'disk.requests.write', 'io.wait'] as const;
 type CumKey = (typeof CUMULATIVE)[number];
 
+/**
+ * The metrics reported from the cumulative values above (behavior §6.4: sums of deltas since the
+ * monitor started, first sample 0): counters that only grow, exported over OTLP as monotonic
+ * sums whose period starts at the monitor's first sample. `app.nice`, `app.threads`,
+ * `app.mem.bytes` and `app.io.fds` are gauges.
+ */
+export const LINUX_PROCESS_COUNTERS: readonly string[] = ['app.cpu', 'app.uptime', 'app.mem.majflt', 'app.disk.bytes', 'app.disk.requests', 'app.io.wait'];
+
 function cumulativeOf(r: ProcessReading): Record<CumKey, number | undefined> {
   return {
     'cpu.user': r.stat.utime,
@@ -282,6 +290,7 @@ export const linuxProcessMetricsComponent = defineComponent({
   doc: 'Metrics of one process (or the sum of several) found by a command-line regular expression or a pid, read from /proc: CPU, memory, threads, uptime, disk I/O, open file descriptors (`app.*`, with field `app=<id>`). The agent runs one for itself (`implicit_agent_process_metrics_monitor`).',
   options: LINUX_PROCESS_METRICS_OPTIONS,
   check: checkLinuxProcessMetrics,
+  counterMetrics: LINUX_PROCESS_COUNTERS,
   example: { module: 'linux_process_metrics', id: 'agent', pid: '$$' },
   create: linuxProcessMetrics,
 });

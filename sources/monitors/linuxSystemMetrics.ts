@@ -1,7 +1,8 @@
 /**
  * `linux_system_metrics` (behavior §6.3): host metrics read directly from `/proc` and
  * `statfs(2)` (no collector scripts), with the metric names and fields of Scalyr's tcollector
- * based monitor. Counters are reported raw and cumulative, as Scalyr does.
+ * based monitor. Counters are reported raw and cumulative, as Scalyr does; the component declares
+ * which they are (`LINUX_SYSTEM_COUNTERS`), so OTLP exports them as monotonic sums.
  *
  * Options: `network_interface_prefixes` (default `["eth"]`), `network_interface_suffix`
  * (default `[0-9A-Z]+`), `local_disks_only` (true), `ignore_mounts` (fnmatch patterns, default
@@ -78,6 +79,24 @@ const VMSTAT_KEYS = new Set(['pgpgin', 'pgpgout', 'pswpin', 'pswpout', 'pgfault'
 const NET_FIELDS_IN = ['bytes', 'packets', 'errs', 'dropped', 'fifo.errs', 'frame.errs', 'compressed', 'multicast'];
 const NET_FIELDS_OUT = ['bytes', 'packets', 'errs', 'dropped', 'fifo.errs', 'collisions', 'carrier.errs', 'compressed'];
 const DISK_FIELDS = ['read_requests', 'read_merged', 'read_sectors', 'msec_read', 'write_requests', 'write_merged', 'write_sectors', 'msec_write', 'ios_in_progress', 'msec_total', 'msec_weighted_total'];
+
+/**
+ * The cumulative counters among these metrics (running totals since boot, or since the interface
+ * came up): CPU jiffies (behavior §6.3 "jiffies, cumulative"), and as proc(5) and the kernel's
+ * iostats documentation define them, the interrupts, context switches and forks of /proc/stat,
+ * the page and swap event counts of /proc/vmstat, every /proc/net/dev column, and every
+ * /proc/diskstats column but the I/Os in progress. The rest are gauges (load, memory, uptime,
+ * entropy, file handles, blocked processes, df).
+ */
+export const LINUX_SYSTEM_COUNTERS: readonly string[] = [
+  'proc.stat.cpu',
+  'proc.stat.intr',
+  'proc.stat.ctxt',
+  'proc.stat.processes',
+  ...[...VMSTAT_KEYS].map((k) => `proc.vmstat.${k}`),
+  ...[...new Set([...NET_FIELDS_IN, ...NET_FIELDS_OUT])].map((f) => `proc.net.${f}`),
+  ...['disk', 'part'].flatMap((kind) => DISK_FIELDS.filter((f) => f !== 'ios_in_progress').map((f) => `iostat.${kind}.${f}`)),
+];
 
 /** `/proc/stat`, `/proc/loadavg`, `/proc/uptime`, `/proc/meminfo`, `/proc/vmstat`, entropy, file-nr, cpu count. */
 export async function collectProcStats(o: SystemMetricsOptions, out: ScalyrMonitorSample[]): Promise<void> {
@@ -264,6 +283,7 @@ export const linuxSystemMetricsComponent = defineComponent({
   aliases: ['scalyr_agent.builtin_monitors.linux_system_metrics'],
   doc: 'Host metrics read from /proc and statfs(2) with the names and fields of Scalyr\'s tcollector-based monitor: CPU, load, memory, virtual memory, disks (`df.*`, `iostat.*`), network interfaces (`proc.net.*`). The agent runs one by default (`implicit_metric_monitor`).',
   options: LINUX_SYSTEM_METRICS_OPTIONS,
+  counterMetrics: LINUX_SYSTEM_COUNTERS,
   example: { module: 'linux_system_metrics' },
   create: linuxSystemMetrics,
 });

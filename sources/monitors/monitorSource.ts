@@ -24,6 +24,9 @@
  *   escapes to other monitors (batches$ never errors);
  * - lines are rate limited like Scalyr (`monitor_log_write_rate` B/s, burst
  *   `monitor_log_max_write_burst`), skipped lines are counted and reported by a warning line;
+ * - each line's event carries the sample as a `MetricRecord`; a cumulative counter (the sample's
+ *   `counter: true`, or a metric its component declares in `counterMetrics`) is `monotonic` with
+ *   the start of its series' cumulative period (`counterSeries.ts`), a gauge is not;
  * - `stop()` unsubscribes (which kills a monitor's child processes), completes `batches$`,
  *   and is idempotent.
  */
@@ -40,6 +43,7 @@ import { formatMetricLine, formatMetricTime, monitorName, shortModuleName, type 
 import { lookupMonitorComponent, resolveMonitorComponent, resolveMonitorModule, type MonitorComponent } from './resolveMonitor.js';
 import { readDeclared } from '../../lib/component.js';
 import type { MetricRecord } from '../../lib/telemetry.js';
+import { CounterPeriods, counterMatcher, type CounterMatcher } from './counterSeries.js';
 
 /**
  * What the monitor source itself reads: the keys every `monitors[]` entry may have (`own`; a
@@ -162,6 +166,7 @@ export function validateSample(s: unknown): string | undefined {
   } else if (typeof v !== 'string' && typeof v !== 'boolean') {
     return `metric ${o.metric}: value must be a number, string or boolean (got ${v === null ? 'null' : typeof v})`;
   }
+  if (o.counter !== undefined && typeof o.counter !== 'boolean') return `metric ${o.metric}: counter must be true or false (got ${o.counter === null ? 'null' : typeof o.counter})`;
   if (o.fields !== undefined && o.fields !== null) {
     if (typeof o.fields !== 'object' || Array.isArray(o.fields)) return `metric ${o.metric}: fields must be an object`;
     for (const [k, fv] of Object.entries(o.fields as Record<string, unknown>)) {
@@ -252,6 +257,8 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
   let rateLimitedLines = 0;
   let invalidSamples = 0;
   let factory: MonitorComponent | undefined;
+  let declaredCounter: CounterMatcher = counterMatcher(undefined);
+  const periods = new CounterPeriods();
   let sample$: Observable<unknown> | undefined;
   let loading = false;
   let loadAttempts = 0;
@@ -348,6 +355,13 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
         clean = false;
         continue;
       }
+      // The structured sample beside the line, for sinks that export metrics as such (OTLP gauges
+      // and sums). A counter's period is tracked for every valid sample, rate limited or not.
+      const record = metricRecord(s, short);
+      if ((s.counter ?? declaredCounter(s.metric)) && typeof record.value === 'number') {
+        record.monotonic = true;
+        record.startNs = periods.startOf(record.name, record.fields, record.value, ts);
+      }
       const bytes = Buffer.byteLength(line);
       counters.receivedEvents++;
       counters.receivedBytes += bytes;
@@ -364,8 +378,7 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
         events.push({ message: warn, end: offset, ts });
       }
       offset += bytes;
-      // The structured sample beside the line, for sinks that export metrics as such (OTLP gauges).
-      events.push({ message: line, end: offset, ts, record: metricRecord(s, short) });
+      events.push({ message: line, end: offset, ts, record });
     }
     if (clean) garbageBurst = false;
     if (events.length === 0 || !out) return;
@@ -414,6 +427,7 @@ export function createMonitorSource(cfg: MonitorConfig, ctx: MonitorSourceContex
   function startWith(c: MonitorComponent): void {
     factory = c;
     setRate(c);
+    declaredCounter = counterMatcher(c.counterMetrics);
     try {
       const problems = c.check?.(cfg) ?? [];
       if (problems.length > 0) throw new Error(problems.map((p) => `"${p.key}": ${p.message}`).join('; '));

@@ -11,6 +11,11 @@
  * - a sample whose name has a `# TYPE` other than counter, gauge or untyped is skipped (so, as in
  *   Scalyr, summary quantile lines are skipped while histogram `_bucket`/`_sum`/`_count` and
  *   summary `_sum`/`_count`, whose names differ from the family's, are kept);
+ * - sluice: the samples of a `counter` family (`# TYPE x_total counter` in the Prometheus text
+ *   format, `# TYPE x counter` with sample `x_total` in OpenMetrics) and the `_count` of a
+ *   histogram or summary and `_bucket` of a histogram (cumulative counts by the exposition
+ *   format's definition) are marked as counters, exported over OTLP as monotonic sums; the rest
+ *   (gauges, untyped samples, `_sum`, `_created`) as gauges;
  * - filters: `metric_name_exclude_list` (globs) first, then `metric_component_value_include_list`
  *   (metric name or `*` → label → globs of values), then `metric_name_include_list` (globs);
  *   all of it skipped when the include list has `*` and the other two are empty;
@@ -55,6 +60,20 @@ export const OPENMETRICS_MONITOR_OPTIONS: OptionDecl[] = [
 
 /** Scalyr's set: other types (histogram, summary…) are skipped when the sample's name is the family's. */
 const SUPPORTED_METRIC_TYPES = new Set(['counter', 'gauge', 'untyped']);
+/**
+ * Whether a scraped sample (by its name as written) is a cumulative counter: a sample of a
+ * `counter` family, or the `_count` / `_bucket` of a histogram (`_count` of a summary).
+ */
+export function isCounterSample(types: ReadonlyMap<string, string>, name: string): boolean {
+  if (types.get(name) === 'counter') return true;
+  const m = /^(.*)_(total|count|bucket)$/.exec(name);
+  if (!m) return false;
+  const family = types.get(m[1]);
+  if (m[2] === 'total') return family === 'counter';
+  if (m[2] === 'count') return family === 'histogram' || family === 'summary';
+  return family === 'histogram';
+}
+
 /** More included metrics than this in one scrape: a warning (once a day). */
 export const MAX_METRICS_PER_GATHER_WARN = 2000;
 const DAY_MS = 86_400_000;
@@ -319,7 +338,7 @@ export function openmetricsMonitor(config: Readonly<Record<string, unknown>>, ct
       const type = parsed.types.get(metric);
       if (type !== undefined && !SUPPORTED_METRIC_TYPES.has(type)) continue;
       Object.assign(fields, o.extraFields);
-      out.push({ metric, value: v.value, fields, float: v.float });
+      out.push({ metric, value: v.value, fields, float: v.float, ...(isCounterSample(parsed.types, p.name) ? { counter: true } : {}) });
     }
     if (badValues > 0 && ctx.counters) countDrop(ctx.counters, 'unsupported_value', badValues);
     const now = Date.now();
@@ -369,7 +388,7 @@ export const openmetricsMonitorComponent = defineComponent({
   aliases: ['scalyr_agent.builtin_monitors.openmetrics_monitor'],
   // Scalyr does not rate limit openmetrics' metric log by default (its -1 defaults).
   monitorLogDefaults: { monitor_log_write_rate: -1, monitor_log_max_write_burst: -1 },
-  doc: 'Scrapes a Prometheus / OpenMetrics text endpoint at each sample and records its counters, gauges and untyped samples as metric lines (labels as fields), filtered by metric name and label value globs.',
+  doc: 'Scrapes a Prometheus / OpenMetrics text endpoint at each sample and records its counters, gauges and untyped samples as metric lines (labels as fields), filtered by metric name and label value globs. Counters (a `counter` family\'s samples, a histogram\'s `_bucket` and `_count`, a summary\'s `_count`) are exported over OTLP as monotonic cumulative sums, the rest as gauges.',
   options: OPENMETRICS_MONITOR_OPTIONS,
   check: checkOpenmetricsMonitor,
   example: { module: 'openmetrics_monitor', id: 'node', url: 'http://127.0.0.1:9100/metrics', metric_name_include_list: ['node_load*', 'node_memory_*'] },

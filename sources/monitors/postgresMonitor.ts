@@ -51,6 +51,16 @@ export const PG_STAT_DATABASE_METRICS: ReadonlyArray<readonly [string, string]> 
   ['stats_reset', 'postgres.database.stats_reset'],
 ];
 
+/**
+ * The cumulative counters among them: every `pg_stat_database` column the PostgreSQL manual
+ * (cumulative statistics system, `pg_stat_database`) gives as a number of events or time spent
+ * since the statistics were last reset (transactions, blocks, rows, temporary files and bytes,
+ * deadlocks, block read/write time); a reset (`pg_stat_reset()`) shows as a drop. The backends
+ * now connected, the size and the reset time are gauges.
+ */
+const PG_STAT_DATABASE_COUNTER_COLUMNS = new Set(['xact_commit', 'xact_rollback', 'blks_read', 'blks_hit', 'tup_returned', 'tup_fetched', 'tup_inserted', 'tup_updated', 'tup_deleted', 'temp_files', 'temp_bytes', 'deadlocks', 'blk_read_time', 'blk_write_time']);
+export const POSTGRES_COUNTERS: readonly string[] = PG_STAT_DATABASE_METRICS.filter(([col]) => PG_STAT_DATABASE_COUNTER_COLUMNS.has(col)).map(([, metric]) => metric);
+
 /** Columns PostgreSQL returns as `double precision` (Python floats in Scalyr's output). */
 const FLOAT_COLUMNS = new Set(['blk_read_time', 'blk_write_time']);
 
@@ -217,6 +227,7 @@ export const postgresMonitorComponent = defineComponent({
   doc: 'Connects to PostgreSQL (`database_host`:`database_port`, `database_name`, `database_username`, `database_password`) at each sample and records `postgres.database.size` and the database\'s `pg_stat_database` row by Scalyr\'s names (`postgres.database.connections`, `postgres.database.transactions_committed`, `postgres.database.disk_blocks_read`, `postgres.database.query_rows_returned`, `postgres.database.deadlocks`, `postgres.database.stats_reset`…). Needs password (md5/scram) access for the user in pg_hba.conf.',
   options: POSTGRES_MONITOR_OPTIONS,
   check: checkPostgresMonitor,
+  counterMetrics: POSTGRES_COUNTERS,
   example: { module: 'postgres_monitor', id: 'mydb', database_host: 'localhost', database_port: 5432, database_name: 'mydb', database_username: 'scalyr', database_password: 'secret' },
   create: postgresMonitor,
 });

@@ -10,7 +10,8 @@
  *
  * The metric name is the OID by name (sanitized by the metric line writer: `::` → `__`), the
  * value is Scalyr's pretty-printed text (a JSON string, also for numbers, as Scalyr writes it),
- * `poll_target` is `host`, or `host:port` when the target names a port. With
+ * `poll_target` is `host`, or `host:port` when the target names a port (sluice: a Counter32 or
+ * Counter64 value is marked as a counter, so OTLP exports it as a monotonic sum). With
  * `use_legacy_format: true` the line is Scalyr's old `poll-target "<name>" oid="…" value_="…"`.
  *
  * OIDs: numeric (`1.3.6.1.2.1.1.3.0`) or `MIB::name` from a built-in table of common
@@ -144,6 +145,9 @@ function loadSnmp(): Promise<NetSnmp> {
 /** SNMP value types (ASN.1 tags) that `prettyValue` prints specially. */
 const COUNTER64 = 70;
 const OPAQUE = 68;
+/** Counter32 (RFC 2578 §7.1.6: increases until it wraps at 2^32) and Counter64: values marked as counters. */
+const COUNTER32 = 65;
+const isCounterType = (type: number) => type === COUNTER32 || type === COUNTER64;
 
 const BY_OID: ReadonlyMap<string, string> = new Map(Object.entries(SNMP_NAMES).map(([name, oid]) => [oid, name]));
 const NUMERIC_OID = /^\.?\d+(\.\d+)*$/;
@@ -374,7 +378,8 @@ export function snmpMonitor(config: Readonly<Record<string, unknown>>, ctx: Moni
               continue;
             }
             const value = prettyValue(vb.type, vb.value);
-            out.push(legacy ? { metric: 'poll-target', value: t.name, fields: { oid, value } } : { metric: oid, value, fields: { oid, poll_target: t.name } });
+            // A Counter32/Counter64 value is a cumulative counter (OTLP: a monotonic sum; a wrap is a reset).
+            out.push(legacy ? { metric: 'poll-target', value: t.name, fields: { oid, value } } : { metric: oid, value, fields: { oid, poll_target: t.name }, ...(isCounterType(vb.type) ? { counter: true } : {}) });
           }
           if (missing.length > 0) {
             const e = new TargetError('no_such_object', `${t.name} has no value for ${missing.join('; ')}`);
@@ -438,7 +443,7 @@ export const snmpMonitorComponent = defineComponent({
   kind: 'monitor',
   type: 'snmp_monitor',
   aliases: ['scalyr_agent.builtin_monitors.snmp_monitor'],
-  doc: 'Polls SNMP devices (`poll_targets`) with one SNMPv1/v2c GET per device and sample for the OIDs of its `oid_groups`, and records each value as Scalyr does: the OID by name as the metric (`SNMPv2-MIB__sysUpTime.0`), the pretty-printed value as a string, fields `oid` and `poll_target`. OIDs are numeric or `MIB::name` from a built-in table of common SNMPv2-MIB, IF-MIB and HOST-RESOURCES-MIB names (MIB files from `mib_path` are not loaded; a bare name means instance 1, as in Scalyr). SNMPv3 is not supported yet.',
+  doc: 'Polls SNMP devices (`poll_targets`) with one SNMPv1/v2c GET per device and sample for the OIDs of its `oid_groups`, and records each value as Scalyr does: the OID by name as the metric (`SNMPv2-MIB__sysUpTime.0`), the pretty-printed value as a string, fields `oid` and `poll_target`. OIDs are numeric or `MIB::name` from a built-in table of common SNMPv2-MIB, IF-MIB and HOST-RESOURCES-MIB names (MIB files from `mib_path` are not loaded; a bare name means instance 1, as in Scalyr). SNMPv3 is not supported yet. Counter32 and Counter64 values are exported over OTLP as monotonic cumulative sums, the rest as gauges.',
   options: SNMP_MONITOR_OPTIONS,
   check: checkSnmpMonitor,
   example: {

@@ -13,7 +13,8 @@ import path from 'node:path';
 import http from 'node:http';
 import type net from 'node:net';
 import { createAgent, type Agent } from '../app/agent.js';
-import { attrsOf, decodeOtlp, otlpProto, startOtlpServer, type OtlpServer } from '../testkit/otlpServer.js';
+import { attrsOf, decodeOtlp, otlpProto } from '../testkit/otlpServer.js';
+import { startTestServer, type TestServer } from '../testkit/tlsServer.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -42,14 +43,14 @@ async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void
 }
 
 /** Every Metric the receiver got (each request's, in order), decoded with the official definitions. */
-function metrics(s: OtlpServer): any[] {
+function metrics(s: TestServer): any[] {
   return s.requests
-    .filter((r) => r.path === '/v1/metrics')
+    .filter((r) => r.url === '/v1/metrics')
     .flatMap((r) => decodeOtlp('metrics', r.body).resourceMetrics.flatMap((rm: any) => rm.scopeMetrics.flatMap((sm: any) => sm.metrics)));
 }
 
 /** The data points of `name` (of whichever kind), with the kind of the Metric that held each. */
-function points(s: OtlpServer, name: string, match: (attrs: Record<string, unknown>) => boolean = () => true): { kind: 'sum' | 'gauge'; metric: any; p: any; attrs: Record<string, unknown> }[] {
+function points(s: TestServer, name: string, match: (attrs: Record<string, unknown>) => boolean = () => true): { kind: 'sum' | 'gauge'; metric: any; p: any; attrs: Record<string, unknown> }[] {
   const out: { kind: 'sum' | 'gauge'; metric: any; p: any; attrs: Record<string, unknown> }[] = [];
   for (const m of metrics(s)) {
     if (m.name !== name) continue;
@@ -64,7 +65,7 @@ function points(s: OtlpServer, name: string, match: (attrs: Record<string, unkno
 
 const valueOf = (p: any) => (p.asInt !== undefined ? Number(p.asInt) : p.asDouble);
 
-function startAgent(dir: string, server: OtlpServer, monitors: Record<string, unknown>[]): Promise<Agent> {
+function startAgent(dir: string, server: TestServer, monitors: Record<string, unknown>[]): Promise<Agent> {
   const agent = createAgent({
     config: {
       agent_data_path: path.join(dir, 'data'),
@@ -104,7 +105,7 @@ function expectCumulativeSeries(ps: ReturnType<typeof points>): void {
 
 describe('monitor metrics over OTLP: counters as Sums, the rest as Gauges', () => {
   test('linux_system_metrics on this machine: proc.stat.cpu (jiffies) and proc.stat.ctxt are cumulative Sums with a stable start; memory and load are Gauges', async () => {
-    const server = await startOtlpServer();
+    const server = await startTestServer();
     cleanups.push(() => server.close());
     await startAgent(tmp(), server, [{ module: 'linux_system_metrics', sample_interval: 0.3 }]);
     await until('three samples', () => points(server, 'proc.stat.cpu', (a) => a.type === 'user').length >= 3);
@@ -136,7 +137,7 @@ describe('monitor metrics over OTLP: counters as Sums, the rest as Gauges', () =
     cleanups.push(() => new Promise((r) => { peer.closeAllConnections(); peer.close(r); }));
     const url = `http://127.0.0.1:${(peer.address() as net.AddressInfo).port}/metrics`;
 
-    const server = await startOtlpServer();
+    const server = await startTestServer();
     cleanups.push(() => server.close());
     await startAgent(tmp(), server, [{ module: 'openmetrics_monitor', id: 'app', url, sample_interval: 0.25 }]);
     await until('seven scrapes exported', () => points(server, 'http_requests_total').length >= 7);

@@ -30,7 +30,8 @@ import type { Batch, ComponentCounters, Logger, Sink, Stream } from '../../lib/t
 import { countDrop, countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
 import { newSessionId } from './encode.js';
 import { buildRequest, normalize, posBefore, type Pos, type QueueView } from './request.js';
-import { Backoff, classifyStatus, mapResponseStatus, responseMessage, type Outcome } from './retry.js';
+import { Backoff } from '../backoff.js';
+import { classifyStatus, mapResponseStatus, responseMessage, type Outcome } from './retry.js';
 import { Transport, TransportError } from './transport.js';
 
 const deflateAsync = promisify(zlib.deflate);

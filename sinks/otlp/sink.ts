@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { Batch, ComponentCounters, Event, Logger, Sink, Stream } from '../../lib/types.js';
 import { countDrop, countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
-import { Backoff } from '../addEvents/retry.js';
+import { Backoff } from '../backoff.js';
 import { Transport, TransportError, redactUrl, resolveEndpointUrl, type HttpAnswer } from '../addEvents/transport.js';
 import { Assembler, EncodeContext, estimateBytes, nsOfMs, streamOverhead, toOtlpJson, u64, validHexId, type U64 } from './encode.js';
 import { errorBodyMessage, loadProto, readPartialSuccess, type OtlpProto, type Signal } from './proto.js';

@@ -22,14 +22,14 @@
  *   `max_in_flight: 1`, a retried request is never overtaken, so per-file order holds).
  * - The API key never appears in logs, status or errors (it is redacted from server messages).
  */
-import { FlushWaiters } from '../../lib/flushWaiters.js';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { Batch, ComponentCounters, Logger, Sink, Stream } from '../../lib/types.js';
 import { countDrop, countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
+import { AckQueue, type Queued } from '../ackQueue.js';
 import { newSessionId } from './encode.js';
-import { buildRequest, normalize, posBefore, type Pos, type QueueView } from './request.js';
+import { buildRequest, normalize, posBefore, type Pos } from './request.js';
 import { Backoff } from '../backoff.js';
 import { classifyStatus, mapResponseStatus, responseMessage, type Outcome } from './retry.js';
 import { Transport, TransportError } from './transport.js';
@@ -116,13 +116,6 @@ export interface AddEventsSink extends Sink {
   takePending(): Batch[];
 }
 
-interface Entry {
-  seq: number;
-  batch: Batch;
-  bytes: number;
-  arrived: number;
-}
-
 interface Req {
   from: Pos;
   /** Set once built; for a split-off remainder it is the limit to build up to. */
@@ -187,23 +180,17 @@ class AddEventsSinkImpl implements AddEventsSink {
   /** Reusable request-body buffers: building a body allocates nothing (see takeScratch). */
   private readonly pool: Buffer[] = [];
   private poolTimer?: NodeJS.Timeout;
-  private readonly entries: Entry[] = [];
-  private baseSeq = 0;
-  private nextSeq = 0;
+  /** The batches written and not yet acknowledged, and their acks. */
+  private readonly queue: AckQueue<Queued>;
   private cursor: Pos = { b: 0, e: 0, o: 0 };
   private requests: Req[] = [];
   private inFlight = 0;
-  private pendingBytes = 0;
-  private readonly lastAck = new WeakMap<Stream, number>();
-  private readonly queue: QueueView = { batch: (seq) => this.entries[seq - this.baseSeq]?.batch };
 
   private accepting = true;
   private closed = false;
   private gateUntil = 0;
   private timer?: NodeJS.Timeout;
   private timerAt = 0;
-  private readonly flushes = new FlushWaiters();
-  private stopPromise?: Promise<void>;
   private warnedStopped = false;
   private loggedBurstStatus?: string;
 
@@ -229,6 +216,7 @@ class AddEventsSinkImpl implements AddEventsSink {
     private readonly readBudget?: ReadBudget,
   ) {
     this.apiKey = String(config.api_key ?? '');
+    this.queue = new AckQueue({ name: 'addEvents', id, counters: this.counters, logger, redact: (s) => this.redact(s) });
     this.sessionInfo = this.withHost(config.server_attributes ?? {});
     const ctype = String(config.compression_type ?? 'deflate');
     if (ctype !== 'deflate' && ctype !== 'none') {
@@ -315,8 +303,7 @@ class AddEventsSinkImpl implements AddEventsSink {
       }
       this.counters.receivedEvents += batch.events.length;
       this.counters.receivedBytes += bytes;
-      this.entries.push({ seq: this.nextSeq++, batch, bytes, arrived: Date.now() });
-      this.pendingBytes += bytes;
+      this.queue.push({ batch, bytes, arrived: Date.now() });
       this.pump();
     } catch (err) {
       countError(this.counters, err);
@@ -324,41 +311,20 @@ class AddEventsSinkImpl implements AddEventsSink {
   }
 
   flush(deadlineMs?: number): Promise<void> {
-    if (this.entries.length === 0 || this.closed) return Promise.resolve();
-    const done = this.flushes.wait(this.nextSeq - 1, deadlineMs); // everything written so far
+    if (this.queue.length === 0 || this.closed) return Promise.resolve();
+    const done = this.queue.flushed(deadlineMs); // everything written so far
     this.pump();
     return done;
   }
 
   stop(deadlineMs = 5000): Promise<void> {
-    if (!this.stopPromise) {
-      this.accepting = false;
-      this.stopPromise = (async () => {
-        try {
-          await this.flush(deadlineMs);
-        } catch {
-          /* never rejects */
-        }
-        this.shutdown();
-        if (this.entries.length > 0) {
-          this.logger.warn(`addEvents: stopped with ${this.entries.length} batches (${this.pendingBytes} bytes) not acknowledged; they will be read again`, { sink: this.id });
-        }
-      })();
-    }
-    return this.stopPromise;
+    this.accepting = false;
+    return this.queue.stopOnce(() => this.flush(deadlineMs), () => this.shutdown());
   }
 
   takePending(): Batch[] {
     this.accepting = false;
-    const settled = this.requests.length > 0 ? this.requests[0].from : this.cursor;
-    const out: Batch[] = [];
-    for (const en of this.entries) {
-      if (en.seq < settled.b) continue;
-      if (en.seq === settled.b && settled.e > 0) out.push({ stream: en.batch.stream, events: en.batch.events.slice(settled.e), end: en.batch.end });
-      else out.push(en.batch);
-    }
-    this.entries.length = 0;
-    this.pendingBytes = 0;
+    const out = this.queue.takeFrom(this.requests.length > 0 ? this.requests[0].from : this.cursor);
     this.shutdown();
     return out;
   }
@@ -367,14 +333,12 @@ class AddEventsSinkImpl implements AddEventsSink {
     // Batches from the cursor on are in no request yet (a request's bytes are copied when built).
     const from = this.cursor.e === 0 && this.cursor.o === 0 ? this.cursor.b : this.cursor.b + 1;
     let events = 0;
-    for (let i = Math.max(0, from - this.baseSeq); i < this.entries.length; i++) {
-      const en = this.entries[i];
+    const entries = this.queue.entries;
+    for (let i = Math.max(0, from - this.queue.baseSeq); i < entries.length; i++) {
+      const en = entries[i];
       if (en.batch.events.length === 0 || !superseded(en.batch.stream)) continue;
-      events += en.batch.events.length;
-      this.pendingBytes -= en.bytes;
-      en.bytes = 0;
       // Kept as an empty batch: its place in the queue (sequence numbers) stays as it was.
-      en.batch = { stream: en.batch.stream, events: [], end: en.batch.end };
+      events += this.queue.hollow(en);
     }
     if (events > 0) countDrop(this.counters, 'superseded_by_reload', events);
     return events;
@@ -391,7 +355,7 @@ class AddEventsSinkImpl implements AddEventsSink {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.transport.close();
-    this.flushes.finishAll();
+    this.queue.finishFlushes();
   }
 
   status(): Record<string, unknown> {
@@ -421,8 +385,8 @@ class AddEventsSinkImpl implements AddEventsSink {
       bytesSent: this.st.bytesSent,
       rawBytesSent: this.st.rawBytesSent,
       eventsSent: this.counters.sentEvents,
-      bytesPending: this.pendingBytes,
-      batchesPending: this.entries.length,
+      bytesPending: this.queue.pendingBytes,
+      batchesPending: this.queue.length,
       inFlight: this.inFlight,
       allowedRequestSize: this.allowedSize,
       caError: this.transport.caError,
@@ -467,15 +431,15 @@ class AddEventsSinkImpl implements AddEventsSink {
    */
   private nextRequest(now: number): Req | undefined {
     // Batches before baseSeq are acked: the cursor can never point before them.
-    if (this.cursor.b < this.baseSeq) this.cursor = { b: this.baseSeq, e: 0, o: 0 };
+    if (this.cursor.b < this.queue.baseSeq) this.cursor = { b: this.queue.baseSeq, e: 0, o: 0 };
     this.cursor = normalize(this.queue, this.cursor);
-    const head = this.entries[this.cursor.b - this.baseSeq];
+    const head = this.queue.at(this.cursor.b);
     if (!head) {
       this.settle();
       return undefined;
     }
     // Reading waits for budget: lingering cannot bring more data, only delay the answer that frees it.
-    const urgent = this.flushes.active || !this.accepting || this.readBudget?.exhausted === true;
+    const urgent = this.queue.flushing || !this.accepting || this.readBudget?.exhausted === true;
     if (!urgent && this.unsentBytes() < this.allowedSize) {
       const waited = now - head.arrived;
       const linger = this.madeRequest ? this.lingerMs : this.firstLingerMs;
@@ -551,7 +515,7 @@ class AddEventsSinkImpl implements AddEventsSink {
   private unsentBytes(): number {
     let inRequests = 0;
     for (const r of this.requests) inRequests += r.messageBytes;
-    return Math.max(0, this.pendingBytes - inRequests);
+    return Math.max(0, this.queue.pendingBytes - inRequests);
   }
 
   /**
@@ -711,17 +675,8 @@ class AddEventsSinkImpl implements AddEventsSink {
   private settle(): void {
     if (this.closed) return;
     if (this.requests.length === 0) this.cursor = normalize(this.queue, this.cursor);
-    const settled = this.requests.length > 0 ? this.requests[0].from : this.cursor;
-    while (this.entries.length > 0 && this.baseSeq < settled.b) {
-      const en = this.entries.shift()!;
-      this.baseSeq++;
-      this.pendingBytes -= en.bytes;
-      this.ack(en.batch.stream, en.batch.end);
-    }
-    const head = this.entries[0];
-    if (head && head.seq === settled.b && settled.e > 0) this.ack(head.batch.stream, head.batch.events[settled.e - 1].end);
-    this.flushes.settled(this.baseSeq);
-    if (this.requests.length === 0 && this.entries.length === 0 && this.pool.length > 0 && !this.poolTimer) {
+    this.queue.settle(this.requests.length > 0 ? this.requests[0].from : this.cursor);
+    if (this.requests.length === 0 && this.queue.length === 0 && this.pool.length > 0 && !this.poolTimer) {
       // Idle for a while: give the buffers' memory back (a short pause keeps them).
       this.poolTimer = setTimeout(() => {
         this.poolTimer = undefined;
@@ -760,17 +715,6 @@ class AddEventsSinkImpl implements AddEventsSink {
     r.body = undefined;
     if (r.scratch) this.giveScratch(r.scratch);
     r.scratch = undefined;
-  }
-
-  private ack(stream: Stream, end: number): void {
-    if (this.lastAck.get(stream) === end) return;
-    this.lastAck.set(stream, end);
-    try {
-      stream.ack(end);
-    } catch (err) {
-      countError(this.counters, err);
-      this.logger.error(`addEvents: ack of ${stream.id} threw: ${this.redact(errorMessage(err))}`, { sink: this.id });
-    }
   }
 }
 

@@ -6,12 +6,12 @@
  * is acknowledged up to a position once every lane has delivered (or dropped, counted) all of
  * its events before that position.
  */
-import { FlushWaiters } from '../../lib/flushWaiters.js';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { Batch, ComponentCounters, Event, Logger, Sink, Stream } from '../../lib/types.js';
 import { countDrop, countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
+import { AckQueue, type Queued } from '../ackQueue.js';
 import { Backoff } from '../backoff.js';
 import { Transport, TransportError, redactUrl, resolveEndpointUrl, type HttpAnswer } from '../addEvents/transport.js';
 import { Assembler, EncodeContext, estimateBytes, nsOfMs, streamOverhead, toOtlpJson, u64, validHexId, type U64 } from './encode.js';
@@ -85,11 +85,7 @@ interface Pos {
 }
 const posBefore = (x: Pos, y: Pos) => x.b < y.b || (x.b === y.b && x.e < y.e);
 
-interface Entry {
-  seq: number;
-  batch: Batch;
-  bytes: number;
-  arrived: number;
+interface Entry extends Queued {
   received: U64;
   /** The signal of every event, or MIXED (then `sigs`). */
   sig: number;
@@ -169,15 +165,10 @@ class OtlpSinkImpl implements OtlpSink {
   private proto?: OtlpProto;
   private protoError?: string;
 
-  private readonly entries: Entry[] = [];
-  private baseSeq = 0;
-  private nextSeq = 0;
-  private pendingBytes = 0;
-  private readonly lastAck = new WeakMap<Stream, number>();
+  /** The batches written and not yet acknowledged, and their acks. */
+  private readonly queue: AckQueue<Entry>;
   private accepting = true;
   private closed = false;
-  private readonly flushes = new FlushWaiters();
-  private stopPromise?: Promise<void>;
   private warned = new Set<string>();
 
   constructor(
@@ -186,6 +177,7 @@ class OtlpSinkImpl implements OtlpSink {
     readonly id: string,
     private readonly readBudget?: ReadBudget,
   ) {
+    this.queue = new AckQueue({ name: 'otlp', id, counters: this.counters, logger, redact: (s) => this.redact(s) });
     const version = String(config.version ?? '0.0.0');
     this.json = config.protocol === 'http/json';
     if (config.protocol !== undefined && config.protocol !== 'http/protobuf' && config.protocol !== 'http/json') {
@@ -339,8 +331,7 @@ class OtlpSinkImpl implements OtlpSink {
         this.warnOnce('invalid_record', `otlp: ${invalid} events from ${batch.stream.id} dropped: their record is not a valid metric or span (name, value, 32/16-digit hex ids, times)`);
       }
       if (!exported && events.length > 0) countDrop(this.counters, 'kind_not_exported', events.length - bad);
-      this.entries.push({ seq: this.nextSeq++, batch, bytes, arrived: Date.now(), received: u64(nsOfMs(Date.now())), sig, sigs, overhead: streamOverhead(batch.stream) });
-      this.pendingBytes += bytes;
+      this.queue.push({ batch, bytes, arrived: Date.now(), received: u64(nsOfMs(Date.now())), sig, sigs, overhead: streamOverhead(batch.stream) });
       this.pumpAll();
     } catch (err) {
       countError(this.counters, err);
@@ -348,55 +339,33 @@ class OtlpSinkImpl implements OtlpSink {
   }
 
   flush(deadlineMs?: number): Promise<void> {
-    if (this.entries.length === 0 || this.closed) return Promise.resolve();
-    const done = this.flushes.wait(this.nextSeq - 1, deadlineMs);
+    if (this.queue.length === 0 || this.closed) return Promise.resolve();
+    const done = this.queue.flushed(deadlineMs);
     this.settle();
     this.pumpAll();
     return done;
   }
 
   stop(deadlineMs = 5000): Promise<void> {
-    if (!this.stopPromise) {
-      this.accepting = false;
-      this.stopPromise = (async () => {
-        try {
-          await this.flush(deadlineMs);
-        } catch {
-          /* never rejects */
-        }
-        this.shutdown();
-        if (this.entries.length > 0) {
-          this.logger.warn(`otlp: stopped with ${this.entries.length} batches (${this.pendingBytes} bytes) not acknowledged; they will be read again`, { sink: this.id });
-        }
-      })();
-    }
-    return this.stopPromise;
+    this.accepting = false;
+    return this.queue.stopOnce(() => this.flush(deadlineMs), () => this.shutdown());
   }
 
   takePending(): Batch[] {
     this.accepting = false;
-    const settled = this.settledPos();
-    const out: Batch[] = [];
-    for (const en of this.entries) {
-      if (en.seq < settled.b) continue;
-      if (en.seq === settled.b && settled.e > 0) out.push({ stream: en.batch.stream, events: en.batch.events.slice(settled.e), end: en.batch.end });
-      else out.push(en.batch);
-    }
-    this.entries.length = 0;
-    this.pendingBytes = 0;
+    const out = this.queue.takeFrom(this.settledPos());
     this.shutdown();
     return out;
   }
 
   discard(superseded: (stream: Stream) => boolean): number {
     let events = 0;
-    for (const en of this.entries) {
-      if (en.batch.events.length === 0 || !superseded(en.batch.stream) || !this.inNoRequest(en)) continue;
-      events += en.batch.events.length;
-      this.pendingBytes -= en.bytes;
-      en.bytes = 0;
+    const entries = this.queue.entries;
+    for (let i = 0; i < entries.length; i++) {
+      const en = entries[i];
+      if (en.batch.events.length === 0 || !superseded(en.batch.stream) || !this.inNoRequest(en, this.queue.baseSeq + i)) continue;
       // Kept as an empty batch: its place in the queue stays as it was.
-      en.batch = { stream: en.batch.stream, events: [], end: en.batch.end };
+      events += this.queue.hollow(en);
       en.sig = 0;
       en.sigs = undefined;
     }
@@ -426,9 +395,9 @@ class OtlpSinkImpl implements OtlpSink {
       consecutiveFailures: Math.max(0, ...this.lanes.map((l) => l.backoff.count)),
       nextRetryTime: nextRetry > now ? nextRetry : undefined,
       lastSuccessTime: last?.st.lastSuccessTime,
-      batchesPending: this.entries.length,
-      eventsPending: this.entries.reduce((n, en) => n + en.batch.events.length, 0),
-      bytesPending: this.pendingBytes,
+      batchesPending: this.queue.length,
+      eventsPending: this.queue.entries.reduce((n, en) => n + en.batch.events.length, 0),
+      bytesPending: this.queue.pendingBytes,
       requests: this.lanes.reduce((n, l) => n + l.st.requests, 0),
       wireBytes: this.lanes.reduce((n, l) => n + l.st.wireBytes, 0),
       caError: this.lanes[0].transport.caError,
@@ -503,9 +472,9 @@ class OtlpSinkImpl implements OtlpSink {
   /** Moves the lane's cursor to its first event not in a request (or the end of the queue). */
   private normalize(l: Lane): void {
     let c = l.cursor;
-    if (c.b < this.baseSeq) c = { b: this.baseSeq, e: 0 };
+    if (c.b < this.queue.baseSeq) c = { b: this.queue.baseSeq, e: 0 };
     for (;;) {
-      const en = this.entries[c.b - this.baseSeq];
+      const en = this.queue.at(c.b);
       if (!en) break;
       const i = this.firstOf(en, l.code, c.e);
       if (i >= 0) {
@@ -531,8 +500,8 @@ class OtlpSinkImpl implements OtlpSink {
     let firstArrived = 0;
     let to = from;
     let full = false;
-    scan: for (let b = from.b; b < this.nextSeq; b++) {
-      const en = this.entries[b - this.baseSeq];
+    scan: for (let b = from.b; b < this.queue.nextSeq; b++) {
+      const en = this.queue.at(b)!;
       let e = b === from.b ? from.e : 0;
       for (;;) {
         const i = this.firstOf(en, l.code, e);
@@ -557,7 +526,7 @@ class OtlpSinkImpl implements OtlpSink {
     }
     if (!full && events >= this.maxEvents) full = true;
     if (!full && est >= l.allowedBytes) full = true;
-    const urgent = this.flushes.active || !this.accepting || this.readBudget?.exhausted === true;
+    const urgent = this.queue.flushing || !this.accepting || this.readBudget?.exhausted === true;
     if (!full && !urgent) {
       const waited = now - firstArrived;
       if (waited < this.lingerMs) {
@@ -595,8 +564,8 @@ class OtlpSinkImpl implements OtlpSink {
     let asm = new Assembler(this.encodeCtx);
     let inChunk = 0;
     const request = (a: Assembler) => (l.code === LOGS ? a.logsRequest() : l.code === METRICS ? a.metricsRequest() : a.tracesRequest());
-    for (let b = r.from.b; b <= r.to.b && b < this.nextSeq; b++) {
-      const en = this.entries[b - this.baseSeq];
+    for (let b = r.from.b; b <= r.to.b && b < this.queue.nextSeq; b++) {
+      const en = this.queue.at(b);
       if (!en) continue;
       const start = b === r.from.b ? r.from.e : 0;
       const stop = b === r.to.b ? r.to.e : en.batch.events.length;
@@ -756,7 +725,7 @@ class OtlpSinkImpl implements OtlpSink {
     let bytes = 0;
     let mid: Pos | undefined;
     for (let b = r.from.b; b <= r.to.b && !mid; b++) {
-      const en = this.entries[b - this.baseSeq];
+      const en = this.queue.at(b);
       if (!en) continue;
       let e = b === r.from.b ? r.from.e : 0;
       for (;;) {
@@ -796,36 +765,16 @@ class OtlpSinkImpl implements OtlpSink {
   /** Acks everything before the settled position. */
   private settle(): void {
     if (this.closed) return;
-    const settled = this.settledPos();
-    while (this.entries.length > 0 && this.baseSeq < settled.b) {
-      const en = this.entries.shift()!;
-      this.baseSeq++;
-      this.pendingBytes -= en.bytes;
-      this.ack(en.batch.stream, en.batch.end);
-    }
-    const head = this.entries[0];
-    if (head && head.seq === settled.b && settled.e > 0) this.ack(head.batch.stream, head.batch.events[settled.e - 1].end);
-    this.flushes.settled(this.baseSeq);
+    this.queue.settle(this.settledPos());
   }
 
-  /** True when no lane has taken any event of `en` into a request (a lane's cursor passes its events only by taking them). */
-  private inNoRequest(en: Entry): boolean {
+  /** True when no lane has taken any event of `en` (sequence number `seq`) into a request (a lane's cursor passes its events only by taking them). */
+  private inNoRequest(en: Entry, seq: number): boolean {
     for (const l of this.lanes) {
       const first = this.firstOf(en, l.code, 0);
-      if (first >= 0 && posBefore({ b: en.seq, e: first }, l.cursor)) return false;
+      if (first >= 0 && posBefore({ b: seq, e: first }, l.cursor)) return false;
     }
     return true;
-  }
-
-  private ack(stream: Stream, end: number): void {
-    if (this.lastAck.get(stream) === end) return;
-    this.lastAck.set(stream, end);
-    try {
-      stream.ack(end);
-    } catch (err) {
-      countError(this.counters, err);
-      this.logger.error(`otlp: ack of ${stream.id} threw: ${this.redact(errorMessage(err))}`, { sink: this.id });
-    }
   }
 
   private shutdown(): void {
@@ -838,7 +787,7 @@ class OtlpSinkImpl implements OtlpSink {
       l.requests = [];
       l.transport.close();
     }
-    this.flushes.finishAll();
+    this.queue.finishFlushes();
   }
 
   /** Hides configured header values (API keys) in any text shown to people. */

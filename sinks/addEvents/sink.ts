@@ -26,6 +26,7 @@ import os from 'node:os';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { Batch, ComponentCounters, Logger, Sink, Stream } from '../../lib/types.js';
+import type { SinkBudgetView } from '../../lib/pipeline/routeBudgets.js';
 import { countDrop, countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
 import { AckQueue, type Queued } from '../ackQueue.js';
 import { RequestLane, type RequestState } from '../requestLane.js';
@@ -101,13 +102,7 @@ export interface AddEventsSinkConfig {
  * sends what it has, without waiting for `linger_ms`, while reading waits for the budget (no more
  * data can come until an answer frees some).
  */
-export interface ReadBudget {
-  readonly total: number;
-  /** True while a reader waits for budget. */
-  readonly exhausted: boolean;
-  /** Calls `fn` whenever a reader starts to wait; returns the unsubscribe function. */
-  onWait(fn: () => void): () => void;
-}
+export type ReadBudget = SinkBudgetView;
 
 /** The sink plus the live session-info update. */
 export interface AddEventsSink extends Sink {

@@ -10,6 +10,7 @@ import os from 'node:os';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { Batch, ComponentCounters, Event, Logger, Sink, Stream } from '../../lib/types.js';
+import type { SinkBudgetView } from '../../lib/pipeline/routeBudgets.js';
 import { countDrop, countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
 import { AckQueue, type Queued } from '../ackQueue.js';
 import { RequestLane, type RequestState } from '../requestLane.js';
@@ -50,11 +51,7 @@ export interface OtlpSinkConfig {
 }
 
 /** The read budget (lib/pipeline/credits.ts), as the addEvents sink takes it. */
-export interface ReadBudget {
-  readonly total: number;
-  readonly exhausted: boolean;
-  onWait(fn: () => void): () => void;
-}
+export type ReadBudget = SinkBudgetView;
 
 export interface OtlpSink extends Sink {
   /** Replaces the `server_attributes` part of the resource, from the next request built. */

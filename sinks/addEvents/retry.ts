@@ -1,6 +1,6 @@
 /**
  * What an `addEvents` answer means for the request's data (how long to wait before trying again
- * is sinks/backoff.ts).
+ * is the request lane's: sinks/requestLane.ts, sinks/backoff.ts).
  *
  * Promises:
  * - {@link mapResponseStatus} gives Scalyr's client-side status for an HTTP answer (§4.5): HTTP 429

@@ -15,10 +15,12 @@ import { Credits } from './credits.js';
 const ALL = '*';
 const covers = (route: readonly string[], sink: string) => route.includes(sink) || route[0] === ALL;
 
-/** What a sink reads of the budgets (addEvents's `ReadBudget`). */
+/** What a sink reads of the budgets (the addEvents and otlp sinks' `ReadBudget`). */
 export interface SinkBudgetView {
   readonly total: number;
+  /** True while a reader waits for budget. */
   readonly exhausted: boolean;
+  /** Calls `fn` whenever a reader starts to wait; returns the unsubscribe function. */
   onWait(fn: () => void): () => void;
 }
 

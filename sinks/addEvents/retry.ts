@@ -1,5 +1,6 @@
 /**
- * What an `addEvents` answer means and how long to wait before trying again.
+ * What an `addEvents` answer means for the request's data (how long to wait before trying again
+ * is the request lane's: sinks/requestLane.ts, sinks/backoff.ts).
  *
  * Promises:
  * - {@link mapResponseStatus} gives Scalyr's client-side status for an HTTP answer (§4.5): HTTP 429
@@ -7,7 +8,6 @@
  *   no `status` key → `unknownError`; otherwise the body's `status` (the HTTP code is otherwise ignored).
  * - {@link classifyStatus} tells the sink what to do with the request's data; nothing but `success`
  *   and `discardBuffer` lets data go, so nothing is lost on errors.
- * - {@link Backoff} is exponential with full jitter in [delay/2, delay], capped, reset on success.
  */
 
 /** What the sink does with the request's events after an answer. */
@@ -56,31 +56,4 @@ export function classifyStatus(status: string): Outcome {
   if (status.includes('requestTooLarge')) return 'tooLarge';
   if (status.startsWith('error/client')) return 'clientError';
   return 'retry';
-}
-
-/** Exponential backoff with jitter, capped. */
-export class Backoff {
-  private failures = 0;
-
-  constructor(
-    readonly baseMs: number,
-    readonly maxMs: number,
-    private readonly random: () => number = Math.random,
-  ) {}
-
-  /** Consecutive failures so far. */
-  get count(): number {
-    return this.failures;
-  }
-
-  /** Records a failure and returns the delay before the next attempt. */
-  next(): number {
-    const exp = Math.min(this.maxMs, this.baseMs * 2 ** Math.min(this.failures, 30));
-    this.failures++;
-    return Math.round(exp / 2 + (this.random() * exp) / 2);
-  }
-
-  reset(): void {
-    this.failures = 0;
-  }
 }

@@ -22,15 +22,17 @@
  *   `max_in_flight: 1`, a retried request is never overtaken, so per-file order holds).
  * - The API key never appears in logs, status or errors (it is redacted from server messages).
  */
-import { FlushWaiters } from '../../lib/flushWaiters.js';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { Batch, ComponentCounters, Logger, Sink, Stream } from '../../lib/types.js';
+import type { SinkBudgetView } from '../../lib/pipeline/routeBudgets.js';
 import { countDrop, countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
+import { AckQueue, type Queued } from '../ackQueue.js';
+import { RequestLane, type RequestState } from '../requestLane.js';
 import { newSessionId } from './encode.js';
-import { buildRequest, normalize, posBefore, type Pos, type QueueView } from './request.js';
-import { Backoff, classifyStatus, mapResponseStatus, responseMessage, type Outcome } from './retry.js';
+import { buildRequest, normalize, posBefore, type Pos } from './request.js';
+import { classifyStatus, mapResponseStatus, responseMessage, type Outcome } from './retry.js';
 import { Transport, TransportError } from './transport.js';
 
 const deflateAsync = promisify(zlib.deflate);
@@ -100,26 +102,13 @@ export interface AddEventsSinkConfig {
  * sends what it has, without waiting for `linger_ms`, while reading waits for the budget (no more
  * data can come until an answer frees some).
  */
-export interface ReadBudget {
-  readonly total: number;
-  /** True while a reader waits for budget. */
-  readonly exhausted: boolean;
-  /** Calls `fn` whenever a reader starts to wait; returns the unsubscribe function. */
-  onWait(fn: () => void): () => void;
-}
+export type ReadBudget = SinkBudgetView;
 
 /** The sink plus the live session-info update. */
 export interface AddEventsSink extends Sink {
   /** Replaces `sessionInfo` (server attributes); used from the next request built. */
   setServerAttributes(attrs: Record<string, string>): void;
   takePending(): Batch[];
-}
-
-interface Entry {
-  seq: number;
-  batch: Batch;
-  bytes: number;
-  arrived: number;
 }
 
 interface Req {
@@ -141,7 +130,7 @@ interface Req {
   events: number;
   messageBytes: number;
   /** `preparing`: being built and compressed ahead; sent (in order) once ready. */
-  state: 'queued' | 'preparing' | 'sending' | 'done';
+  state: RequestState;
   attempts: number;
 }
 
@@ -180,44 +169,27 @@ class AddEventsSinkImpl implements AddEventsSink {
   private readonly createdAt = Date.now();
   /** Requests being built and compressed ahead (see prepareAhead). */
   private preparing = 0;
-  private readonly backoff: Backoff;
   private readonly headers: Record<string, string>;
 
   /** Reusable request-body buffers: building a body allocates nothing (see takeScratch). */
   private readonly pool: Buffer[] = [];
   private poolTimer?: NodeJS.Timeout;
-  private readonly entries: Entry[] = [];
-  private baseSeq = 0;
-  private nextSeq = 0;
+  /** The batches written and not yet acknowledged, and their acks. */
+  private readonly queue: AckQueue<Queued>;
   private cursor: Pos = { b: 0, e: 0, o: 0 };
-  private requests: Req[] = [];
-  private inFlight = 0;
-  private pendingBytes = 0;
-  private readonly lastAck = new WeakMap<Stream, number>();
-  private readonly queue: QueueView = { batch: (seq) => this.entries[seq - this.baseSeq]?.batch };
+  /** The requests, in order: at most `maxInFlight` out, retried with backoff. */
+  private readonly lane: RequestLane<Req>;
 
   private accepting = true;
   private closed = false;
-  private gateUntil = 0;
-  private timer?: NodeJS.Timeout;
-  private timerAt = 0;
-  private readonly flushes = new FlushWaiters();
-  private stopPromise?: Promise<void>;
   private warnedStopped = false;
-  private loggedBurstStatus?: string;
 
   private readonly st = {
     lastStatus: undefined as string | undefined,
     lastMessage: undefined as string | undefined,
-    lastSuccessTime: undefined as number | undefined,
     lastAttemptTime: undefined as number | undefined,
     lastRequestSize: 0,
     lastCompressedSize: 0,
-    requests: 0,
-    requestsFailed: 0,
-    retries: 0,
-    bytesSent: 0,
-    rawBytesSent: 0,
     lastClientError: undefined as string | undefined,
   };
 
@@ -228,6 +200,7 @@ class AddEventsSinkImpl implements AddEventsSink {
     private readonly readBudget?: ReadBudget,
   ) {
     this.apiKey = String(config.api_key ?? '');
+    this.queue = new AckQueue({ name: 'addEvents', id, counters: this.counters, logger, redact: (s) => this.redact(s) });
     this.sessionInfo = this.withHost(config.server_attributes ?? {});
     const ctype = String(config.compression_type ?? 'deflate');
     if (ctype !== 'deflate' && ctype !== 'none') {
@@ -245,11 +218,20 @@ class AddEventsSinkImpl implements AddEventsSink {
     const pipelined = budget > 0 ? Math.floor(budget / (PREPARE_AHEAD + this.maxInFlight)) : Infinity;
     this.maxSize = Math.min(configuredMax, Math.max(this.minSize, pipelined));
     this.allowedSize = this.maxSize;
-    this.offBudgetWait = readBudget?.onWait(() => this.pump());
     this.lingerMs = Math.max(0, num(config.linger_ms, 500));
     this.firstLingerMs = Math.min(this.lingerMs, Math.max(0, num(config.first_linger_ms, this.lingerMs)));
     this.maxNoSuccessMs = Math.max(0, num(config.max_no_success_secs, 0)) * 1000;
-    this.backoff = new Backoff(Math.max(1, num(config.retry_base_ms, 1000)), Math.max(1, num(config.retry_max_ms, 30_000)));
+    this.lane = new RequestLane<Req>(
+      {
+        maxInFlight: this.maxInFlight,
+        retryBaseMs: Math.max(1, num(config.retry_base_ms, 1000)),
+        retryMaxMs: Math.max(1, num(config.retry_max_ms, 30_000)),
+        // A server's Retry-After is honoured up to the backoff cap, never shortening the backoff.
+        retryAfter: 'lengthens',
+      },
+      { next: (now) => this.nextRequest(now), send: (r) => this.send(r), wake: () => this.pump(), internalError: (err) => this.internalError(err) },
+    );
+    this.offBudgetWait = readBudget?.onWait(() => this.pump());
     this.transport = new Transport({
       scalyrServer: String(config.scalyr_server ?? 'https://agent.scalyr.com'),
       allowHttp: config.allow_http === true,
@@ -314,8 +296,7 @@ class AddEventsSinkImpl implements AddEventsSink {
       }
       this.counters.receivedEvents += batch.events.length;
       this.counters.receivedBytes += bytes;
-      this.entries.push({ seq: this.nextSeq++, batch, bytes, arrived: Date.now() });
-      this.pendingBytes += bytes;
+      this.queue.push({ batch, bytes, arrived: Date.now() });
       this.pump();
     } catch (err) {
       countError(this.counters, err);
@@ -323,41 +304,20 @@ class AddEventsSinkImpl implements AddEventsSink {
   }
 
   flush(deadlineMs?: number): Promise<void> {
-    if (this.entries.length === 0 || this.closed) return Promise.resolve();
-    const done = this.flushes.wait(this.nextSeq - 1, deadlineMs); // everything written so far
+    if (this.queue.length === 0 || this.closed) return Promise.resolve();
+    const done = this.queue.flushed(deadlineMs); // everything written so far
     this.pump();
     return done;
   }
 
   stop(deadlineMs = 5000): Promise<void> {
-    if (!this.stopPromise) {
-      this.accepting = false;
-      this.stopPromise = (async () => {
-        try {
-          await this.flush(deadlineMs);
-        } catch {
-          /* never rejects */
-        }
-        this.shutdown();
-        if (this.entries.length > 0) {
-          this.logger.warn(`addEvents: stopped with ${this.entries.length} batches (${this.pendingBytes} bytes) not acknowledged; they will be read again`, { sink: this.id });
-        }
-      })();
-    }
-    return this.stopPromise;
+    this.accepting = false;
+    return this.queue.stopOnce(() => this.flush(deadlineMs), () => this.shutdown());
   }
 
   takePending(): Batch[] {
     this.accepting = false;
-    const settled = this.requests.length > 0 ? this.requests[0].from : this.cursor;
-    const out: Batch[] = [];
-    for (const en of this.entries) {
-      if (en.seq < settled.b) continue;
-      if (en.seq === settled.b && settled.e > 0) out.push({ stream: en.batch.stream, events: en.batch.events.slice(settled.e), end: en.batch.end });
-      else out.push(en.batch);
-    }
-    this.entries.length = 0;
-    this.pendingBytes = 0;
+    const out = this.queue.takeFrom(this.lane.requests.length > 0 ? this.lane.requests[0].from : this.cursor);
     this.shutdown();
     return out;
   }
@@ -366,14 +326,12 @@ class AddEventsSinkImpl implements AddEventsSink {
     // Batches from the cursor on are in no request yet (a request's bytes are copied when built).
     const from = this.cursor.e === 0 && this.cursor.o === 0 ? this.cursor.b : this.cursor.b + 1;
     let events = 0;
-    for (let i = Math.max(0, from - this.baseSeq); i < this.entries.length; i++) {
-      const en = this.entries[i];
+    const entries = this.queue.entries;
+    for (let i = Math.max(0, from - this.queue.baseSeq); i < entries.length; i++) {
+      const en = entries[i];
       if (en.batch.events.length === 0 || !superseded(en.batch.stream)) continue;
-      events += en.batch.events.length;
-      this.pendingBytes -= en.bytes;
-      en.bytes = 0;
       // Kept as an empty batch: its place in the queue (sequence numbers) stays as it was.
-      en.batch = { stream: en.batch.stream, events: [], end: en.batch.end };
+      events += this.queue.hollow(en);
     }
     if (events > 0) countDrop(this.counters, 'superseded_by_reload', events);
     return events;
@@ -383,19 +341,17 @@ class AddEventsSinkImpl implements AddEventsSink {
     this.accepting = false;
     this.closed = true;
     this.offBudgetWait?.();
-    this.requests = [];
+    this.lane.close();
     this.pool.length = 0;
     if (this.poolTimer) clearTimeout(this.poolTimer);
     this.poolTimer = undefined;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
     this.transport.close();
-    this.flushes.finishAll();
+    this.queue.finishFlushes();
   }
 
   status(): Record<string, unknown> {
     const now = Date.now();
-    const failures = this.backoff.count;
+    const failures = this.lane.backoff.count;
     let health = 'good';
     if (this.closed) health = 'stopped';
     else if (this.st.lastClientError && failures > 0) health = 'error';
@@ -408,21 +364,21 @@ class AddEventsSinkImpl implements AddEventsSink {
       health,
       lastResponseStatus: this.st.lastStatus,
       lastResponseMessage: this.st.lastMessage,
-      lastSuccessTime: this.st.lastSuccessTime,
+      lastSuccessTime: this.lane.st.lastSuccessTime,
       lastAttemptTime: this.st.lastAttemptTime,
       lastRequestSize: this.st.lastRequestSize,
       lastRequestCompressedSize: this.st.lastCompressedSize,
-      requests: this.st.requests,
-      requestsFailed: this.st.requestsFailed,
-      retries: this.st.retries,
+      requests: this.lane.st.requests,
+      requestsFailed: this.lane.st.failed,
+      retries: this.lane.st.failed,
       consecutiveFailures: failures,
-      nextAttemptInMs: this.gateUntil > now ? this.gateUntil - now : 0,
-      bytesSent: this.st.bytesSent,
-      rawBytesSent: this.st.rawBytesSent,
+      nextAttemptInMs: this.lane.gateUntil > now ? this.lane.gateUntil - now : 0,
+      bytesSent: this.lane.st.wireBytes,
+      rawBytesSent: this.lane.st.rawBytes,
       eventsSent: this.counters.sentEvents,
-      bytesPending: this.pendingBytes,
-      batchesPending: this.entries.length,
-      inFlight: this.inFlight,
+      bytesPending: this.queue.pendingBytes,
+      batchesPending: this.queue.length,
+      inFlight: this.lane.inFlight,
       allowedRequestSize: this.allowedSize,
       caError: this.transport.caError,
     };
@@ -430,33 +386,10 @@ class AddEventsSinkImpl implements AddEventsSink {
 
   // ------------------------------------------------------------------------------------------
 
-  private arm(ms: number): void {
-    const at = Date.now() + ms;
-    if (this.timer && this.timerAt <= at) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.pump();
-    }, Math.max(0, ms));
-  }
-
-  /** Sends what can be sent now; arms a timer for the linger or the backoff gate otherwise. */
+  /** Sends what can be sent now (the lane arms its timer for the linger or the backoff gate otherwise), then builds ahead. */
   private pump(): void {
     if (this.closed) return;
-    while (this.inFlight < this.maxInFlight) {
-      const now = Date.now();
-      if (now < this.gateUntil) {
-        this.arm(this.gateUntil - now);
-        return;
-      }
-      const first = this.requests.find((x) => x.state === 'queued' || x.state === 'preparing');
-      if (first?.state === 'preparing') break; // sent in order once its body is ready
-      const r = first ?? this.nextRequest(now);
-      if (!r) break;
-      this.send(r).catch((err) => this.internalError(err));
-    }
-    this.prepareAhead();
+    if (this.lane.pump() !== 'gate') this.prepareAhead();
   }
 
   /**
@@ -466,26 +399,26 @@ class AddEventsSinkImpl implements AddEventsSink {
    */
   private nextRequest(now: number): Req | undefined {
     // Batches before baseSeq are acked: the cursor can never point before them.
-    if (this.cursor.b < this.baseSeq) this.cursor = { b: this.baseSeq, e: 0, o: 0 };
+    if (this.cursor.b < this.queue.baseSeq) this.cursor = { b: this.queue.baseSeq, e: 0, o: 0 };
     this.cursor = normalize(this.queue, this.cursor);
-    const head = this.entries[this.cursor.b - this.baseSeq];
+    const head = this.queue.at(this.cursor.b);
     if (!head) {
       this.settle();
       return undefined;
     }
     // Reading waits for budget: lingering cannot bring more data, only delay the answer that frees it.
-    const urgent = this.flushes.active || !this.accepting || this.readBudget?.exhausted === true;
+    const urgent = this.queue.flushing || !this.accepting || this.readBudget?.exhausted === true;
     if (!urgent && this.unsentBytes() < this.allowedSize) {
       const waited = now - head.arrived;
       const linger = this.madeRequest ? this.lingerMs : this.firstLingerMs;
       if (waited < linger) {
-        this.arm(linger - waited);
+        this.lane.arm(linger - waited);
         return undefined;
       }
     }
     this.madeRequest = true;
     const r: Req = { from: this.cursor, events: 0, messageBytes: 0, state: 'queued', attempts: 0 };
-    this.requests.push(r);
+    this.lane.requests.push(r);
     return r;
   }
 
@@ -497,12 +430,13 @@ class AddEventsSinkImpl implements AddEventsSink {
    * even when a request is retried.
    */
   private prepareAhead(): void {
-    while (!this.closed && Date.now() >= this.gateUntil) {
-      if (this.requests.some((x) => x.state === 'queued' && !x.body && !x.payload && !x.sent)) return; // a split-off remainder goes first, as it is
+    const lane = this.lane;
+    while (!this.closed && Date.now() >= lane.gateUntil) {
+      if (lane.requests.some((x) => x.state === 'queued' && !x.body && !x.payload && !x.sent)) return; // a split-off remainder goes first, as it is
       let ahead = this.preparing;
-      for (const x of this.requests) if (x.state === 'queued' && x.payload) ahead++;
+      for (const x of lane.requests) if (x.state === 'queued' && x.payload) ahead++;
       if (ahead >= PREPARE_AHEAD) return;
-      if (this.requests.some((x) => x.state === 'queued' && !x.payload)) return; // a retry waits as it is
+      if (lane.requests.some((x) => x.state === 'queued' && !x.payload)) return; // a retry waits as it is
       const r = this.nextRequest(Date.now());
       if (!r) return;
       r.state = 'preparing';
@@ -549,8 +483,8 @@ class AddEventsSinkImpl implements AddEventsSink {
    */
   private unsentBytes(): number {
     let inRequests = 0;
-    for (const r of this.requests) inRequests += r.messageBytes;
-    return Math.max(0, this.pendingBytes - inRequests);
+    for (const r of this.lane.requests) inRequests += r.messageBytes;
+    return Math.max(0, this.queue.pendingBytes - inRequests);
   }
 
   /**
@@ -576,15 +510,14 @@ class AddEventsSinkImpl implements AddEventsSink {
     else if (scratch) this.giveScratch(scratch); // the body outgrew it (a forced piece): it lives elsewhere
     if (!fresh && r.to && posBefore(built.to, normalize(this.queue, r.to))) {
       // The rebuilt request holds less than before: the rest becomes the next request.
-      const idx = this.requests.indexOf(r);
-      this.requests.splice(idx + 1, 0, { from: built.to, to: r.to, events: 0, messageBytes: 0, state: 'queued', attempts: 0 });
+      const idx = this.lane.requests.indexOf(r);
+      this.lane.requests.splice(idx + 1, 0, { from: built.to, to: r.to, events: 0, messageBytes: 0, state: 'queued', attempts: 0 });
     }
     r.to = built.to;
     if (fresh) this.cursor = built.to;
     if (built.events === 0 && built.messageBytes === 0) {
       this.release(r);
-      r.state = 'done';
-      while (this.requests.length > 0 && this.requests[0].state === 'done') this.requests.shift();
+      this.lane.finish(r);
       this.settle();
       queueMicrotask(() => this.pump());
       return false;
@@ -595,12 +528,12 @@ class AddEventsSinkImpl implements AddEventsSink {
     return true;
   }
 
+  /** One attempt of `r`, started by the lane (which marked it sending and counts it in flight). */
   private async send(r: Req): Promise<void> {
-    r.state = 'sending';
-    this.inFlight++;
     let status: string;
     let message: string | undefined;
     let rawSize = 0;
+    let wireSize = 0;
     let retryAfterMs: number | undefined;
     try {
       const clientTime = Math.floor(Date.now() / 1000);
@@ -623,54 +556,53 @@ class AddEventsSinkImpl implements AddEventsSink {
       }
       if (this.closed) return;
       r.attempts++;
-      this.st.requests++;
+      this.lane.st.requests++;
       this.st.lastAttemptTime = Date.now();
       this.st.lastRequestSize = rawSize;
       this.st.lastCompressedSize = payload.length;
+      wireSize = payload.length;
       const answer = await this.transport.post(payload, this.headers);
       if (this.closed) return;
       status = mapResponseStatus(answer.statusCode, answer.body);
       message = responseMessage(answer.body);
       if (status === 'parseResponseFailed' || status === 'emptyResponse') message = `HTTP ${answer.statusCode} ${answer.contentType ?? ''}`.trim();
-      if (status === 'success') this.st.bytesSent += payload.length;
       retryAfterMs = answer.retryAfterMs;
     } catch (err) {
       if (this.closed) return;
       status = err instanceof TransportError ? err.status : 'requestFailed';
       message = errorMessage(err);
     } finally {
-      this.inFlight--;
+      this.lane.attemptEnded();
     }
     this.st.lastStatus = status;
     this.st.lastMessage = message === undefined ? undefined : this.redact(message);
-    this.handle(r, classifyStatus(status), status, rawSize, retryAfterMs);
+    this.handle(r, classifyStatus(status), status, rawSize, wireSize, retryAfterMs);
     this.pump();
   }
 
-  private handle(r: Req, outcome: Outcome, status: string, rawSize: number, retryAfterMs?: number): void {
+  private handle(r: Req, outcome: Outcome, status: string, rawSize: number, wireSize: number, retryAfterMs?: number): void {
+    const lane = this.lane;
     let dropReason = 'discardBuffer';
     if (outcome !== 'success' && outcome !== 'discard' && this.maxNoSuccessMs > 0) {
       // Scalyr's give-up rule, only when asked for: after max_no_success_secs without a success
       // the failing request's events are dropped (counted) instead of retried.
-      const since = this.st.lastSuccessTime ?? this.createdAt;
+      const since = lane.st.lastSuccessTime ?? this.createdAt;
       if (Date.now() - since > this.maxNoSuccessMs) {
         outcome = 'discard';
         dropReason = 'no_success_timeout';
       }
     }
     if (outcome === 'success' || outcome === 'discard') {
-      if (this.backoff.count > 0 || this.loggedBurstStatus) {
-        this.logger.info(`addEvents: upload recovered after ${this.backoff.count} failed attempts`, { sink: this.id });
+      if (lane.backoff.count > 0 || lane.logged) {
+        this.logger.info(`addEvents: upload recovered after ${lane.backoff.count} failed attempts`, { sink: this.id });
       }
-      this.backoff.reset();
-      this.loggedBurstStatus = undefined;
+      lane.backoff.reset();
+      lane.logged = undefined;
       this.st.lastClientError = undefined;
       this.allowedSize = this.maxSize;
-      r.state = 'done';
       this.release(r);
       if (outcome === 'success') {
-        this.st.lastSuccessTime = Date.now();
-        this.st.rawBytesSent += rawSize;
+        lane.delivered(wireSize, rawSize);
         this.counters.sentEvents += r.events;
         this.counters.sentBytes += r.messageBytes;
       } else {
@@ -678,17 +610,13 @@ class AddEventsSinkImpl implements AddEventsSink {
         if (dropReason === 'discardBuffer') this.logger.warn(`addEvents: server answered ${status}; ${r.events} events dropped as asked`, { sink: this.id, status });
         else this.logger.warn(`addEvents: no successful upload for over ${this.maxNoSuccessMs / 1000} s (last answer ${status}); ${r.events} events dropped (max_no_success_secs)`, { sink: this.id, status });
       }
-      while (this.requests.length > 0 && this.requests[0].state === 'done') this.requests.shift();
+      lane.finish(r);
       this.settle();
       return;
     }
-    this.st.requestsFailed++;
-    this.st.retries++;
     countError(this.counters, new Error(`addEvents ${status}${this.st.lastMessage ? `: ${this.st.lastMessage}` : ''}`));
-    // A server's Retry-After is honoured up to the backoff cap.
-    const delay = Math.max(this.backoff.next(), Math.min(retryAfterMs ?? 0, this.backoff.maxMs));
-    this.gateUntil = Date.now() + delay;
-    r.state = 'queued';
+    // Queued again; a server's Retry-After is honoured up to the backoff cap.
+    const delay = lane.retry(r, retryAfterMs);
     let what = 'will retry';
     if (outcome === 'tooLarge') {
       this.allowedSize = Math.max(this.minSize, Math.floor(rawSize * this.tooLargeFactor));
@@ -699,32 +627,24 @@ class AddEventsSinkImpl implements AddEventsSink {
     const text = `addEvents: upload failed: ${status}${this.st.lastMessage ? ` (${this.st.lastMessage})` : ''}; ${what} in ${delay} ms; data is kept`;
     if (outcome === 'clientError') {
       this.st.lastClientError = status;
-      if (this.loggedBurstStatus !== status) this.logger.error(`${text}. Check api_key and the configuration.`, { sink: this.id, status });
+      if (lane.logged !== status) this.logger.error(`${text}. Check api_key and the configuration.`, { sink: this.id, status });
       else this.logger.debug(text, { sink: this.id, status });
-    } else if (this.loggedBurstStatus !== status) this.logger.warn(text, { sink: this.id, status });
+    } else if (lane.logged !== status) this.logger.warn(text, { sink: this.id, status });
     else this.logger.debug(text, { sink: this.id, status });
-    this.loggedBurstStatus = status;
+    lane.logged = status;
   }
 
   /** Acks everything before the first unfinished request (or the cursor when none). */
   private settle(): void {
     if (this.closed) return;
-    if (this.requests.length === 0) this.cursor = normalize(this.queue, this.cursor);
-    const settled = this.requests.length > 0 ? this.requests[0].from : this.cursor;
-    while (this.entries.length > 0 && this.baseSeq < settled.b) {
-      const en = this.entries.shift()!;
-      this.baseSeq++;
-      this.pendingBytes -= en.bytes;
-      this.ack(en.batch.stream, en.batch.end);
-    }
-    const head = this.entries[0];
-    if (head && head.seq === settled.b && settled.e > 0) this.ack(head.batch.stream, head.batch.events[settled.e - 1].end);
-    this.flushes.settled(this.baseSeq);
-    if (this.requests.length === 0 && this.entries.length === 0 && this.pool.length > 0 && !this.poolTimer) {
+    const lane = this.lane;
+    if (lane.requests.length === 0) this.cursor = normalize(this.queue, this.cursor);
+    this.queue.settle(lane.requests.length > 0 ? lane.requests[0].from : this.cursor);
+    if (lane.requests.length === 0 && this.queue.length === 0 && this.pool.length > 0 && !this.poolTimer) {
       // Idle for a while: give the buffers' memory back (a short pause keeps them).
       this.poolTimer = setTimeout(() => {
         this.poolTimer = undefined;
-        if (this.requests.length === 0) this.pool.length = 0;
+        if (this.lane.requests.length === 0) this.pool.length = 0;
       }, POOL_IDLE_MS);
       this.poolTimer.unref();
     }
@@ -759,17 +679,6 @@ class AddEventsSinkImpl implements AddEventsSink {
     r.body = undefined;
     if (r.scratch) this.giveScratch(r.scratch);
     r.scratch = undefined;
-  }
-
-  private ack(stream: Stream, end: number): void {
-    if (this.lastAck.get(stream) === end) return;
-    this.lastAck.set(stream, end);
-    try {
-      stream.ack(end);
-    } catch (err) {
-      countError(this.counters, err);
-      this.logger.error(`addEvents: ack of ${stream.id} threw: ${this.redact(errorMessage(err))}`, { sink: this.id });
-    }
   }
 }
 

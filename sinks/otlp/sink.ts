@@ -6,13 +6,14 @@
  * is acknowledged up to a position once every lane has delivered (or dropped, counted) all of
  * its events before that position.
  */
-import { FlushWaiters } from '../../lib/flushWaiters.js';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { Batch, ComponentCounters, Event, Logger, Sink, Stream } from '../../lib/types.js';
+import type { SinkBudgetView } from '../../lib/pipeline/routeBudgets.js';
 import { countDrop, countError, createCounters, errorMessage, messageBytes } from '../../lib/counters.js';
-import { Backoff } from '../addEvents/retry.js';
+import { AckQueue, type Queued } from '../ackQueue.js';
+import { RequestLane, type RequestState } from '../requestLane.js';
 import { Transport, TransportError, redactUrl, resolveEndpointUrl, type HttpAnswer } from '../addEvents/transport.js';
 import { Assembler, EncodeContext, estimateBytes, nsOfMs, streamOverhead, toOtlpJson, u64, validHexId, type U64 } from './encode.js';
 import { errorBodyMessage, loadProto, readPartialSuccess, type OtlpProto, type Signal } from './proto.js';
@@ -50,11 +51,7 @@ export interface OtlpSinkConfig {
 }
 
 /** The read budget (lib/pipeline/credits.ts), as the addEvents sink takes it. */
-export interface ReadBudget {
-  readonly total: number;
-  readonly exhausted: boolean;
-  onWait(fn: () => void): () => void;
-}
+export type ReadBudget = SinkBudgetView;
 
 export interface OtlpSink extends Sink {
   /** Replaces the `server_attributes` part of the resource, from the next request built. */
@@ -85,11 +82,7 @@ interface Pos {
 }
 const posBefore = (x: Pos, y: Pos) => x.b < y.b || (x.b === y.b && x.e < y.e);
 
-interface Entry {
-  seq: number;
-  batch: Batch;
-  bytes: number;
-  arrived: number;
+interface Entry extends Queued {
   received: U64;
   /** The signal of every event, or MIXED (then `sigs`). */
   sig: number;
@@ -106,31 +99,25 @@ interface Req {
   /** The body as sent (compressed when compressing): built once, resent as is. */
   payload?: Buffer;
   rawSize: number;
-  state: 'queued' | 'sending' | 'done';
+  state: RequestState;
   attempts: number;
 }
 
 type LaneState = 'idle' | 'sending' | 'retrying' | 'failing';
 
-interface Lane {
+/** One signal's export: its URL, its cursor in the FIFO, its request lane (one request at a time). */
+interface SignalLane {
   code: number;
   signal: Signal;
   url: string;
   shownUrl: string;
   transport: Transport;
-  requests: Req[];
+  lane: RequestLane<Req>;
   cursor: Pos;
-  inFlight: boolean;
-  gateUntil: number;
-  timer?: NodeJS.Timeout;
-  timerAt: number;
-  backoff: Backoff;
   state: LaneState;
   allowedBytes: number;
-  /** What was last logged for this lane's failures (one line per change, not per attempt). */
-  logged?: string;
   loggedPartial?: string;
-  st: { requests: number; events: number; failed: number; lastHttpStatus?: number; lastError?: string; lastSuccessTime?: number; wireBytes: number; rawBytes: number; rejected: number; partial: number; tooLarge: number };
+  st: { events: number; lastHttpStatus?: number; lastError?: string; rejected: number; partial: number; tooLarge: number };
 }
 
 function num(v: unknown, dflt: number): number {
@@ -155,7 +142,7 @@ export function createOtlpSink(config: OtlpSinkConfig, ctx: { logger: Logger; id
 
 class OtlpSinkImpl implements OtlpSink {
   readonly counters: ComponentCounters = createCounters();
-  private readonly lanes: Lane[];
+  private readonly lanes: SignalLane[];
   private readonly json: boolean;
   private readonly gzip: boolean;
   private readonly headers: Record<string, string>;
@@ -169,15 +156,10 @@ class OtlpSinkImpl implements OtlpSink {
   private proto?: OtlpProto;
   private protoError?: string;
 
-  private readonly entries: Entry[] = [];
-  private baseSeq = 0;
-  private nextSeq = 0;
-  private pendingBytes = 0;
-  private readonly lastAck = new WeakMap<Stream, number>();
+  /** The batches written and not yet acknowledged, and their acks. */
+  private readonly queue: AckQueue<Entry>;
   private accepting = true;
   private closed = false;
-  private readonly flushes = new FlushWaiters();
-  private stopPromise?: Promise<void>;
   private warned = new Set<string>();
 
   constructor(
@@ -186,6 +168,7 @@ class OtlpSinkImpl implements OtlpSink {
     readonly id: string,
     private readonly readBudget?: ReadBudget,
   ) {
+    this.queue = new AckQueue({ name: 'otlp', id, counters: this.counters, logger, redact: (s) => this.redact(s) });
     const version = String(config.version ?? '0.0.0');
     this.json = config.protocol === 'http/json';
     if (config.protocol !== undefined && config.protocol !== 'http/protobuf' && config.protocol !== 'http/json') {
@@ -253,22 +236,23 @@ class OtlpSinkImpl implements OtlpSink {
       } catch (err) {
         throw new Error(`${id}.${proxy ? 'proxy' : option}: ${errorMessage(err)}`);
       }
-      return {
+      const l: SignalLane = {
         code,
         signal,
         url,
         shownUrl: redactUrl(url),
         transport,
-        requests: [],
+        // A server's Retry-After (capped at retry_max_ms) is the delay when given.
+        lane: new RequestLane<Req>(
+          { maxInFlight: 1, retryBaseMs: retryBase, retryMaxMs: retryMax, retryAfter: 'replaces' },
+          { next: (now) => this.nextRequest(l, now), send: (r) => this.send(l, r), wake: () => this.pump(l), internalError: (err) => this.internalError(err) },
+        ),
         cursor: { b: 0, e: 0 },
-        inFlight: false,
-        gateUntil: 0,
-        timerAt: 0,
-        backoff: new Backoff(retryBase, retryMax),
-        state: 'idle' as LaneState,
+        state: 'idle',
         allowedBytes: this.maxBytes,
-        st: { requests: 0, events: 0, failed: 0, wireBytes: 0, rawBytes: 0, rejected: 0, partial: 0, tooLarge: 0 },
+        st: { events: 0, rejected: 0, partial: 0, tooLarge: 0 },
       };
+      return l;
     });
     const caError = this.lanes[0].transport.caError;
     if (caError) logger.error(`otlp: ${caError}; verifying against the system CAs only`, { sink: id });
@@ -339,8 +323,7 @@ class OtlpSinkImpl implements OtlpSink {
         this.warnOnce('invalid_record', `otlp: ${invalid} events from ${batch.stream.id} dropped: their record is not a valid metric or span (name, value, 32/16-digit hex ids, times)`);
       }
       if (!exported && events.length > 0) countDrop(this.counters, 'kind_not_exported', events.length - bad);
-      this.entries.push({ seq: this.nextSeq++, batch, bytes, arrived: Date.now(), received: u64(nsOfMs(Date.now())), sig, sigs, overhead: streamOverhead(batch.stream) });
-      this.pendingBytes += bytes;
+      this.queue.push({ batch, bytes, arrived: Date.now(), received: u64(nsOfMs(Date.now())), sig, sigs, overhead: streamOverhead(batch.stream) });
       this.pumpAll();
     } catch (err) {
       countError(this.counters, err);
@@ -348,55 +331,33 @@ class OtlpSinkImpl implements OtlpSink {
   }
 
   flush(deadlineMs?: number): Promise<void> {
-    if (this.entries.length === 0 || this.closed) return Promise.resolve();
-    const done = this.flushes.wait(this.nextSeq - 1, deadlineMs);
+    if (this.queue.length === 0 || this.closed) return Promise.resolve();
+    const done = this.queue.flushed(deadlineMs);
     this.settle();
     this.pumpAll();
     return done;
   }
 
   stop(deadlineMs = 5000): Promise<void> {
-    if (!this.stopPromise) {
-      this.accepting = false;
-      this.stopPromise = (async () => {
-        try {
-          await this.flush(deadlineMs);
-        } catch {
-          /* never rejects */
-        }
-        this.shutdown();
-        if (this.entries.length > 0) {
-          this.logger.warn(`otlp: stopped with ${this.entries.length} batches (${this.pendingBytes} bytes) not acknowledged; they will be read again`, { sink: this.id });
-        }
-      })();
-    }
-    return this.stopPromise;
+    this.accepting = false;
+    return this.queue.stopOnce(() => this.flush(deadlineMs), () => this.shutdown());
   }
 
   takePending(): Batch[] {
     this.accepting = false;
-    const settled = this.settledPos();
-    const out: Batch[] = [];
-    for (const en of this.entries) {
-      if (en.seq < settled.b) continue;
-      if (en.seq === settled.b && settled.e > 0) out.push({ stream: en.batch.stream, events: en.batch.events.slice(settled.e), end: en.batch.end });
-      else out.push(en.batch);
-    }
-    this.entries.length = 0;
-    this.pendingBytes = 0;
+    const out = this.queue.takeFrom(this.settledPos());
     this.shutdown();
     return out;
   }
 
   discard(superseded: (stream: Stream) => boolean): number {
     let events = 0;
-    for (const en of this.entries) {
-      if (en.batch.events.length === 0 || !superseded(en.batch.stream) || !this.inNoRequest(en)) continue;
-      events += en.batch.events.length;
-      this.pendingBytes -= en.bytes;
-      en.bytes = 0;
+    const entries = this.queue.entries;
+    for (let i = 0; i < entries.length; i++) {
+      const en = entries[i];
+      if (en.batch.events.length === 0 || !superseded(en.batch.stream) || !this.inNoRequest(en, this.queue.baseSeq + i)) continue;
       // Kept as an empty batch: its place in the queue stays as it was.
-      en.batch = { stream: en.batch.stream, events: [], end: en.batch.end };
+      events += this.queue.hollow(en);
       en.sig = 0;
       en.sigs = undefined;
     }
@@ -410,9 +371,9 @@ class OtlpSinkImpl implements OtlpSink {
   status(): Record<string, unknown> {
     const now = Date.now();
     const worst = this.closed ? 'stopped' : this.lanes.reduce<LaneState>((w, l) => (rank(l.state) > rank(w) ? l.state : w), 'idle');
-    const failing = this.lanes.filter((l) => l.backoff.count > 0);
-    const nextRetry = failing.length > 0 ? Math.min(...failing.map((l) => l.gateUntil)) : 0;
-    const last = [...this.lanes].sort((a, b) => (b.st.lastSuccessTime ?? 0) - (a.st.lastSuccessTime ?? 0))[0];
+    const failing = this.lanes.filter((l) => l.lane.backoff.count > 0);
+    const nextRetry = failing.length > 0 ? Math.min(...failing.map((l) => l.lane.gateUntil)) : 0;
+    const last = [...this.lanes].sort((a, b) => (b.lane.st.lastSuccessTime ?? 0) - (a.lane.st.lastSuccessTime ?? 0))[0];
     const withStatus = this.lanes.filter((l) => l.st.lastHttpStatus !== undefined || l.st.lastError !== undefined);
     return {
       type: 'otlp',
@@ -423,14 +384,14 @@ class OtlpSinkImpl implements OtlpSink {
       state: worst,
       lastHttpStatus: withStatus.length > 0 ? withStatus.map((l) => l.st.lastHttpStatus).find((s) => s !== undefined) : undefined,
       lastError: this.lanes.map((l) => l.st.lastError).find((e) => e !== undefined),
-      consecutiveFailures: Math.max(0, ...this.lanes.map((l) => l.backoff.count)),
+      consecutiveFailures: Math.max(0, ...this.lanes.map((l) => l.lane.backoff.count)),
       nextRetryTime: nextRetry > now ? nextRetry : undefined,
-      lastSuccessTime: last?.st.lastSuccessTime,
-      batchesPending: this.entries.length,
-      eventsPending: this.entries.reduce((n, en) => n + en.batch.events.length, 0),
-      bytesPending: this.pendingBytes,
-      requests: this.lanes.reduce((n, l) => n + l.st.requests, 0),
-      wireBytes: this.lanes.reduce((n, l) => n + l.st.wireBytes, 0),
+      lastSuccessTime: last?.lane.st.lastSuccessTime,
+      batchesPending: this.queue.length,
+      eventsPending: this.queue.entries.reduce((n, en) => n + en.batch.events.length, 0),
+      bytesPending: this.queue.pendingBytes,
+      requests: this.lanes.reduce((n, l) => n + l.lane.st.requests, 0),
+      wireBytes: this.lanes.reduce((n, l) => n + l.lane.st.wireBytes, 0),
       caError: this.lanes[0].transport.caError,
       protoError: this.protoError,
       signals: Object.fromEntries(
@@ -439,19 +400,19 @@ class OtlpSinkImpl implements OtlpSink {
           {
             url: l.shownUrl,
             state: this.closed ? 'stopped' : l.state,
-            requests: l.st.requests,
-            failedRequests: l.st.failed,
+            requests: l.lane.st.requests,
+            failedRequests: l.lane.st.failed,
             events: l.st.events,
-            wireBytes: l.st.wireBytes,
-            rawBytes: l.st.rawBytes,
+            wireBytes: l.lane.st.wireBytes,
+            rawBytes: l.lane.st.rawBytes,
             rejected: l.st.rejected,
             partialSuccessRejected: l.st.partial,
             tooLarge: l.st.tooLarge,
             lastHttpStatus: l.st.lastHttpStatus,
             lastError: l.st.lastError,
-            consecutiveFailures: l.backoff.count,
-            nextRetryInMs: l.gateUntil > now ? l.gateUntil - now : 0,
-            queuedRequests: l.requests.length,
+            consecutiveFailures: l.lane.backoff.count,
+            nextRetryInMs: l.lane.gateUntil > now ? l.lane.gateUntil - now : 0,
+            queuedRequests: l.lane.requests.length,
             allowedRequestBytes: l.allowedBytes,
           },
         ]),
@@ -466,30 +427,10 @@ class OtlpSinkImpl implements OtlpSink {
     for (const l of this.lanes) this.pump(l);
   }
 
-  private arm(l: Lane, ms: number): void {
-    const at = Date.now() + ms;
-    if (l.timer && l.timerAt <= at) return;
-    if (l.timer) clearTimeout(l.timer);
-    l.timerAt = at;
-    l.timer = setTimeout(() => {
-      l.timer = undefined;
-      this.pump(l);
-    }, Math.max(0, ms));
-  }
-
-  private pump(l: Lane): void {
-    if (this.closed || l.inFlight) return;
-    const now = Date.now();
-    if (now < l.gateUntil) {
-      this.arm(l, l.gateUntil - now);
-      return;
-    }
-    const r = l.requests.find((x) => x.state === 'queued') ?? this.nextRequest(l, now);
-    if (!r) {
-      if (l.requests.length === 0 && l.backoff.count === 0) l.state = 'idle';
-      return;
-    }
-    this.send(l, r).catch((err) => this.internalError(err));
+  /** Sends the lane's next request when it may (its lane arms the timer for the linger or the retry gate otherwise). */
+  private pump(l: SignalLane): void {
+    if (this.closed) return;
+    if (l.lane.pump() === 'empty' && l.lane.requests.length === 0 && l.lane.backoff.count === 0) l.state = 'idle';
   }
 
   /** Does entry `en` hold an event of lane `code` at or after index `e`? Returns its index or -1. */
@@ -501,11 +442,11 @@ class OtlpSinkImpl implements OtlpSink {
   }
 
   /** Moves the lane's cursor to its first event not in a request (or the end of the queue). */
-  private normalize(l: Lane): void {
+  private normalize(l: SignalLane): void {
     let c = l.cursor;
-    if (c.b < this.baseSeq) c = { b: this.baseSeq, e: 0 };
+    if (c.b < this.queue.baseSeq) c = { b: this.queue.baseSeq, e: 0 };
     for (;;) {
-      const en = this.entries[c.b - this.baseSeq];
+      const en = this.queue.at(c.b);
       if (!en) break;
       const i = this.firstOf(en, l.code, c.e);
       if (i >= 0) {
@@ -522,7 +463,7 @@ class OtlpSinkImpl implements OtlpSink {
    * bytes), or what there is once the oldest waited `linger_ms` (at once while flushing,
    * stopping, or while reading waits for budget).
    */
-  private nextRequest(l: Lane, now: number): Req | undefined {
+  private nextRequest(l: SignalLane, now: number): Req | undefined {
     this.normalize(l);
     const from = l.cursor;
     let events = 0;
@@ -531,8 +472,8 @@ class OtlpSinkImpl implements OtlpSink {
     let firstArrived = 0;
     let to = from;
     let full = false;
-    scan: for (let b = from.b; b < this.nextSeq; b++) {
-      const en = this.entries[b - this.baseSeq];
+    scan: for (let b = from.b; b < this.queue.nextSeq; b++) {
+      const en = this.queue.at(b)!;
       let e = b === from.b ? from.e : 0;
       for (;;) {
         const i = this.firstOf(en, l.code, e);
@@ -557,22 +498,22 @@ class OtlpSinkImpl implements OtlpSink {
     }
     if (!full && events >= this.maxEvents) full = true;
     if (!full && est >= l.allowedBytes) full = true;
-    const urgent = this.flushes.active || !this.accepting || this.readBudget?.exhausted === true;
+    const urgent = this.queue.flushing || !this.accepting || this.readBudget?.exhausted === true;
     if (!full && !urgent) {
       const waited = now - firstArrived;
       if (waited < this.lingerMs) {
-        this.arm(l, this.lingerMs - waited);
+        l.lane.arm(this.lingerMs - waited);
         return undefined;
       }
     }
     const r: Req = { from, to, events, bytes, rawSize: 0, state: 'queued', attempts: 0 };
-    l.requests.push(r);
+    l.lane.requests.push(r);
     l.cursor = to;
     return r;
   }
 
   /** Builds the request body: the export request object, encoded, compressed. */
-  private async build(l: Lane, r: Req): Promise<void> {
+  private async build(l: SignalLane, r: Req): Promise<void> {
     if (!this.proto) {
       try {
         this.proto = await loadProto();
@@ -595,8 +536,8 @@ class OtlpSinkImpl implements OtlpSink {
     let asm = new Assembler(this.encodeCtx);
     let inChunk = 0;
     const request = (a: Assembler) => (l.code === LOGS ? a.logsRequest() : l.code === METRICS ? a.metricsRequest() : a.tracesRequest());
-    for (let b = r.from.b; b <= r.to.b && b < this.nextSeq; b++) {
-      const en = this.entries[b - this.baseSeq];
+    for (let b = r.from.b; b <= r.to.b && b < this.queue.nextSeq; b++) {
+      const en = this.queue.at(b);
       if (!en) continue;
       const start = b === r.from.b ? r.from.e : 0;
       const stop = b === r.to.b ? r.to.e : en.batch.events.length;
@@ -625,23 +566,22 @@ class OtlpSinkImpl implements OtlpSink {
     r.payload = this.gzip ? await gzipAsync(raw, { chunkSize: Math.min(256 * 1024, Math.max(16 * 1024, raw.length >>> 2)) }) : raw;
   }
 
-  private async send(l: Lane, r: Req): Promise<void> {
-    r.state = 'sending';
-    l.inFlight = true;
-    if (l.backoff.count === 0) l.state = 'sending';
+  /** One attempt of `r`, started by the lane (which marked it sending and counts it in flight). */
+  private async send(l: SignalLane, r: Req): Promise<void> {
+    if (l.lane.backoff.count === 0) l.state = 'sending';
     let answer: HttpAnswer | undefined;
     let failure: string | undefined;
     try {
       if (!r.payload) await this.build(l, r);
       if (this.closed) return;
       r.attempts++;
-      l.st.requests++;
+      l.lane.st.requests++;
       answer = await l.transport.post(r.payload!, this.headers);
     } catch (err) {
       if (this.closed) return;
       failure = this.redact(err instanceof TransportError ? `${err.message}` : errorMessage(err));
     } finally {
-      l.inFlight = false;
+      l.lane.attemptEnded();
     }
     if (this.closed) return;
     try {
@@ -652,12 +592,11 @@ class OtlpSinkImpl implements OtlpSink {
     this.pump(l);
   }
 
-  private handle(l: Lane, r: Req, answer: HttpAnswer | undefined, failure: string | undefined): void {
+  private handle(l: SignalLane, r: Req, answer: HttpAnswer | undefined, failure: string | undefined): void {
     const code = answer?.statusCode;
     l.st.lastHttpStatus = code ?? l.st.lastHttpStatus;
     if (answer && code !== undefined && code >= 200 && code < 300) {
-      l.st.wireBytes += r.payload!.length;
-      l.st.rawBytes += r.rawSize;
+      l.lane.delivered(r.payload!.length, r.rawSize);
       let rejected = 0;
       try {
         const ps = readPartialSuccess(this.proto!, l.signal, answer.rawBody, answer.contentType);
@@ -685,9 +624,9 @@ class OtlpSinkImpl implements OtlpSink {
       l.st.lastError = `HTTP 400${msg ? `: ${this.redact(msg)}` : ''}`;
       const key = `400 ${msg ?? ''}`;
       const text = `otlp: ${l.shownUrl} refused ${r.events} ${l.signal} records as bad data (HTTP 400${msg ? `: ${this.redact(msg)}` : ''}); dropped`;
-      if (l.logged !== key) this.logger.error(text, { sink: this.id });
+      if (l.lane.logged !== key) this.logger.error(text, { sink: this.id });
       else this.logger.debug(text, { sink: this.id });
-      l.logged = key;
+      l.lane.logged = key;
       this.succeeded(l, r, 0, true);
       return;
     }
@@ -706,57 +645,51 @@ class OtlpSinkImpl implements OtlpSink {
       return;
     }
     // Everything else keeps the data and retries with backoff.
-    l.st.failed++;
     const msg = answer ? errorBodyMessage(this.proto, answer.rawBody, answer.contentType) : undefined;
     const what = answer ? `HTTP ${code}${msg ? `: ${this.redact(msg)}` : ''}` : (failure ?? 'request failed');
     l.st.lastError = what;
     countError(this.counters, new Error(`otlp ${l.signal}: ${what}`));
     const retryable = !answer || RETRYABLE.has(code!);
-    let delay = l.backoff.next();
-    if (answer?.retryAfterMs !== undefined) delay = Math.min(Math.max(answer.retryAfterMs, 0), l.backoff.maxMs);
-    l.gateUntil = Date.now() + delay;
-    r.state = 'queued';
+    const delay = l.lane.retry(r, answer?.retryAfterMs);
     l.state = retryable ? 'retrying' : 'failing';
     const key = answer ? `HTTP ${code}` : `network`;
     const text = `otlp: exporting ${l.signal} to ${l.shownUrl} failed: ${what}; retrying in ${delay} ms; data is kept`;
-    if (l.logged !== key) {
+    if (l.lane.logged !== key) {
       if (retryable) this.logger.warn(text, { sink: this.id });
       else this.logger.error(`${text}. Check the endpoint, headers and credentials.`, { sink: this.id });
     } else this.logger.debug(text, { sink: this.id });
-    l.logged = key;
+    l.lane.logged = key;
   }
 
   /** A request that is finished (delivered, or its events dropped and counted). */
-  private succeeded(l: Lane, r: Req, delivered: number, dropped = false): void {
-    if (l.backoff.count > 0 && l.logged && !dropped) {
-      this.logger.info(`otlp: exporting ${l.signal} to ${l.shownUrl} recovered after ${l.backoff.count} failed attempts`, { sink: this.id });
+  private succeeded(l: SignalLane, r: Req, delivered: number, dropped = false): void {
+    const lane = l.lane;
+    if (lane.backoff.count > 0 && lane.logged && !dropped) {
+      this.logger.info(`otlp: exporting ${l.signal} to ${l.shownUrl} recovered after ${lane.backoff.count} failed attempts`, { sink: this.id });
     }
-    l.backoff.reset();
+    lane.backoff.reset();
     if (!dropped) {
-      l.logged = undefined;
+      lane.logged = undefined;
       l.st.lastError = undefined;
-      l.st.lastSuccessTime = Date.now();
       l.allowedBytes = Math.min(this.maxBytes, l.allowedBytes * 2);
     }
-    l.gateUntil = 0;
     l.state = 'sending';
-    r.state = 'done';
     r.payload = undefined;
     l.st.events += delivered;
     this.counters.sentEvents += delivered;
     if (r.events > 0) this.counters.sentBytes += Math.round((r.bytes * delivered) / r.events);
-    while (l.requests.length > 0 && l.requests[0].state === 'done') l.requests.shift();
+    lane.finish(r);
     this.settle();
   }
 
   /** Replaces `r` by its two halves (by event count), queued in its place. */
-  private split(l: Lane, r: Req): void {
+  private split(l: SignalLane, r: Req): void {
     const half = Math.floor(r.events / 2);
     let n = 0;
     let bytes = 0;
     let mid: Pos | undefined;
     for (let b = r.from.b; b <= r.to.b && !mid; b++) {
-      const en = this.entries[b - this.baseSeq];
+      const en = this.queue.at(b);
       if (!en) continue;
       let e = b === r.from.b ? r.from.e : 0;
       for (;;) {
@@ -774,8 +707,8 @@ class OtlpSinkImpl implements OtlpSink {
     if (!mid) mid = r.to;
     const a: Req = { from: r.from, to: mid, events: half, bytes, rawSize: 0, state: 'queued', attempts: 0 };
     const c: Req = { from: mid, to: r.to, events: r.events - half, bytes: r.bytes - bytes, rawSize: 0, state: 'queued', attempts: 0 };
-    const idx = l.requests.indexOf(r);
-    l.requests.splice(idx, 1, a, c);
+    const idx = l.lane.requests.indexOf(r);
+    l.lane.requests.splice(idx, 1, a, c);
   }
 
   /** The first position not yet delivered by every lane. */
@@ -783,7 +716,7 @@ class OtlpSinkImpl implements OtlpSink {
     let min: Pos | undefined;
     for (const l of this.lanes) {
       let p: Pos;
-      if (l.requests.length > 0) p = l.requests[0].from;
+      if (l.lane.requests.length > 0) p = l.lane.requests[0].from;
       else {
         this.normalize(l);
         p = l.cursor;
@@ -796,36 +729,16 @@ class OtlpSinkImpl implements OtlpSink {
   /** Acks everything before the settled position. */
   private settle(): void {
     if (this.closed) return;
-    const settled = this.settledPos();
-    while (this.entries.length > 0 && this.baseSeq < settled.b) {
-      const en = this.entries.shift()!;
-      this.baseSeq++;
-      this.pendingBytes -= en.bytes;
-      this.ack(en.batch.stream, en.batch.end);
-    }
-    const head = this.entries[0];
-    if (head && head.seq === settled.b && settled.e > 0) this.ack(head.batch.stream, head.batch.events[settled.e - 1].end);
-    this.flushes.settled(this.baseSeq);
+    this.queue.settle(this.settledPos());
   }
 
-  /** True when no lane has taken any event of `en` into a request (a lane's cursor passes its events only by taking them). */
-  private inNoRequest(en: Entry): boolean {
+  /** True when no lane has taken any event of `en` (sequence number `seq`) into a request (a lane's cursor passes its events only by taking them). */
+  private inNoRequest(en: Entry, seq: number): boolean {
     for (const l of this.lanes) {
       const first = this.firstOf(en, l.code, 0);
-      if (first >= 0 && posBefore({ b: en.seq, e: first }, l.cursor)) return false;
+      if (first >= 0 && posBefore({ b: seq, e: first }, l.cursor)) return false;
     }
     return true;
-  }
-
-  private ack(stream: Stream, end: number): void {
-    if (this.lastAck.get(stream) === end) return;
-    this.lastAck.set(stream, end);
-    try {
-      stream.ack(end);
-    } catch (err) {
-      countError(this.counters, err);
-      this.logger.error(`otlp: ack of ${stream.id} threw: ${this.redact(errorMessage(err))}`, { sink: this.id });
-    }
   }
 
   private shutdown(): void {
@@ -833,12 +746,10 @@ class OtlpSinkImpl implements OtlpSink {
     this.closed = true;
     this.offBudgetWait?.();
     for (const l of this.lanes) {
-      if (l.timer) clearTimeout(l.timer);
-      l.timer = undefined;
-      l.requests = [];
+      l.lane.close();
       l.transport.close();
     }
-    this.flushes.finishAll();
+    this.queue.finishFlushes();
   }
 
   /** Hides configured header values (API keys) in any text shown to people. */

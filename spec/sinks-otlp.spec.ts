@@ -536,7 +536,8 @@ describe('delivery', () => {
     sink.write(b1);
     const b2 = batch(apm, 0, ['scout payload']);
     sink.write(b2);
-    await waitFor(() => bodies().length === 2, 5000, 'logs delivered');
+    // The server records a request before it answers: wait for the sink to have read the answer.
+    await waitFor(() => bodies().length === 2 && mon.acks.length > 0, 5000, 'logs delivered');
     expect(mon.acks).toEqual([b1.events[0].end]);
     expect(apm.acks).toEqual([]);
     await sink.flush(5000);

@@ -603,7 +603,9 @@ async function driveMonitor(a: DriveArgs): Promise<void> {
     run.notes.push(`no real server: ${skip}`);
   }
   const own = real && 'own' in real ? real.own(a.own) : a.own;
-  const entry = { ...toPeer(own, a.env.peer.origin), module: own.module ?? a.c.type, id: own.id ?? 'harness', sample_interval: 0.05 };
+  // Samples every 50 ms; a declared `timeout` would default to that, too short on a busy machine.
+  const slack = a.c.options?.some((o) => o.name === 'timeout') && own.timeout === undefined ? { timeout: 5 } : {};
+  const entry = { ...toPeer(own, a.env.peer.origin), ...slack, module: own.module ?? a.c.type, id: own.id ?? 'harness', sample_interval: 0.05 };
   const agent = { ...a.agent, global_monitor_sample_interval_enable_jitter: false };
   // A monitor that writes log files (syslog's and journald's message logs, `Component.logs`):
   // its output is the lines of those files, not samples.

@@ -69,9 +69,16 @@ export async function startMariaDb(dir: string, port: number, args: string[] = [
   const ids = runAs ? { uid: runAs.uid, gid: runAs.gid } : {};
   const data = path.join(dir, 'data');
   const socket = path.join(dir, 'mysql.sock');
+  // Its own temp dir: a MariaDB starting up deletes the `#sql*` files it finds in its tmpdir, so
+  // two instances sharing /tmp (specs in parallel workers) break each other's bootstrap.
+  const tmp = path.join(dir, 'tmp');
+  fs.mkdirSync(tmp, { recursive: true });
+  if (runAs) fs.chownSync(tmp, runAs.uid, runAs.gid);
+  const env = { ...process.env, TMPDIR: tmp };
   const install = spawnSync(installBin()!, ['--no-defaults', `--datadir=${data}`, ...(runAs ? ['--user=mysql'] : []), '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve'], {
     encoding: 'utf8',
     cwd: dir,
+    env,
     timeout: 60_000,
   });
   if (install.status !== 0) throw new Error(`mariadb-install-db failed: ${install.stderr || install.stdout || String(install.error)}`);
@@ -83,6 +90,7 @@ export async function startMariaDb(dir: string, port: number, args: string[] = [
     `--port=${port}`,
     '--bind-address=127.0.0.1',
     `--pid-file=${path.join(dir, 'mariadbd.pid')}`,
+    `--tmpdir=${tmp}`,
     '--skip-name-resolve',
     '--innodb-buffer-pool-size=16M',
     '--innodb-log-file-size=8M',
@@ -100,7 +108,7 @@ export async function startMariaDb(dir: string, port: number, args: string[] = [
     log: () => out,
     async start() {
       out = '';
-      const ch = spawn(serverBin().path!, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, ...ids });
+      const ch = spawn(serverBin().path!, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, env, ...ids });
       proc = ch;
       ch.stdout?.on('data', (b: Buffer) => (out += b.toString()));
       ch.stderr?.on('data', (b: Buffer) => (out += b.toString()));

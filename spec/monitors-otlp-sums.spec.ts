@@ -15,6 +15,7 @@ import type net from 'node:net';
 import { createAgent, type Agent } from '../app/agent.js';
 import { attrsOf, decodeOtlp, otlpProto } from '../testkit/otlpServer.js';
 import { startTestServer, type TestServer } from '../testkit/tlsServer.js';
+import { isolatedAgent } from './helpers/isolated.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -68,11 +69,7 @@ const valueOf = (p: any) => (p.asInt !== undefined ? Number(p.asInt) : p.asDoubl
 function startAgent(dir: string, server: TestServer, monitors: Record<string, unknown>[]): Promise<Agent> {
   const agent = createAgent({
     config: {
-      agent_data_path: path.join(dir, 'data'),
-      agent_log_path: path.join(dir, 'log'),
-      implicit_metric_monitor: false,
-      implicit_agent_process_metrics_monitor: false,
-      implicit_agent_log_collection: false,
+      ...isolatedAgent(dir),
       global_monitor_sample_interval_enable_jitter: false,
       server_attributes: { serverHost: 'sums-host' },
       sinks: { otel: { type: 'otlp', endpoint: server.url, protocol: 'http/protobuf', compression: 'gzip', linger_ms: 50, retry_base_ms: 100, retry_max_ms: 500 } },
